@@ -1,0 +1,172 @@
+"""The ``trainsim`` command line.
+
+Exit codes: 0 success, 1 the run failed, 2 bad input (a one-line message, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import networkx as nx
+
+from simulator import settings
+from simulator.errors import TrainsimError
+
+__all__ = ["main"]
+
+
+# ---------------------------------------------------------------------------------------------
+# network
+# ---------------------------------------------------------------------------------------------
+def _cmd_network_info(args: argparse.Namespace) -> int:
+    from simulator.network.graph import load_network
+
+    net = load_network(args.snapshot, cache=not args.no_cache)
+    s = net.summary()
+    print(f"Rail network {net.source}")
+    print(f"  nodes {s['nodes']:,}  edges {s['edges']:,}  stations {s['stations']:,}")
+    for title, key in (("country", "km_by_country"), ("gauge (mm)", "km_by_gauge"),
+                       ("source", "km_by_source")):
+        print(f"  km of track by {title}:")
+        for name, km in s[key].items():
+            print(f"    {name:<16} {km:9,.1f}")
+    print(f"  border crossings: {', '.join(s['borders'])}")
+    if args.check:
+        print(format_length_checks(net))
+    return 0
+
+
+def length_checks(net: object) -> list[dict[str, object]]:
+    """Published line lengths against the plain shortest path on the network."""
+    from simulator.network.graph import RailNetwork
+
+    assert isinstance(net, RailNetwork)
+    rows = []
+    path = settings.data_dir / "rail" / "chainage_checks.csv"
+    with open(path, encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            a, b = net.stations.find(r["from"]), net.stations.find(r["to"])
+            km = nx.shortest_path_length(net.graph, a.node, b.node, weight="length") / 1000
+            pub = float(r["published_km"])
+            rows.append({"from": a.label, "to": b.label, "published_km": pub, "network_km": km,
+                         "error_pct": 100 * (km - pub) / pub, "source": r["source"]})
+    return rows
+
+
+def format_length_checks(net: object, tolerance_pct: float = 3.0) -> str:
+    lines = ["", "Length checks (plain shortest path vs published chainage, tolerance 3 %):",
+             f"  {'from':<22} {'to':<22} {'published':>9} {'network':>9} {'error':>7}"]
+    for r in length_checks(net):
+        flag = "" if abs(float(r["error_pct"])) <= tolerance_pct else "  OUTSIDE"  # type: ignore[arg-type]
+        lines.append(f"  {r['from']!s:<22} {r['to']!s:<22} {r['published_km']:>9.1f} "
+                     f"{r['network_km']:>9.1f} {r['error_pct']:>+6.1f}%{flag}")
+    return "\n".join(lines)
+
+
+def _cmd_network_build(args: argparse.Namespace) -> int:
+    from simulator.network.snapshot import build_snapshot
+
+    shared = args.shared
+    if not shared.is_dir():
+        msg = f"{shared}: shared source folder not found (give --shared DIR)"
+        raise _BadInput(msg)
+    for line in build_snapshot(shared, args.out):
+        print(line)
+    return 0
+
+
+def _cmd_network_fetch(args: argparse.Namespace) -> int:
+    from simulator.network.fetch import fetch_railways
+
+    bbox = None
+    if args.bbox:
+        try:
+            bbox = tuple(float(x) for x in args.bbox.split(","))
+        except ValueError:
+            bbox = ()
+        if len(bbox) != 4:
+            msg = f"--bbox {args.bbox!r}: expected WEST,SOUTH,EAST,NORTH in degrees"
+            raise _BadInput(msg)
+    elif not args.place:
+        msg = "network fetch: give --bbox WEST,SOUTH,EAST,NORTH or --place NAME"
+        raise _BadInput(msg)
+    nodes, ways = fetch_railways(args.out, bbox=bbox, place=args.place,  # type: ignore[arg-type]
+                                 progress=not args.quiet)
+    print(f"wrote {args.out}: {nodes:,} nodes, {ways:,} ways")
+    return 0
+
+
+class _BadInput(ValueError, TrainsimError):
+    """A command-line argument is unusable."""
+
+
+# ---------------------------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trainsim",
+        description="Simulate long-distance rail journeys on OpenStreetMap rail data.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    net = sub.add_parser("network", help="inspect, build or download the rail network")
+    net_sub = net.add_subparsers(dest="network_command", required=True)
+
+    info = net_sub.add_parser("info", help="summary of the rail network snapshot")
+    info.add_argument("--snapshot", type=Path, default=None,
+                      help="OSM XML snapshot (default: the bundled data/rail/corridors.osm.bz2)")
+    info.add_argument("--check", action="store_true",
+                      help="also compare network lengths with published chainage")
+    info.add_argument("--no-cache", action="store_true", help="parse the XML, ignore the cache")
+    info.set_defaults(func=_cmd_network_info)
+
+    build = net_sub.add_parser("build", help="rebuild the offline snapshot from ../shared")
+    from simulator.network.snapshot import default_shared_dir
+
+    build.add_argument("--shared", type=Path, default=default_shared_dir(),
+                       help="folder with osm-candidates/ and stations/ (default: ../shared)")
+    build.add_argument("--out", type=Path, default=settings.default_snapshot,
+                       help="output OSM XML file (default: %(default)s)")
+    build.set_defaults(func=_cmd_network_build)
+
+    fetch = net_sub.add_parser("fetch", help="download OSM railways online (Overpass)")
+    fetch.add_argument("--bbox", help="WEST,SOUTH,EAST,NORTH in degrees")
+    fetch.add_argument("--place", help="a place name the geocoder knows")
+    fetch.add_argument("--out", type=Path, required=True, help="output .osm/.osm.bz2 file")
+    fetch.add_argument("--quiet", action="store_true", help="no progress display")
+    fetch.set_defaults(func=_cmd_network_fetch)
+
+    _add_later_commands(sub)
+    return parser
+
+
+def _add_later_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Commands defined in other modules register themselves here."""
+    for register in _REGISTRY:
+        register(sub)
+
+
+_REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except TrainsimError as exc:
+        print(f"trainsim: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("trainsim: interrupted", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

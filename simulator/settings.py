@@ -1,0 +1,35 @@
+"""Paths and defaults shared by every module (as osmnx's ``settings``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["cache_dir", "data_dir", "default_snapshot", "outputs_dir", "repo_root"]
+
+repo_root = Path(__file__).resolve().parents[1]
+data_dir = repo_root / "data"
+outputs_dir = repo_root / "outputs"
+default_snapshot = data_dir / "rail" / "corridors.osm.bz2"
+
+#: OSM way tags kept on graph edges (osmnx drops the rest)
+useful_tags_way = [
+    "railway", "gauge", "electrified", "voltage", "frequency", "usage", "service", "tracks",
+    "maxspeed", "maxspeed:forward", "maxspeed:backward", "railway:preferred_direction",
+    "name", "name:en", "ref", "operator", "country", "source", "highspeed",
+    "trainsim:length", "trainsim:length_scale", "trainsim:geometry",
+]
+#: OSM node tags kept on graph nodes
+useful_tags_node = [
+    "railway", "ref", "name", "name:en", "name:ko-Hani", "railway:position", "border_crossing",
+    "ele", "source", "trainsim:gauge_change", "trainsim:station_priority", "public_transport",
+]
+
+
+def cache_dir() -> Path:
+    """Where parsed networks are cached: ``$TRAINSIM_CACHE`` or the user cache folder."""
+    env = os.environ.get("TRAINSIM_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "trainsim"
