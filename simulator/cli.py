@@ -100,6 +100,49 @@ def _cmd_network_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_route(args: argparse.Namespace) -> int:
+    from simulator.maps import plot_route
+    from simulator.network.graph import load_network
+    from simulator.routing import find_route
+
+    net = load_network(args.snapshot)
+    stops = [args.origin, *(args.via or []), args.destination]
+    route = find_route(net, stops, gauge=args.gauge, gauge_change_at=args.gauge_change_at or (),
+                       reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle)
+    print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km")
+    by_country = route.km_by("country").items()
+    print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
+    print("  km by line:")
+    for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    {line:<48} {km:8,.1f}")
+    for kind, title in (("border", "border crossings"), ("gauge_change", "gauge changes")):
+        marks = route.marks_of(kind)
+        if marks:
+            print(f"  {title}: " + "; ".join(f"{m.name} at km {m.km:,.1f} ({m.detail})"
+                                             for m in marks))
+    passed = route.marks_of("station")
+    print(f"  stations passed: {len(passed)}" + (
+        ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
+        if passed else ""))
+    out = args.out
+    route.write_geojson(out / "route.geojson")
+    _write_csv_atomic(out / "route.csv", route.table())
+    plot_route(route, out / "route.png", color_by=args.color_by)
+    print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}")
+    return 0
+
+
+def _write_csv_atomic(path: Path, frame: object) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv")
+    os.close(fd)
+    frame.to_csv(tmp, index=False)  # type: ignore[attr-defined]
+    os.replace(tmp, path)
+
+
 class _BadInput(ValueError, TrainsimError):
     """A command-line argument is unusable."""
 
@@ -140,6 +183,25 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", type=Path, required=True, help="output .osm/.osm.bz2 file")
     fetch.add_argument("--quiet", action="store_true", help="no progress display")
     fetch.set_defaults(func=_cmd_network_fetch)
+
+    route = sub.add_parser("route", help="rail-aware route between stations, with a map")
+    route.add_argument("origin", help="station name (English or local; case and accents ignored)")
+    route.add_argument("destination", help="station name")
+    route.add_argument("--via", action="append", metavar="STATION",
+                       help="a station to pass through, in order (repeatable)")
+    route.add_argument("--gauge", type=int, default=1435, help="the train's gauge in mm")
+    route.add_argument("--gauge-change-at", action="append", metavar="STATION",
+                       help="a station where bogies may be exchanged (repeatable)")
+    route.add_argument("--reverse-at", action="append", metavar="STATION",
+                       help="a via station where the train may reverse (repeatable)")
+    route.add_argument("--max-angle", type=float, default=45.0,
+                       help="largest change of direction at a junction, degrees (default 45)")
+    route.add_argument("--color-by", choices=["country", "speed"], default="country",
+                       help="colour of the route on the map")
+    route.add_argument("--out", type=Path, default=settings.outputs_dir / "route",
+                       help="output folder for route.geojson, route.csv, route.png")
+    route.add_argument("--snapshot", type=Path, default=None, help="OSM XML snapshot")
+    route.set_defaults(func=_cmd_route)
 
     _add_later_commands(sub)
     return parser

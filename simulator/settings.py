@@ -17,7 +17,7 @@ useful_tags_way = [
     "railway", "gauge", "electrified", "voltage", "frequency", "usage", "service", "tracks",
     "maxspeed", "maxspeed:forward", "maxspeed:backward", "railway:preferred_direction",
     "name", "name:en", "ref", "operator", "country", "source", "highspeed",
-    "trainsim:length", "trainsim:length_scale", "trainsim:geometry",
+    "trainsim:length", "trainsim:length_scale", "trainsim:geometry", "trainsim:simplified_m",
 ]
 #: OSM node tags kept on graph nodes
 useful_tags_node = [

@@ -59,8 +59,11 @@ CHINA_FILES = (
 # Names of high-speed or intercity lines that a locomotive-hauled train does not use; the
 # extract flags most of them with is_hsr, these catch the rest.
 HSR_NAME_MARKS = ("高速", "客专", "客运专线", "城际", "高铁")
+# Conventional lines whose ways the extract flags is_hsr (../shared/osm-candidates/NOTES.md)
+CONVENTIONAL_FLAGGED_HSR = ("京哈线",)
 MERGE_RADIUS_M = 150.0  # joins way ends that rounding and simplification pulled apart
 GAP_RADIUS_M = 2500.0  # dangling ends closer than this to another piece are joined
+SAME_PIECE_RADIUS_M = 1000.0  # ... and this to their own piece
 
 # Published chainage used to correct simplified OSM geometry (linear referencing).
 # (line name, station A, km A, station B, km B, source)
@@ -269,9 +272,15 @@ def _load_china(shared: Path) -> tuple[dict[int, dict[str, Any]], dict[str, dict
         data = json.loads((folder / f"china-{region}.json").read_text(encoding="utf-8"))
         for feat in data["lines"]:
             p = feat["properties"]
-            if p.get("railway") != "rail" or p.get("is_hsr") or p.get("rail_type") == "hsr":
+            if p.get("railway") != "rail":
                 continue
-            if any(mark in (p.get("name") or "") for mark in HSR_NAME_MARKS):
+            name = p.get("name") or ""
+            if any(mark in name for mark in HSR_NAME_MARKS):
+                continue
+            # The extract's is_hsr flag also marks stretches of conventional lines (623 km of the
+            # 京哈线, whose Shenyang–Shanhaiguan part is the conventional main line)
+            flagged = p.get("is_hsr") or p.get("rail_type") == "hsr"
+            if flagged and name not in CONVENTIONAL_FLAGGED_HSR:
                 continue
             ways[int(p["osm_id"])] = {"coords": feat["geometry"]["coordinates"], "props": p}
         for feat in data["stations"]:
@@ -346,6 +355,9 @@ def add_china(builder: SnapshotBuilder, shared: Path) -> dict[str, int]:
             "usage": "main",
             "country": "CN",
             "source": CHINA_SOURCE,
+            # Douglas-Peucker tolerance of the extract: the router widens its switch-angle
+            # test by the heading error this allows
+            "trainsim:simplified_m": "200",
         }
         for key in ("name", "name:en"):
             if p.get(key):
@@ -432,47 +444,48 @@ def _bridge_station(builder: SnapshotBuilder, st: dict[str, Any], name: str) -> 
 
 
 def _close_gaps(builder: SnapshotBuilder) -> None:
-    """Join dangling way ends to the nearest vertex of another component within GAP_RADIUS_M.
+    """Join dangling way ends to the vertex ahead of them within GAP_RADIUS_M.
 
     The extract dropped short connecting ways (station throats, ways without the kept tags), so
-    the main lines fall apart into pieces a few hundred metres to a few km apart. Each join is a
-    connector way (``source=connector``) so that reports can tell it from OSM track.
+    lines stop a few hundred metres to a few km short of where they continue. A dangling end is
+    joined to the nearest vertex that lies ahead of it (within 45° of the way's own direction), so
+    the join continues the line instead of turning back; ends within SAME_PIECE_RADIUS_M of their
+    own network piece are joined too (a gap inside a station throat). Each join is a connector way
+    (``source=connector``) so that reports can tell it from OSM track.
     """
     g = nx.Graph()
     for w in builder.ways:
         nx.add_path(g, w.nodes)
+    comp_of = {n: i for i, c in enumerate(nx.connected_components(g)) for n in c}
+    ids = np.array(list(g.nodes), dtype=np.int64)
+    lats = np.array([builder.nodes[n].lat for n in ids])
+    lons = np.array([builder.nodes[n].lon for n in ids])
+    comps = np.array([comp_of[n] for n in ids])
+    coslat = math.cos(math.radians(float(lats.mean())))
     joined = 0
-    for _round in range(4):
-        comp_of = {n: i for i, c in enumerate(nx.connected_components(g)) for n in c}
-        ids = np.array(list(g.nodes), dtype=np.int64)
-        lats = np.array([builder.nodes[n].lat for n in ids])
-        lons = np.array([builder.nodes[n].lon for n in ids])
-        comps = np.array([comp_of[n] for n in ids])
-        changed = False
-        for n in [n for n in g.nodes if g.degree[n] == 1]:
-            node = builder.nodes[n]
-            d = haversine_m(node.lat, node.lon, lats, lons)
-            d[comps == comp_of[n]] = np.inf
-            k = int(np.argmin(d))
-            if d[k] > GAP_RADIUS_M or comp_of[int(ids[k])] == comp_of[n]:
-                continue
-            m = int(ids[k])
-            builder.add_way([n, m], {
-                "railway": "rail", "gauge": "1435", "country": "CN", "source": "connector",
-                "trainsim:geometry": "approximate",
-                "note": f"closes a {d[k]:.0f} m gap left by the simplified extract",
-            })
-            g.add_edge(n, m)
-            # both sides now belong to one component
-            old, new = comp_of[m], comp_of[n]
-            for x, c in list(comp_of.items()):
-                if c == old:
-                    comp_of[x] = new
-            comps[comps == old] = new
-            joined += 1
-            changed = True
-        if not changed:
-            break
+    dangling = [(n, next(iter(g.neighbors(n)))) for n in g.nodes if g.degree[n] == 1]
+    for n, prev in dangling:
+        node = builder.nodes[n]
+        pn = builder.nodes[prev]
+        heading = math.atan2(node.lat - pn.lat, (node.lon - pn.lon) * coslat)
+        d = haversine_m(node.lat, node.lon, lats, lons)
+        bearing = np.arctan2(lats - node.lat, (lons - node.lon) * coslat)
+        off = np.abs((bearing - heading + np.pi) % (2 * np.pi) - np.pi)
+        same = comps == comp_of[n]
+        ok = (off < math.pi / 4) & (d > 1.0) & (
+            (~same & (d <= GAP_RADIUS_M)) | (same & (d <= SAME_PIECE_RADIUS_M)))
+        ok &= ~np.isin(ids, [n, prev, *g.neighbors(prev)])
+        if not ok.any():
+            continue
+        k = int(np.argmin(np.where(ok, d, np.inf)))
+        m = int(ids[k])
+        builder.add_way([n, m], {
+            "railway": "rail", "gauge": "1435", "country": "CN", "source": "connector",
+            "trainsim:geometry": "approximate",
+            "note": f"closes a {d[k]:.0f} m gap left by the simplified extract",
+        })
+        g.add_edge(n, m)
+        joined += 1
     builder.report.append(f"China: {joined} connectors close gaps up to {GAP_RADIUS_M:.0f} m")
 
 

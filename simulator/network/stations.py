@@ -61,7 +61,7 @@ class StationIndex:
         for alias, target in (aliases or {}).items():
             st_target = self._by_key.get(normalize_name(target))
             if st_target is not None:
-                self._by_key.setdefault(normalize_name(alias), st_target)
+                self._by_key[normalize_name(alias)] = st_target  # aliases are deliberate: they win
 
     @staticmethod
     def _keys(st: Station) -> list[str]:
