@@ -16,6 +16,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/trainsim network info --check
+	$(BIN)/trainsim route Pyongyang Khasan --via Tumangang --out outputs/pyongyang-khasan
+	$(BIN)/trainsim route Pyongyang "Dong Dang" --via Shenyang --via Tianjin --via Wuchang \
+		--via Changsha --via Nanning --out outputs/pyongyang-dongdang
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests scripts benchmarks
@@ -29,6 +32,7 @@ snapshot: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_network_load.py
+	$(BIN)/python benchmarks/bench_routing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
