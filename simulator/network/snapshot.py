@@ -385,12 +385,7 @@ def add_china(builder: SnapshotBuilder, shared: Path) -> dict[str, int]:
         nid, d = builder.nearest_node(st["lat"], st["lon"], among=cn_nodes)
         if d > 1500:
             continue
-        p = st["props"]
-        tags = {"railway": "station", "name": name, "source": CHINA_SOURCE,
-                "source:osm_node": str(p["osm_id"])}
-        if p.get("name:en"):
-            tags["name:en"] = str(p["name:en"])
-        if builder.set_station(nid, tags):
+        if builder.set_station(nid, _osm_station_tags(name, st)):
             station_nodes[name] = nid
     for names in CHINA_CORRIDORS:
         for name in names:
@@ -398,6 +393,15 @@ def add_china(builder: SnapshotBuilder, shared: Path) -> dict[str, int]:
                 station_nodes[name] = _bridge_station(builder, stations[name], name)
     _calibrate_china(builder, station_nodes, line_ways)
     return station_nodes
+
+
+def _osm_station_tags(name: str, st: dict[str, Any]) -> dict[str, str]:
+    p = st["props"]
+    tags = {"railway": "station", "name": name, "source": CHINA_SOURCE,
+            "source:osm_node": str(p["osm_id"])}
+    if p.get("name:en"):
+        tags["name:en"] = str(p["name:en"])
+    return tags
 
 
 def _bridge_station(builder: SnapshotBuilder, st: dict[str, Any], name: str) -> int:
@@ -424,12 +428,7 @@ def _bridge_station(builder: SnapshotBuilder, st: dict[str, Any], name: str) -> 
         if abs((b2 - b1 + math.pi) % (2 * math.pi) - math.pi) > math.pi / 2:
             second = n
             break
-    p = st["props"]
-    tags = {"railway": "station", "name": name, "source": CHINA_SOURCE,
-            "source:osm_node": str(p["osm_id"])}
-    if p.get("name:en"):
-        tags["name:en"] = str(p["name:en"])
-    nid = builder.add_node(lat0, lon0, tags)
+    nid = builder.add_node(lat0, lon0, _osm_station_tags(name, st))
     for end in (first, second):
         if end is None:
             continue
