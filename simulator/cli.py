@@ -133,14 +133,10 @@ def _cmd_route(args: argparse.Namespace) -> int:
 
 
 def _write_csv_atomic(path: Path, frame: object) -> None:
-    import os
-    import tempfile
+    from simulator._io import atomic_path
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv")
-    os.close(fd)
-    frame.to_csv(tmp, index=False)  # type: ignore[attr-defined]
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)  # type: ignore[attr-defined]
 
 
 class _BadInput(ValueError, TrainsimError):

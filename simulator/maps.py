@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from simulator import settings
+from simulator._io import atomic_path
 from simulator.routing import Route
 
 __all__ = ["plot_route"]
@@ -87,12 +86,8 @@ def plot_route(route: Route, path: Path, *, color_by: str = "country", title: st
     fig.text(0.01, 0.005, OSM_CREDIT + "; country outlines: Natural Earth", fontsize=7,
              color="#444")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)

@@ -12,8 +12,6 @@ import heapq
 import itertools
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from simulator._io import atomic_path
 from simulator.errors import RouteNotFoundError
 
 __all__ = ["Mark", "RailRouter", "Route", "Segment", "find_route"]
@@ -139,15 +138,8 @@ class Route:
         return self.segments[0].coords[0]
 
     def write_geojson(self, path: Path) -> None:
-        _atomic_write_text(path, json.dumps(self.to_geojson(), ensure_ascii=False))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_geojson(), ensure_ascii=False), encoding="utf-8")
 
 
 def _edge_coords(g: nx.MultiDiGraph, u: int, v: int, d: dict[str, Any]) -> np.ndarray:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from simulator import settings
+from simulator._io import atomic_path
 from simulator.errors import DataFileError, NetworkError
 from simulator.network.stations import StationIndex
 from simulator.network.tags import parse_gauge, parse_maxspeed
@@ -180,10 +179,7 @@ def load_network(
 
 def _write_atomic_pickle(target: Path, obj: Any) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(target) as tmp, open(tmp, "wb") as f:
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, target)
     except OSError as exc:  # a read-only cache folder only costs speed
         log.warning("could not write network cache %s: %s", target, exc)

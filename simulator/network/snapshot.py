@@ -22,7 +22,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from xml.sax.saxutils import quoteattr
 
 import networkx as nx
 import numpy as np
+
+from simulator._io import atomic_path
 
 __all__ = ["SnapshotBuilder", "build_snapshot", "default_shared_dir"]
 
@@ -231,34 +232,27 @@ class SnapshotBuilder:
     def write(self, path: Path) -> None:
         """Write the snapshot atomically as bz2-compressed OSM XML."""
         used = self._way_node_ids()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            with bz2.open(tmp, "wt", encoding="utf-8", compresslevel=9) as f:
-                f.write("<?xml version='1.0' encoding='UTF-8'?>\n")
-                f.write('<osm version="0.6" generator="trainsim scripts/build_rail_snapshot.py">\n')
-                for nid in sorted(used, key=abs):
-                    n = self.nodes[nid]
-                    if n.tags:
-                        f.write(f'  <node id="{nid}" lat="{n.lat}" lon="{n.lon}">\n')
-                        for k, v in sorted(n.tags.items()):
-                            f.write(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>\n")
-                        f.write("  </node>\n")
-                    else:
-                        f.write(f'  <node id="{nid}" lat="{n.lat}" lon="{n.lon}"/>\n')
-                for w in self.ways:
-                    f.write(f'  <way id="{w.id}">\n')
-                    for n_ in w.nodes:
-                        f.write(f'    <nd ref="{n_}"/>\n')
-                    for k, v in sorted(w.tags.items()):
+        with atomic_path(path) as tmp, bz2.open(tmp, "wt", encoding="utf-8",
+                                                compresslevel=9) as f:
+            f.write("<?xml version='1.0' encoding='UTF-8'?>\n")
+            f.write('<osm version="0.6" generator="trainsim scripts/build_rail_snapshot.py">\n')
+            for nid in sorted(used, key=abs):
+                n = self.nodes[nid]
+                if n.tags:
+                    f.write(f'  <node id="{nid}" lat="{n.lat}" lon="{n.lon}">\n')
+                    for k, v in sorted(n.tags.items()):
                         f.write(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>\n")
-                    f.write("  </way>\n")
-                f.write("</osm>\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+                    f.write("  </node>\n")
+                else:
+                    f.write(f'  <node id="{nid}" lat="{n.lat}" lon="{n.lon}"/>\n')
+            for w in self.ways:
+                f.write(f'  <way id="{w.id}">\n')
+                for n_ in w.nodes:
+                    f.write(f'    <nd ref="{n_}"/>\n')
+                for k, v in sorted(w.tags.items()):
+                    f.write(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>\n")
+                f.write("  </way>\n")
+            f.write("</osm>\n")
 
 
 # ---------------------------------------------------------------------------------------------
