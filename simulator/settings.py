@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "data_dir", "default_snapshot", "outputs_dir", "repo_root"]
+__all__ = [
+    "cache_dir", "data_dir", "default_snapshot", "operating_defaults", "outputs_dir", "repo_root",
+    "rolling_stock_dir", "scenarios_dir", "timezones_file",
+]
 
 repo_root = Path(__file__).resolve().parents[1]
 data_dir = repo_root / "data"
 outputs_dir = repo_root / "outputs"
 default_snapshot = data_dir / "rail" / "corridors.osm.bz2"
+rolling_stock_dir = data_dir / "rolling_stock"
+timezones_file = data_dir / "timezones.csv"
+scenarios_dir = repo_root / "scenarios"
+#: the operating rules every scenario uses unless it overrides them (with a reason)
+operating_defaults = scenarios_dir / "defaults" / "operating.yaml"
 
 #: OSM way tags kept on graph edges (osmnx drops the rest)
 useful_tags_way = [
