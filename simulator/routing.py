@@ -239,11 +239,13 @@ class RailRouter:
         arrive_edge: int | None = None,
         check_angle: bool = True,
         check_gauge: bool = True,
+        end_gauge: int | None = None,
     ) -> tuple[list[int], list[int]] | None:
         """Shortest legal edge sequence from ``source`` to ``target``.
 
         Returns the edge indices and the gauge the train is set to on each, or None. With
-        ``arrive_edge`` the first move must be a legal continuation of that edge (no reversal).
+        ``arrive_edge`` the first move must be a legal continuation of that edge (no reversal);
+        with ``end_gauge`` the train must arrive set to that gauge.
         """
         max_angle = math.radians(max_angle_deg)
         gauges_ok = allowed_gauges or frozenset({gauge})
@@ -283,7 +285,7 @@ class RailRouter:
             if d > dist.get((e, g), math.inf):
                 continue
             v = self.edges[e][1]
-            if v == target:
+            if v == target and (end_gauge is None or g == end_gauge):
                 path, gauges = [], []
                 step: tuple[int, int] | None = (e, g)
                 while step is not None:
@@ -364,17 +366,39 @@ def find_route(
     edges: list[int] = []
     gauges: list[int] = []
     current_gauge = gauge
+    # the last leg: from, to, the edge it continued, where its edges start, the gauge it began on
+    previous: tuple[Any, Any, int | None, int, int] | None = None
     for a, b in itertools.pairwise(stations):
         arrive = edges[-1] if edges and a.node not in reverse_nodes else None
         found = router.search(a.node, b.node, gauge=current_gauge, max_angle_deg=max_angle_deg,
                               change_nodes=change_nodes, allowed_gauges=allowed,
                               arrive_edge=arrive)
+        if found is None and previous is not None and change_nodes:
+            # legs are searched one at a time: the previous leg may have kept a gauge that this
+            # one cannot continue on (dual-gauge track up to the stop); redo it ending in another
+            pa, pb, parrive, start, pgauge = previous
+            for alt in sorted(allowed - {current_gauge}):
+                redo = router.search(pa.node, pb.node, gauge=pgauge, max_angle_deg=max_angle_deg,
+                                     change_nodes=change_nodes, allowed_gauges=allowed,
+                                     arrive_edge=parrive, end_gauge=alt)
+                if redo is None:
+                    continue
+                arrive2 = redo[0][-1] if a.node not in reverse_nodes else None
+                found = router.search(a.node, b.node, gauge=alt, max_angle_deg=max_angle_deg,
+                                      change_nodes=change_nodes, allowed_gauges=allowed,
+                                      arrive_edge=arrive2)
+                if found is not None:
+                    del edges[start:], gauges[start:]
+                    edges.extend(redo[0])
+                    gauges.extend(redo[1])
+                    break
         if found is None:
             why = _why_not(router, a.node, b.node, current_gauge, max_angle_deg, change_nodes,
                            allowed, arrive)
             msg = (f"no rail route from {a.label} to {b.label} ({why}); nearest network nodes: "
                    f"{_nearest_node(g, a.node)} and {_nearest_node(g, b.node)}")
             raise RouteNotFoundError(msg)
+        previous = (a, b, arrive, len(edges), current_gauge)
         edges.extend(found[0])
         gauges.extend(found[1])
         current_gauge = found[1][-1]
