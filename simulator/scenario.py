@@ -1,0 +1,491 @@
+"""Scenario files: YAML validated with pydantic, with errors that name the file, line and field.
+
+A scenario states the facts of one trip (route, clock times, stops, locomotives, reported figures);
+the operating rules every trip shares (speed caps, delays, night rules, procedures at borders and
+gauge changes, the pilot train's headway) live in one defaults file, ``scenarios/defaults/
+operating.yaml``. A scenario may override a rule, but each override must say why (``reason``).
+Every number carries a ``source`` or an ``assumption``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from simulator import settings
+from simulator._yaml import line_of, load_yaml, validate_model
+from simulator.errors import ScenarioError
+from simulator.rolling_stock import Sourced
+
+__all__ = [
+    "Duration",
+    "OperatingDefaults",
+    "Scenario",
+    "load_defaults",
+    "load_scenario",
+    "parse_clock_time",
+]
+
+_ZONE_RE = re.compile(r"^(?P<stamp>.+?)\s+(?P<zone>[A-Za-z]+(?:/[A-Za-z_+\-0-9]+)+|UTC)$")
+
+
+def parse_clock_time(value: Any) -> datetime:
+    """Parse ``2019-02-23 17:00 +09:00`` or ``2019-02-23 17:00 Asia/Pyongyang`` (zone required)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            msg = f"clock time '{value}' has no time zone; add an offset (+09:00) or a zone name"
+            raise ValueError(msg)
+        return value
+    if not isinstance(value, str):
+        msg = f"expected a clock time such as '2019-02-23 17:00 +09:00', got {value!r}"
+        raise ValueError(msg)
+    text = value.strip()
+    m = _ZONE_RE.match(text)
+    if m:
+        try:
+            zone = ZoneInfo(m["zone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"unknown time zone '{m['zone']}' in '{value}' (use an IANA name or an offset)"
+            raise ValueError(msg) from None
+        stamp = _fromiso(m["stamp"], value)
+        if stamp.tzinfo is not None:
+            msg = f"clock time '{value}' gives both an offset and a zone name"
+            raise ValueError(msg)
+        return stamp.replace(tzinfo=zone)
+    stamp = _fromiso(text.replace(" +", "+").replace(" -", "-"), value)
+    if stamp.tzinfo is None:
+        msg = (f"clock time '{value}' has no time zone; write it as '2019-02-23 17:00 +09:00' or "
+               "'2019-02-23 17:00 Asia/Pyongyang'")
+        raise ValueError(msg)
+    return stamp
+
+
+def _fromiso(text: str, original: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"'{original}' is not a clock time like '2019-02-23 17:00 +09:00'"
+        raise ValueError(msg) from None
+
+
+ClockTime = Annotated[datetime, BeforeValidator(parse_clock_time)]
+
+
+def _time_range(value: Any) -> tuple[datetime, datetime]:
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            msg = "a time range is a list of two clock times [earliest, latest]"
+            raise ValueError(msg)
+        a, b = parse_clock_time(value[0]), parse_clock_time(value[1])
+    else:
+        a = b = parse_clock_time(value)
+    if b < a:
+        msg = f"time range ends ({b.isoformat()}) before it starts ({a.isoformat()})"
+        raise ValueError(msg)
+    return a, b
+
+
+TimeRange = Annotated[tuple[datetime, datetime], BeforeValidator(_time_range)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Provenance(_Strict):
+    source: str | None = None
+    assumption: str | None = None
+
+    @model_validator(mode="after")
+    def _one_provenance(self) -> _Provenance:
+        if bool(self.source) == bool(self.assumption):
+            msg = "give the 'source' of these numbers or the 'assumption' behind them (exactly one)"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def provenance(self) -> str:
+        return f"source: {self.source}" if self.source else f"assumption: {self.assumption}"
+
+
+class Duration(_Provenance):
+    """Minutes: ``fixed``, ``uniform: [a, b]`` or ``triangular: [low, mode, high]``."""
+
+    fixed: float | None = Field(default=None, ge=0)
+    uniform: tuple[float, float] | None = None
+    triangular: tuple[float, float, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Duration:
+        forms = [f for f in (self.fixed, self.uniform, self.triangular) if f is not None]
+        if len(forms) != 1:
+            msg = "give exactly one of fixed, uniform: [a, b] or triangular: [low, mode, high]"
+            raise ValueError(msg)
+        if self.uniform is not None and not 0 <= self.uniform[0] <= self.uniform[1]:
+            msg = "uniform: [a, b] needs 0 ≤ a ≤ b"
+            raise ValueError(msg)
+        if self.triangular is not None:
+            lo, mode, hi = self.triangular
+            if not 0 <= lo <= mode <= hi or lo == hi:
+                msg = "triangular: [low, mode, high] needs 0 ≤ low ≤ mode ≤ high and low < high"
+                raise ValueError(msg)
+        return self
+
+    def sample_s(self, rng: np.random.Generator, size: int | None = None) -> Any:
+        """Draw durations in seconds."""
+        if self.fixed is not None:
+            return self.fixed * 60.0 if size is None else np.full(size, self.fixed * 60.0)
+        if self.uniform is not None:
+            return rng.uniform(self.uniform[0], self.uniform[1], size) * 60.0
+        assert self.triangular is not None
+        lo, mode, hi = self.triangular
+        return rng.triangular(lo, mode, hi, size) * 60.0
+
+    @property
+    def max_min(self) -> float:
+        if self.fixed is not None:
+            return self.fixed
+        if self.uniform is not None:
+            return self.uniform[1]
+        assert self.triangular is not None
+        return self.triangular[2]
+
+    @property
+    def mean_min(self) -> float:
+        if self.fixed is not None:
+            return self.fixed
+        if self.uniform is not None:
+            return sum(self.uniform) / 2
+        assert self.triangular is not None
+        return sum(self.triangular) / 3
+
+    def describe(self) -> str:
+        if self.fixed is not None:
+            return f"{self.fixed:g} min"
+        if self.uniform is not None:
+            return f"{self.uniform[0]:g}–{self.uniform[1]:g} min"
+        assert self.triangular is not None
+        return f"{self.triangular[0]:g}–{self.triangular[2]:g} min (mode {self.triangular[1]:g})"
+
+
+# ----------------------------------------------------------------------------------------------
+# operating rules (defaults file, or a scenario's overrides)
+# ----------------------------------------------------------------------------------------------
+class _Rule(_Provenance):
+    """Applies to a country (ISO code), optionally only to lines whose name contains ``line``."""
+
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    line: str | None = None
+    reason: str | None = Field(default=None, description="why a scenario overrides a default")
+
+    def matches(self, country: str, line: str) -> bool:
+        return self.country == country and (
+            self.line is None or self.line.casefold() in line.casefold())
+
+
+class CapRule(_Rule):
+    kmh: float = Field(gt=0, le=400)
+
+
+class DelayRule(_Rule):
+    per_100km: float = Field(ge=0, description="expected number of unplanned stops per 100 km")
+    duration: Duration
+
+
+class NightRule(_Rule):
+    start: str = Field(pattern=r"^\d{2}:\d{2}$", description="local clock time")
+    end: str = Field(pattern=r"^\d{2}:\d{2}$")
+    mode: Literal["slow", "halt"]
+    speed_factor: float | None = Field(default=None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _factor(self) -> NightRule:
+        if self.mode == "slow" and self.speed_factor is None:
+            msg = "a 'slow' night rule needs speed_factor (0–1)"
+            raise ValueError(msg)
+        return self
+
+    def window_minutes(self) -> tuple[int, int]:
+        h1, m1 = map(int, self.start.split(":"))
+        h2, m2 = map(int, self.end.split(":"))
+        return h1 * 60 + m1, h2 * 60 + m2
+
+
+class PowerRule(_Rule):
+    kind: Literal["electric", "diesel"]
+    factor: float = Field(gt=0, le=1)
+
+
+class BorderRule(_Provenance):
+    between: tuple[str, str]
+    duration: Duration
+    pilot_halts: bool = True
+    reason: str | None = None
+
+
+class Procedure(_Provenance):
+    duration: Duration
+    pilot_halts: bool = True
+    reason: str | None = None
+
+
+class PilotRule(_Provenance):
+    headway: Duration
+    delays_apply: bool = True
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _lead(self) -> PilotRule:
+        if self.headway.max_min > 360:
+            msg = "the pilot train's headway may be at most 360 minutes"
+            raise ValueError(msg)
+        return self
+
+
+class StationPassing(_Provenance):
+    """Speed through stations the train passes without stopping."""
+
+    kmh: float = Field(gt=0, le=400)
+    zone_m: float = Field(gt=0, le=5000, description="length of the station zone")
+    reason: str | None = None
+
+
+class OperatingDefaults(_Strict):
+    """The operating rules shared by every scenario."""
+
+    supplement: Sourced
+    station_passing: StationPassing | None = None
+    caps: list[CapRule]
+    delays: list[DelayRule] = []
+    night: list[NightRule] = []
+    traction_power: list[PowerRule] = []
+    borders: list[BorderRule] = []
+    gauge_change: Procedure
+    locomotive_change: Procedure
+    pilot: PilotRule | None = None
+
+
+class Overrides(_Strict):
+    """A scenario's changes to the defaults; every rule given here needs a ``reason``."""
+
+    supplement: Sourced | None = None
+    station_passing: StationPassing | None = None
+    caps: list[CapRule] = []
+    delays: list[DelayRule] = []
+    night: list[NightRule] = []
+    traction_power: list[PowerRule] = []
+    borders: list[BorderRule] = []
+    gauge_change: Procedure | None = None
+    locomotive_change: Procedure | None = None
+    pilot: PilotRule | None = None
+
+    @model_validator(mode="after")
+    def _reasons(self) -> Overrides:
+        for name in ("caps", "delays", "night", "traction_power", "borders"):
+            for i, rule in enumerate(getattr(self, name)):
+                if not rule.reason:
+                    msg = f"{name}[{i}] overrides a default: say why in 'reason'"
+                    raise ValueError(msg)
+        for name in ("gauge_change", "locomotive_change", "pilot", "station_passing"):
+            rule = getattr(self, name)
+            if rule is not None and not rule.reason:
+                msg = f"{name} overrides a default: say why in 'reason'"
+                raise ValueError(msg)
+        return self
+
+
+# ----------------------------------------------------------------------------------------------
+# the scenario
+# ----------------------------------------------------------------------------------------------
+class TrainSpec(_Strict):
+    consist: str = "armored-train"
+    cars: Sourced | None = None
+    locomotive: str = Field(description="locomotive class hauling the train from the origin")
+
+
+class RouteStop(_Strict):
+    at: str
+    depart: TimeRange | None = Field(default=None, description="only for the origin")
+    source: str | None = None
+
+
+class RouteSpec(_Strict):
+    gauge: int = 1435
+    gauge_change_at: list[str] = []
+    reverse_at: list[str] = []
+    stops: list[RouteStop] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _origin_time(self) -> RouteSpec:
+        if self.stops[0].depart is None:
+            msg = "the first stop needs 'depart': a clock time or [earliest, latest]"
+            raise ValueError(msg)
+        if not self.stops[0].source:
+            msg = "the departure time needs a 'source'"
+            raise ValueError(msg)
+        for s in self.stops[1:]:
+            if s.depart is not None:
+                msg = f"only the origin takes 'depart' (found at '{s.at}'); use reported times"
+                raise ValueError(msg)
+        return self
+
+
+class Halt(_Strict):
+    """Something that stops the train at a place: a stop, a ceremony, a locomotive change."""
+
+    at: str
+    kind: Literal["stop", "ceremony", "locomotive_change"]
+    duration: Duration | None = None
+    to: str | None = Field(default=None, description="locomotive class after a change")
+    units: float | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Halt:
+        if self.kind == "locomotive_change" and not self.to:
+            msg = "a locomotive_change needs 'to' (the locomotive class that takes over)"
+            raise ValueError(msg)
+        if self.kind != "locomotive_change" and self.duration is None:
+            msg = f"a {self.kind} needs a duration (with its source or assumption)"
+            raise ValueError(msg)
+        return self
+
+
+class ReservedSection(_Provenance):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RoadLeg(_Strict):
+    to: str
+    km: Sourced
+    wait: Duration
+    speed_kmh: tuple[float, float]
+    speed_source: str
+
+    @field_validator("speed_kmh")
+    @classmethod
+    def _speeds(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            msg = "speed_kmh: [low, high] needs 0 < low ≤ high"
+            raise ValueError(msg)
+        return v
+
+
+class ReportedTime(_Strict):
+    id: str
+    at: str
+    event: Literal["depart", "arrive", "pass"]
+    time: TimeRange
+    sources: list[str] = Field(min_length=1)
+    note: str = ""
+
+
+class ReportedLeg(_Strict):
+    """A reported duration between two points (ids of reported times or place names)."""
+
+    id: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    hours: tuple[float, float]
+    kind: Literal["measured", "claim"]
+    sources: list[str] = Field(min_length=1)
+    note: str = ""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _range(cls, v: Any) -> Any:
+        return [v, v] if isinstance(v, int | float) else v
+
+
+class Reported(_Strict):
+    times: list[ReportedTime] = []
+    legs: list[ReportedLeg] = []
+
+
+class Scenario(_Strict):
+    """One trip."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    description: str = ""
+    network: Path | None = None
+    train: TrainSpec
+    route: RouteSpec
+    halts: list[Halt] = []
+    reserved: list[ReservedSection] = []
+    road: RoadLeg | None = None
+    operating: Overrides = Overrides()
+    replications: int = Field(default=500, ge=1, le=100_000)
+    seed: int = Field(default=20190223, ge=0)
+    reported: Reported = Reported()
+
+    #: set by :func:`load_scenario`
+    path: Path | None = None
+    defaults: OperatingDefaults | None = None
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+
+    def error(self, loc: tuple[Any, ...], text: str) -> ScenarioError:
+        """A one-line error naming this file, the line of ``loc`` and the field."""
+        line = line_of(self._lines, loc)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        field = ".".join(str(x) for x in loc)
+        return ScenarioError(f"{where}: field '{field}': {text}")
+
+    def rules(self) -> OperatingDefaults:
+        """The defaults with this scenario's overrides in front (so they match first)."""
+        assert self.defaults is not None
+        d, o = self.defaults, self.operating
+        return OperatingDefaults(
+            supplement=o.supplement or d.supplement,
+            station_passing=o.station_passing or d.station_passing,
+            caps=[*o.caps, *d.caps], delays=[*o.delays, *d.delays], night=[*o.night, *d.night],
+            traction_power=[*o.traction_power, *d.traction_power],
+            borders=[*o.borders, *d.borders],
+            gauge_change=o.gauge_change or d.gauge_change,
+            locomotive_change=o.locomotive_change or d.locomotive_change,
+            pilot=o.pilot or d.pilot,
+        )
+
+
+def load_defaults(path: Path | None = None) -> OperatingDefaults:
+    path = path or settings.operating_defaults
+    data, lines = load_yaml(path)
+    return validate_model(OperatingDefaults, data, lines, path)
+
+
+def load_scenario(path: Path | str, *, defaults: Path | None = None) -> Scenario:
+    """Read and validate a scenario file (and the operating defaults it uses)."""
+    path = Path(path)
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict):
+        msg = f"{path}:1: a scenario is a mapping of fields (name, title, train, route, ...)"
+        raise ScenarioError(msg)
+    scenario = validate_model(Scenario, data, lines, path)
+    network = scenario.network
+    if network is not None and not network.is_absolute():
+        network = (path.parent / network).resolve()
+    out = scenario.model_copy(update={
+        "path": path, "defaults": load_defaults(defaults), "network": network})
+    out._lines = lines
+    return out
+
+
+def utc(dt: datetime) -> datetime:
+    return dt.astimezone(UTC)
