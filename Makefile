@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the flagship scenarios (scenarios/defaults/ holds the shared operating rules)
+SCENARIOS := $(sort $(wildcard scenarios/*.yaml))
 
 .PHONY: demo test lint snapshot bench clean
 
@@ -15,10 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/trainsim network info --check
-	$(BIN)/trainsim route Pyongyang Khasan --via Tumangang --out outputs/pyongyang-khasan
-	$(BIN)/trainsim route Pyongyang "Dong Dang" --via Shenyang --via Tianjin --via Wuchang \
-		--via Changsha --via Nanning --out outputs/pyongyang-dongdang
+	$(BIN)/trainsim compare $(SCENARIOS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests scripts benchmarks
@@ -33,6 +32,7 @@ snapshot: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_network_load.py
 	$(BIN)/python benchmarks/bench_routing.py
+	$(BIN)/python benchmarks/bench_montecarlo.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -209,7 +210,15 @@ def _add_later_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
         register(sub)
 
 
-_REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+def _register_scenario_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from simulator.commands import register
+
+    register(sub)
+
+
+_REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
+    _register_scenario_commands,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,6 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("trainsim: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a failure of the run, not of the input: say so in one line
+        if os.environ.get("TRAINSIM_DEBUG"):
+            raise
+        print(f"trainsim: failed: {exc.__class__.__name__}: {exc} "
+              "(set TRAINSIM_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
 
 

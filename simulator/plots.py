@@ -1,0 +1,130 @@
+"""Charts: the railway string-line (time–distance) chart and reported-vs-simulated comparisons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulator._io import atomic_path
+
+__all__ = ["comparison", "time_distance"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    plt = _plt()
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+
+
+def time_distance(result: Any, path: Path) -> None:
+    """km against time: simulated median with its 5–95 % band; reported points with sources."""
+    plt = _plt()
+    prep = result.prepared
+    plan = prep.plan
+    km = plan.km
+    # each boundary twice (arrival, departure) so that halts show as flat steps
+    kk = np.repeat(km, 2)
+    t = np.empty((result.mc.n, 2 * len(km)))
+    t[:, 0::2] = result.mc.arrive_s
+    t[:, 1::2] = result.mc.depart_s
+    epoch = plan.epoch.replace(tzinfo=None)  # matplotlib dates, in UTC
+
+    def when(seconds: Any) -> Any:
+        return np.datetime64(epoch) + (np.asarray(seconds) * 1000).astype("timedelta64[ms]")
+
+    q05, q50, q95 = (when(np.quantile(t, q, axis=0)) for q in (0.05, 0.5, 0.95))
+    fig, ax = plt.subplots(figsize=(11, 6.5), dpi=110)
+    ax.fill_betweenx(kk, q05, q95, color="#5dade2", alpha=0.35, lw=0, label="simulated 5–95 %")
+    ax.plot(q50, kk, color="#1b4f72", lw=1.8, label="simulated median")
+    markers = ["o", "s", "D", "^", "v", "P", "X", "*"]
+    for j, rt in enumerate(prep.scenario.reported.times):
+        if prep.road_to and rt.at == prep.road_to:
+            continue
+        kmr = prep.reported_km.get(rt.id)
+        if kmr is None:
+            continue
+        lo = (rt.time[0] - plan.epoch).total_seconds()
+        hi = (rt.time[1] - plan.epoch).total_seconds()
+        half = np.timedelta64(int((hi - lo) / 2 * 1000), "ms")
+        label = f"{rt.at} ({rt.event}): " + "; ".join(rt.sources)
+        if len(label) > 90:
+            label = label[:88] + "…"
+        ax.errorbar([when((lo + hi) / 2)], [kmr], xerr=[[half], [half]],
+                    fmt=markers[j % len(markers)], color="#c0392b", ms=7, capsize=4,
+                    label=label)
+    for m in prep.route.marks:
+        if m.kind in ("border", "gauge_change"):
+            ax.axhline(m.km, color="#8e44ad" if m.kind == "border" else "#e67e22", lw=0.8,
+                       ls=":")
+            ax.text(ax.get_xlim()[0], m.km, f" {m.name} ({m.detail})", fontsize=7,
+                    va="bottom", color="#555")
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M"))
+    ax.set_xlabel("time (UTC)")
+    ax.set_ylabel("km from " + prep.route.stops[0])
+    ax.set_title(f"{prep.scenario.title}: time–distance ({result.mc.n} replications)",
+                 fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def comparison(results: Sequence[Any], path: Path) -> None:
+    """Per reported leg: the reported range (or claim) against the simulated distribution."""
+    plt = _plt()
+    legs = [leg for r in results for leg in r.legs]
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.55 * max(len(legs), 1)), dpi=110)
+    if not legs:
+        ax.text(0.5, 0.5, "no reported figures to compare", ha="center", va="center")
+        ax.set_axis_off()
+        _save(fig, path)
+        return
+    for y, leg in enumerate(legs):
+        lo, hi = leg.band_h
+        parts = ax.violinplot([leg.sim_h], positions=[y], orientation="horizontal", widths=0.8,
+                              showextrema=False)
+        for body in parts["bodies"]:
+            body.set_facecolor("#5dade2")
+            body.set_alpha(0.45)
+        ax.plot([lo, hi], [y, y], color="#1b4f72", lw=2)
+        ax.plot([leg.median_h], [y], "|", color="#1b4f72", ms=14, mew=2)
+        colour = "#c0392b" if leg.kind == "measured" else "#7f8c8d"
+        r0, r1 = leg.reported_h
+        if r1 - r0 > 1e-6:
+            ax.plot([r0, r1], [y, y], color=colour, lw=7, alpha=0.6, solid_capstyle="butt")
+        else:
+            ax.plot([r0], [y], "D" if leg.kind == "measured" else "x", color=colour, ms=8,
+                    mew=2)
+    labels = [(f"{leg.scenario}: " if len(results) > 1 else "") + leg.leg +
+              (" [claim]" if leg.kind == "claim" else "") for leg in legs]
+    ax.set_yticks(range(len(legs)), labels, fontsize=7.5)
+    ax.invert_yaxis()
+    ax.set_xlabel("hours")
+    ax.grid(axis="x", alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    ax.legend(handles=[
+        Line2D([], [], color="#1b4f72", lw=2, label="simulated 5–95 % and median"),
+        Line2D([], [], color="#c0392b", lw=7, alpha=0.6, label="reported (measured)"),
+        Line2D([], [], color="#7f8c8d", marker="x", lw=0, mew=2, label="claim"),
+    ], fontsize=8, loc="lower right")
+    ax.set_title("Reported against simulated journey times", fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,316 @@
+"""Results of a scenario: timeline with bands, comparison with reported figures, output files.
+
+Reported clock times and durations are data with sources; a leg's reported elapsed time is the
+range its end points allow (a claim is kept and labelled as such). Errors are the simulated median
+minus the middle of the reported range, in hours and in percent of it.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from simulator._io import atomic_path
+from simulator.journey import simulate
+from simulator.montecarlo import MonteCarloResult, summarize
+from simulator.network.stations import normalize_name
+from simulator.simulate import Prepared, TimelinePoint
+
+__all__ = ["LegComparison", "ScenarioResult", "analyse", "write_outputs"]
+
+
+@dataclass
+class LegComparison:
+    scenario: str
+    leg: str
+    kind: str  # measured | claim
+    reported_h: tuple[float, float]
+    sim_h: np.ndarray  # per replication
+    sources: list[str]
+    note: str = ""
+
+    @property
+    def median_h(self) -> float:
+        return float(np.median(self.sim_h))
+
+    @property
+    def band_h(self) -> tuple[float, float]:
+        lo, hi = np.quantile(self.sim_h, [0.05, 0.95])
+        return float(lo), float(hi)
+
+    @property
+    def reported_mid_h(self) -> float:
+        return 0.5 * (self.reported_h[0] + self.reported_h[1])
+
+    @property
+    def error_h(self) -> float:
+        return self.median_h - self.reported_mid_h
+
+    @property
+    def error_pct(self) -> float:
+        return 100 * self.error_h / self.reported_mid_h if self.reported_mid_h else math.nan
+
+    @property
+    def overlaps(self) -> bool:
+        lo, hi = self.band_h
+        return lo <= self.reported_h[1] and self.reported_h[0] <= hi
+
+    def row(self) -> dict[str, Any]:
+        lo, hi = self.band_h
+        return {
+            "scenario": self.scenario, "leg": self.leg, "kind": self.kind,
+            "reported_h": _range_text(self.reported_h), "sim_median_h": round(self.median_h, 2),
+            "sim_p05_h": round(lo, 2), "sim_p95_h": round(hi, 2),
+            "error_h": round(self.error_h, 2), "error_pct": round(self.error_pct, 1),
+            "reported_in_band": "yes" if self.overlaps else "no",
+            "sources": "; ".join(self.sources),
+        }
+
+
+def _range_text(r: tuple[float, float]) -> str:
+    return f"{r[0]:.2f}" if abs(r[1] - r[0]) < 1e-9 else f"{r[0]:.2f}–{r[1]:.2f}"
+
+
+@dataclass
+class ScenarioResult:
+    prepared: Prepared
+    mc: MonteCarloResult
+    point_times: list[np.ndarray]  # per timeline point: (N,) seconds after epoch
+    road_arrival: np.ndarray | None
+    reported_times: dict[str, np.ndarray] = field(default_factory=dict)
+    legs: list[LegComparison] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.prepared.scenario.name
+
+    def to_datetime(self, seconds: Any) -> datetime:
+        return self.prepared.plan.epoch + timedelta(seconds=float(seconds))
+
+
+def _point_times(prep: Prepared, mc: MonteCarloResult, p: TimelinePoint) -> np.ndarray:
+    plan = prep.plan
+    if p.which == "arrive":
+        return mc.arrive_s[:, p.boundary]
+    if p.which == "depart":
+        return mc.depart_s[:, p.boundary]
+    if p.which == "halt_start":
+        return mc.halt_start_s[:, p.index]
+    if p.which == "halt_end":
+        return mc.halt_end_s[:, p.index]
+    b = min(max(int(np.searchsorted(plan.km, p.km)) - 1, 0), plan.n_chunks - 1)
+    t = prep.day.time_at(np.array([plan.km[b], p.km, plan.km[b + 1]]) * 1000)
+    frac = (t[1] - t[0]) / max(t[2] - t[0], 1e-9)
+    return mc.depart_s[:, b] + frac * (mc.arrive_s[:, b + 1] - mc.depart_s[:, b])
+
+
+def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
+    """Timeline times per point, road arrival, and the comparison with reported figures."""
+    sc = prep.scenario
+    times = [_point_times(prep, mc, p) for p in prep.points]
+    road = None
+    if sc.road is not None:
+        rng = np.random.default_rng([sc.seed, 7])
+        wait = sc.road.wait.sample_s(rng, mc.n)
+        speed = rng.uniform(*sc.road.speed_kmh, mc.n)
+        road = mc.arrive_s[:, -1] + wait + sc.road.km.value / speed * 3600
+    result = ScenarioResult(prep, mc, times, road)
+    epoch = prep.plan.epoch
+    reported_bounds: dict[str, tuple[float, float]] = {}
+    for rt in sc.reported.times:
+        reported_bounds[rt.id] = ((rt.time[0] - epoch).total_seconds(),
+                                  (rt.time[1] - epoch).total_seconds())
+        result.reported_times[rt.id] = _sim_at(
+            prep, result, rt.at if prep.road_to and normalize_name(rt.at) == normalize_name(
+                prep.road_to) else rt.id, rt.event)
+    for a, b in itertools.pairwise(sc.reported.times):
+        lo = (reported_bounds[b.id][0] - reported_bounds[a.id][1]) / 3600
+        hi = (reported_bounds[b.id][1] - reported_bounds[a.id][0]) / 3600
+        result.legs.append(LegComparison(
+            sc.name, f"{a.at} → {b.at}", "measured", (max(lo, 0.0), max(hi, 0.0)),
+            (result.reported_times[b.id] - result.reported_times[a.id]) / 3600,
+            [*a.sources, *b.sources]))
+    for leg in sc.reported.legs:
+        start = result.reported_times.get(leg.start)
+        if start is None:
+            start = _sim_at(prep, result, leg.start, "depart")
+        end = result.reported_times.get(leg.end)
+        if end is None:
+            end = _sim_at(prep, result, leg.end, "arrive")
+        name_a = next((t.at for t in sc.reported.times if t.id == leg.start), leg.start)
+        name_b = next((t.at for t in sc.reported.times if t.id == leg.end), leg.end)
+        result.legs.append(LegComparison(
+            sc.name, f"{name_a} → {name_b} ({leg.id})", leg.kind, leg.hours,
+            (end - start) / 3600, leg.sources, leg.note))
+    return result
+
+
+def _sim_at(prep: Prepared, result: ScenarioResult, key: str, event: str) -> np.ndarray:
+    """Simulated times at a reported place (a reported-time id or a place name)."""
+    if prep.road_to and normalize_name(key) == normalize_name(prep.road_to):
+        assert result.road_arrival is not None
+        return result.road_arrival
+    km = prep.reported_km[key]
+    which = "depart" if event == "depart" else "arrive"
+    near = [i for i, p in enumerate(prep.points)
+            if p.which in ("arrive", "depart") and abs(p.km - km) < 0.06]
+    for i in near:
+        if prep.points[i].which == which:
+            return result.point_times[i]
+    return result.point_times[near[0]]
+
+
+# ----------------------------------------------------------------------------------------------
+# files
+# ----------------------------------------------------------------------------------------------
+def _local(dt: datetime, tz: str) -> str:
+    loc = dt.astimezone(ZoneInfo(tz)) if tz else dt
+    off = loc.utcoffset() or timedelta(0)
+    m = int(off.total_seconds() // 60)
+    sign = "+" if m >= 0 else "-"
+    return loc.strftime("%Y-%m-%d %H:%M") + f" UTC{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+
+
+def timeline_rows(result: ScenarioResult, *, stations: bool = True) -> list[dict[str, Any]]:
+    prep = result.prepared
+    rows = []
+    reported_by_place: dict[str, str] = {}
+    for rt in prep.scenario.reported.times:
+        lo, hi = rt.time
+        txt = lo.strftime("%Y-%m-%d %H:%M") + ("" if lo == hi else "–" + hi.strftime("%H:%M"))
+        reported_by_place[normalize_name(rt.at)] = f"{txt} ({lo.strftime('%z')})"
+    entries = list(zip(prep.points, result.point_times, strict=True))
+    if prep.road_to and result.road_arrival is not None:
+        entries.append((TimelinePoint(prep.road_to, "road_arrive", math.nan, None, "road",
+                                      tz=prep.plan.tz_name[-1], detail="by road"),
+                        result.road_arrival))
+    for p, t in entries:
+        if p.which == "interp" and not stations:
+            continue
+        s = summarize(t)
+        med, lo, hi = (result.to_datetime(s[k]) for k in ("median", "p05", "p95"))
+        rep = reported_by_place.get(normalize_name(p.name), "")
+        rows.append({
+            "place": p.name, "event": p.kind, "km": "" if math.isnan(p.km) else round(p.km, 1),
+            "time_zone": p.tz, "median_local": _local(med, p.tz), "p05_local": _local(lo, p.tz),
+            "p95_local": _local(hi, p.tz), "median_utc": med.strftime("%Y-%m-%d %H:%M:%SZ"),
+            "p05_utc": lo.strftime("%Y-%m-%d %H:%M:%SZ"),
+            "p95_utc": hi.strftime("%Y-%m-%d %H:%M:%SZ"),
+            "reported": rep if p.which in ("arrive", "depart", "road") else "",
+            "detail": p.detail,
+        })
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+        if rows:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+
+
+def legs_markdown(legs: list[LegComparison], *, with_scenario: bool = False) -> str:
+    head = ("| " + ("scenario | " if with_scenario else "") + "leg | kind | reported (h) | "
+            "simulated median (h) | 5–95 % (h) | error (h) | error (%) | reported in band |")
+    sep = "|" + "---|" * (head.count("|") - 1)
+    lines = [head, sep]
+    for leg in legs:
+        r = leg.row()
+        lines.append("| " + (f"{r['scenario']} | " if with_scenario else "") +
+                     f"{r['leg']} | {r['kind']} | {r['reported_h']} | {r['sim_median_h']:.2f} | "
+                     f"{r['sim_p05_h']:.2f}–{r['sim_p95_h']:.2f} | {r['error_h']:+.2f} | "
+                     f"{r['error_pct']:+.1f} | {r['reported_in_band']} |")
+    return "\n".join(lines)
+
+
+def summary_markdown(result: ScenarioResult) -> str:
+    prep = result.prepared
+    sc = prep.scenario
+    route = prep.route
+    dep = summarize(result.mc.depart_s[:, 0])
+    arr = summarize(result.mc.arrive_s[:, -1])
+    total = (result.mc.arrive_s[:, -1] - result.mc.depart_s[:, 0]) / 3600
+    s_tot = summarize(total)
+    halts: dict[str, float] = {}
+    for k, h in enumerate(prep.plan.halts):
+        halts[h.kind] = halts.get(h.kind, 0.0) + float(np.median(
+            result.mc.halt_end_s[:, k] - result.mc.halt_start_s[:, k])) / 3600
+    running = prep.day.running_time_s / 3600
+    out = [f"# {sc.title}", "", sc.description.strip(), "",
+           f"Scenario `{sc.path}`; {result.mc.n} replications, seed {sc.seed}.", "",
+           "## Route", "",
+           f"{' → '.join(route.stops)}: **{route.length_km:,.1f} km** "
+           f"({', '.join(f'{k} {v:,.0f} km' for k, v in route.km_by('country').items())}).",
+           "Traction: " + "; ".join(f"from km {s / 1000:,.0f}: {d.label}"
+                                    for s, d in prep.sections) + ".", "",
+           "## Journey", "",
+           "- departure (median): "
+           f"{_local(result.to_datetime(dep['median']), prep.plan.tz_name[0])}",
+           f"- arrival at {route.stops[-1]} (median): "
+           f"{_local(result.to_datetime(arr['median']), prep.plan.tz_name[-1])}, 5–95 %: "
+           f"{_local(result.to_datetime(arr['p05']), prep.plan.tz_name[-1])} – "
+           f"{_local(result.to_datetime(arr['p95']), prep.plan.tz_name[-1])}",
+           f"- rail journey time: median {s_tot['median']:.2f} h, 5–95 % "
+           f"{s_tot['p05']:.2f}–{s_tot['p95']:.2f} h",
+           "", "What the time is made of (medians, hours):", "",
+           f"- running at the speed profile (incl. {sc.rules().supplement.value:.0%} supplement):"
+           f" {running:.2f}",
+           ]
+    for kind, hours in halts.items():
+        out.append(f"- {kind.replace('_', ' ')}: {hours:.2f}")
+    other = s_tot["median"] - running - sum(halts.values())
+    out.append(f"- delays, waits for the pilot train, night rules (rest): {other:.2f}")
+    if prep.warnings:
+        out += ["", "Warnings:", ""] + [f"- {w}" for w in prep.warnings]
+    out += ["", "## Reported figures against the simulation", ""]
+    if result.legs:
+        out.append(legs_markdown(result.legs))
+        out += ["", "Errors are the simulated median minus the middle of the reported range. "
+                "'Claim' rows are statements the sources contradict, shown for comparison."]
+    else:
+        out.append("No reported times for this trip yet: the timeline is a prediction.")
+    out += ["", "Map data © OpenStreetMap contributors (ODbL); see data/rail/README.md.", ""]
+    return "\n".join(out)
+
+
+def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
+    """Write every per-scenario output into ``out``; return the paths written."""
+    from simulator import maps, plots
+
+    prep = result.prepared
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    write_csv(out / "timeline.csv", timeline_rows(result))
+    written.append(out / "timeline.csv")
+    one = simulate(prep.plan, np.random.default_rng(np.random.SeedSequence(prep.scenario.seed)
+                                                    .spawn(1)[0]), record=True)
+    assert one.timeline is not None
+    write_csv(out / "events.csv", one.timeline.rows())
+    written.append(out / "events.csv")
+    prep.route.write_geojson(out / "route.geojson")
+    written.append(out / "route.geojson")
+    maps.plot_route(prep.route, out / "map.png", title=prep.scenario.title)
+    written.append(out / "map.png")
+    maps.write_html_map(result, out / "map.html")
+    written.append(out / "map.html")
+    plots.time_distance(result, out / "timedistance.png")
+    written.append(out / "timedistance.png")
+    plots.comparison([result], out / "comparison.png")
+    written.append(out / "comparison.png")
+    with atomic_path(out / "summary.md") as tmp:
+        tmp.write_text(summary_markdown(result), encoding="utf-8")
+    written.append(out / "summary.md")
+    return written
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

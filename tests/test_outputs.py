@@ -1,0 +1,109 @@
+"""`trainsim run` and `trainsim compare`: every output file, golden results, reproducibility."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "data" / "golden"
+FILES = ["timeline.csv", "events.csv", "route.geojson", "map.png", "map.html",
+         "timedistance.png", "comparison.png", "summary.md"]
+
+
+@pytest.fixture(scope="module")
+def vladivostok_run(network, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "vladivostok-2019"
+    code = main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "60",
+                 "--seed", "1", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_run_writes_every_output(vladivostok_run: Path) -> None:
+    for name in FILES:
+        assert (vladivostok_run / name).stat().st_size > 0, name
+    assert not [p for p in vladivostok_run.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_timeline_has_bands_in_local_time_and_utc(vladivostok_run: Path) -> None:
+    rows = list(csv.DictReader((vladivostok_run / "timeline.csv").open(encoding="utf-8")))
+    first = rows[0]
+    assert first["event"] == "depart" and first["median_local"].startswith("2019-04-24 11:40")
+    assert first["median_local"].endswith("UTC+10:00") and first["median_utc"].endswith("Z")
+    kinds = {r["event"] for r in rows}
+    assert {"depart", "locomotive_change", "arrive", "station"} <= kinds
+    last = next(r for r in rows if r["event"] == "arrive" and r["place"] == "Vladivostok")
+    assert last["p05_utc"] <= last["median_utc"] <= last["p95_utc"]
+    assert last["reported"].startswith("2019-04-24 17:50–18:01")
+
+
+def test_events_of_one_replication(vladivostok_run: Path) -> None:
+    rows = list(csv.DictReader((vladivostok_run / "events.csv").open(encoding="utf-8")))
+    trains = {r["train"] for r in rows}
+    assert trains == {"leader", "pilot"}
+    leader = [r for r in rows if r["train"] == "leader"]
+    assert leader[0]["kind"] == "depart" and leader[-1]["kind"] == "arrive"
+    assert any(r["kind"] == "locomotive_change" and r["place"] == "Ussuriysk" for r in leader)
+    assert all(r["cause"] for r in leader if r["kind"] not in ("pass", "depart", "arrive"))
+
+
+def test_geojson_and_summary(vladivostok_run: Path) -> None:
+    gj = json.loads((vladivostok_run / "route.geojson").read_text(encoding="utf-8"))
+    assert gj["type"] == "FeatureCollection" and "OpenStreetMap" in gj["properties"]["attribution"]
+    summary = (vladivostok_run / "summary.md").read_text(encoding="utf-8")
+    assert "| leg | kind | reported (h)" in summary and "Khasan → Vladivostok" in summary
+    assert "OpenStreetMap" in summary
+
+
+def test_map_html_is_self_contained(vladivostok_run: Path) -> None:
+    html = (vladivostok_run / "map.html").read_text(encoding="utf-8")
+    assert "<script src=" not in html and "stylesheet" not in html.split("<body")[0].replace(
+        "<style>", "")
+    assert "TimeDimension" in html and "L.polyline" in html.replace("L.polyline(", "L.polyline")
+
+
+def test_golden_comparison(vladivostok_run: Path) -> None:
+    """The reported-vs-simulated table for a fixed seed, against tests/data/golden."""
+    summary = (vladivostok_run / "summary.md").read_text(encoding="utf-8")
+    table = [line for line in summary.splitlines() if line.startswith("| ")]
+    golden = GOLDEN / "vladivostok-2019-n60-seed1.md"
+    if os.environ.get("TRAINSIM_UPDATE_GOLDEN"):
+        golden.write_text("\n".join(table) + "\n", encoding="utf-8")
+    assert "\n".join(table) + "\n" == golden.read_text(encoding="utf-8")
+
+
+def test_same_seed_same_outputs(vladivostok_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    assert main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "60",
+                 "--seed", "1", "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    for name in ("timeline.csv", "events.csv", "summary.md"):
+        assert (out / name).read_bytes() == (vladivostok_run / name).read_bytes(), name
+
+
+def test_compare_writes_one_table_and_figure(network, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["compare", str(ROOT / "scenarios" / "vladivostok-2019.yaml"),
+                 str(ROOT / "scenarios" / "vostochny-2023.yaml"), "-n", "30", "--quiet",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| scenario | leg |" in out and "vostochny-2023 | Ussuriysk → Vostochny" in out
+    for name in ("comparison.png", "comparison.csv", "comparison.md"):
+        assert (tmp_path / name).exists()
+    assert (tmp_path / "vostochny-2023" / "timedistance.png").exists()
+    rows = list(csv.DictReader((tmp_path / "comparison.csv").open(encoding="utf-8")))
+    assert {r["scenario"] for r in rows} == {"vladivostok-2019", "vostochny-2023"}
+
+
+def test_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "scenarios/vladivostok-2019.yaml", "-n", "0"])
+    assert exc.value.code == 2
+    assert "expected at least 1" in capsys.readouterr().err

@@ -1,0 +1,153 @@
+"""Scenario files: the five flagship scenarios validate; bad input gives one line and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+from simulator.scenario import load_scenario, parse_clock_time
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+BASE = (ROOT / "scenarios" / "vladivostok-2019.yaml").read_text(encoding="utf-8")
+
+
+def test_five_flagship_scenarios() -> None:
+    names = {p.stem for p in SCENARIOS}
+    assert names == {"hanoi-2019", "hanoi-2019-return", "vladivostok-2019", "vostochny-2023",
+                     "vladivostok-2023-expected"}
+    for p in SCENARIOS:
+        sc = load_scenario(p)
+        assert sc.name == p.stem
+        assert sc.rules().caps, "every scenario uses the shared defaults"
+
+
+def test_validate_all(network, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", *map(str, SCENARIOS)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("valid.") == 5
+
+
+def test_return_trip_has_no_invented_reported_times() -> None:
+    sc = load_scenario(ROOT / "scenarios" / "hanoi-2019-return.yaml")
+    assert not sc.reported.times and not sc.reported.legs
+
+
+def test_clock_times_need_a_zone() -> None:
+    assert parse_clock_time("2019-02-23 17:00 +09:00").utcoffset().total_seconds() == 9 * 3600
+    assert parse_clock_time("2023-09-13 13:00 Asia/Yakutsk").utcoffset().total_seconds() \
+        == 9 * 3600
+    assert parse_clock_time("2017-01-01 12:00 Asia/Pyongyang").utcoffset().total_seconds() \
+        == 8.5 * 3600  # UTC+8:30 from 2015 to 2018
+    with pytest.raises(ValueError, match="no time zone"):
+        parse_clock_time("2019-02-23 17:00")
+
+
+def _run_bad(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str],
+             name: str = "bad.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["run", str(path), "-n", "4", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1, f"not one line: {err!r}"
+    assert "Traceback" not in err
+    assert str(path) in err
+    assert not out.exists() or not any(out.iterdir()), "half-written outputs left behind"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    return err
+
+
+def test_malformed_yaml(tmp_path: Path, network, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_bad(tmp_path, BASE.replace("title: Khasan", "title: [Khasan"), capsys)
+    assert "malformed YAML" in err and "bad.yaml:" in err
+
+
+def test_unknown_field(tmp_path: Path, network, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_bad(tmp_path, BASE.replace("replications: 500", "replications: 500\nspeed: 3"),
+                   capsys)
+    line = next(i for i, t in enumerate(BASE.replace(
+        "replications: 500", "replications: 500\nspeed: 3").splitlines(), 1) if t == "speed: 3")
+    assert f"bad.yaml:{line}: field 'speed': unknown field" in err
+
+
+def test_unknown_station_suggests_closest(tmp_path: Path, network,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_bad(tmp_path, BASE.replace("- at: Vladivostok", "- at: Vladivostk"), capsys)
+    assert "field 'route.stops.2.at'" in err
+    assert "unknown station 'Vladivostk'" in err and "closest: Vladivostok" in err
+
+
+def test_clock_time_without_zone(tmp_path: Path, network,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_bad(tmp_path, BASE.replace('depart: "2019-04-24 11:40 +10:00"',
+                                          'depart: "2019-04-24 11:40"'), capsys)
+    assert "route.stops.0.depart" in err and "no time zone" in err
+
+
+def test_stops_in_impossible_order(tmp_path: Path, network,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # Shenyang lies between Pyongyang and Tianjin: after Tianjin it cannot be reached
+    hanoi = (ROOT / "scenarios" / "hanoi-2019.yaml").read_text(encoding="utf-8")
+    text = hanoi.replace("    - at: Shenyang\n    - at: Tianjin\n",
+                         "    - at: Tianjin\n    - at: Shenyang\n")
+    err = _run_bad(tmp_path, text, capsys)
+    assert "field 'route.stops.2.at'" in err
+    assert "impossible order: 'Shenyang' lies between 'Pyongyang' and 'Tianjin'" in err
+
+
+def test_reported_times_in_impossible_order(tmp_path: Path, network,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    text = BASE.replace('["2019-04-24 17:50 +10:00", "2019-04-24 18:01 +10:00"]',
+                        '"2019-04-24 09:00 +10:00"')
+    err = _run_bad(tmp_path, text, capsys)
+    assert "impossible order" in err and "reported.times.1.time" in err
+
+
+def test_unreachable_stop(tmp_path: Path, network, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_bad(tmp_path, BASE.replace("- at: Vladivostok", "- at: Xiongan"), capsys)
+    assert "not connected" in err and "nearest network nodes" in err
+
+
+def test_gauge_cannot_run_the_route(tmp_path: Path, network,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_bad(tmp_path, BASE.replace("gauge: 1520", "gauge: 1435"), capsys)
+    assert "gauge" in err and "no gauge change is allowed" in err
+
+
+def test_missing_rolling_stock_file(tmp_path: Path, network,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_bad(tmp_path, BASE.replace("locomotive: ru-tep70", "locomotive: ru-tep99"), capsys)
+    assert "field 'train.locomotive'" in err and "available:" in err
+
+
+def test_missing_network_file(tmp_path: Path, network, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _run_bad(tmp_path, BASE.replace("train:\n", "network: nowhere.osm.bz2\ntrain:\n", 1),
+                   capsys)
+    assert "nowhere.osm.bz2" in err
+
+
+def test_missing_scenario_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "none.yaml: file not found" in err
+
+
+def test_override_needs_a_reason(tmp_path: Path, network,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    text = BASE + ("operating:\n  caps:\n    - country: RU\n      kmh: 60\n"
+                   "      assumption: slower\n")
+    err = _run_bad(tmp_path, text, capsys)
+    assert "say why in 'reason'" in err
+
+
+def test_number_needs_a_source(tmp_path: Path, network,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    text = BASE.replace(
+        "  locomotive: ru-tep70\n",
+        "  locomotive: ru-tep70\n  cars:\n    value: 12\n", 1)
+    err = _run_bad(tmp_path, text, capsys)
+    assert "train.cars" in err and "'source'" in err
