@@ -29,7 +29,7 @@ from pydantic import (
 from simulator import settings
 from simulator._yaml import line_of, load_yaml, validate_model
 from simulator.errors import ScenarioError
-from simulator.rolling_stock import Sourced
+from simulator.rolling_stock import Consist, Locomotive, Sourced
 
 __all__ = [
     "Duration",
@@ -312,9 +312,12 @@ class Overrides(_Strict):
 # the scenario
 # ----------------------------------------------------------------------------------------------
 class TrainSpec(_Strict):
-    consist: str = "armored-train"
+    consist: str | Consist = Field(
+        default="armored-train",
+        description="a preset in data/rolling_stock (name or path), or the consist inline")
     cars: Sourced | None = None
-    locomotive: str = Field(description="locomotive class hauling the train from the origin")
+    locomotive: str | Locomotive = Field(
+        description="locomotive class hauling the train from the origin: preset or inline")
 
 
 class RouteStop(_Strict):
@@ -350,7 +353,8 @@ class Halt(_Strict):
     at: str
     kind: Literal["stop", "ceremony", "locomotive_change"]
     duration: Duration | None = None
-    to: str | None = Field(default=None, description="locomotive class after a change")
+    to: str | Locomotive | None = Field(
+        default=None, description="locomotive class after a change: preset or inline")
     units: float | None = None
     note: str = ""
 

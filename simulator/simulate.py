@@ -26,7 +26,7 @@ from simulator.errors import (
 from simulator.journey import HaltSpec, JourneyPlan, NightSpec
 from simulator.network.stations import normalize_name
 from simulator.physics import KMH, SpeedProfile, TrainDynamics, speed_profile
-from simulator.rolling_stock import Locomotive, load_consist, load_locomotive
+from simulator.rolling_stock import Consist, Locomotive, load_consist, load_locomotive
 from simulator.routing import Route, find_route
 from simulator.scenario import Duration, OperatingDefaults, Scenario
 
@@ -173,7 +173,7 @@ def prepare(scenario: Scenario, *, network: Any = None) -> Prepared:
     length_m = route.length_km * 1000
 
     # ---- where the train halts, and the traction sections --------------------------------
-    consist = load_consist(scenario.train.consist)
+    consist = _consist(scenario)
     cars = scenario.train.cars.value if scenario.train.cars else None
     halts: list[tuple[float, str, str, Duration, bool, str]] = []
     for m in route.marks_of("border"):
@@ -401,9 +401,27 @@ def _find(scenario: Scenario, places: _Places, loc: tuple[Any, ...], name: str) 
         raise scenario.error(loc, str(exc)) from None
 
 
-def _locomotive(scenario: Scenario, loc: tuple[Any, ...], name: str) -> Locomotive:
+def _consist(scenario: Scenario) -> Consist:
+    spec = scenario.train.consist
+    if isinstance(spec, Consist):
+        return spec
+    path = Path(spec)
+    if path.suffix in (".yaml", ".yml") and not path.is_absolute() and scenario.path:
+        spec = str(scenario.path.parent / path)
     try:
-        return load_locomotive(name)
+        return load_consist(spec)
+    except DataFileError as exc:
+        raise scenario.error(("train", "consist"), str(exc)) from None
+
+
+def _locomotive(scenario: Scenario, loc: tuple[Any, ...], spec: str | Locomotive) -> Locomotive:
+    if isinstance(spec, Locomotive):
+        return spec
+    path = Path(spec)
+    if path.suffix in (".yaml", ".yml") and not path.is_absolute() and scenario.path:
+        spec = str(scenario.path.parent / path)
+    try:
+        return load_locomotive(spec)
     except DataFileError as exc:
         raise scenario.error(loc, str(exc)) from None
 

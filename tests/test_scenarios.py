@@ -151,3 +151,23 @@ def test_number_needs_a_source(tmp_path: Path, network,
         "  locomotive: ru-tep70\n  cars:\n    value: 12\n", 1)
     err = _run_bad(tmp_path, text, capsys)
     assert "train.cars" in err and "'source'" in err
+
+
+def test_inline_rolling_stock(tmp_path: Path, network) -> None:
+    import yaml
+
+    from simulator.simulate import prepare
+
+    data = yaml.safe_load(BASE)
+    loco = yaml.safe_load((ROOT / "data" / "rolling_stock" / "ru-tep70.yaml").read_text(
+        encoding="utf-8"))
+    loco["id"] = "tep70-single"
+    loco["units"] = {"value": 1, "assumption": "one unit only, to test inline stock"}
+    data["train"]["locomotive"] = loco
+    path = tmp_path / "inline.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    prep = prepare(load_scenario(path), network=network)
+    assert prep.sections[0][1].label.startswith("1× tep70-single")
+    # one unit instead of two: less power, so the run cannot be faster
+    two = prepare(load_scenario(ROOT / "scenarios" / "vladivostok-2019.yaml"), network=network)
+    assert prep.day.running_time_s >= two.day.running_time_s
