@@ -63,7 +63,7 @@ class JourneyPlan:
     depart_s: tuple[float, float]  # earliest, latest departure (s after epoch)
     km: np.ndarray  # chunk boundaries, km from the origin (n + 1)
     place: list[str]  # name of each boundary ("" for a plain subdivision)
-    run_day_s: np.ndarray  # running time per chunk (n)
+    run_day_s: np.ndarray  # running time per chunk, one row per cap level: (levels, n) or (n,)
     run_night_s: np.ndarray
     tz_offset_s: np.ndarray  # UTC offset of each chunk's place, seconds
     tz_name: list[str]
@@ -78,16 +78,24 @@ class JourneyPlan:
     halts: list[HaltSpec]
     headway: Any | None = None  # Duration or None (no pilot train)
     pilot_delays: bool = True
+    #: quantiles of the uncertain caps at which the rows of run_day_s were computed
+    cap_levels: np.ndarray = field(default_factory=lambda: np.array([0.5]))
+    cap_rule: np.ndarray | None = None  # per chunk: index of its uncertain cap rule (-1: none)
+    n_cap_rules: int = 0
     halts_at: dict[int, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.run_day_s = np.atleast_2d(self.run_day_s)
+        self.run_night_s = np.atleast_2d(self.run_night_s)
+        if self.cap_rule is None:
+            self.cap_rule = np.full(self.run_day_s.shape[1], -1)
         self.halts_at = {}
         for k, h in enumerate(self.halts):
             self.halts_at.setdefault(h.boundary, []).append(k)
 
     @property
     def n_chunks(self) -> int:
-        return len(self.run_day_s)
+        return int(self.run_day_s.shape[1])
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,8 @@ class _Draws:
     delay: np.ndarray  # summed delay seconds per chunk (leader)
     delay_n: np.ndarray
     pilot_delay: np.ndarray
+    run_day: np.ndarray  # running time per chunk with this replication's caps
+    run_night: np.ndarray
 
 
 def _draw(plan: JourneyPlan, rng: np.random.Generator) -> _Draws:
@@ -175,10 +185,29 @@ def _draw(plan: JourneyPlan, rng: np.random.Generator) -> _Draws:
     pilot_halt = np.array([float(h.duration.sample_s(rng)) for h in plan.halts])
     delay, counts = delays()
     pilot_delay = delays()[0] if plan.headway is not None and plan.pilot_delays else np.zeros(n)
-    return _Draws(depart, headway, halt, pilot_halt, delay, counts, pilot_delay)
+    day, night = _running_times(plan, rng.uniform(size=plan.n_cap_rules))
+    return _Draws(depart, headway, halt, pilot_halt, delay, counts, pilot_delay, day, night)
 
 
-def _run_time(plan: JourneyPlan, i: int, now: float) -> tuple[float, bool]:
+def _running_times(plan: JourneyPlan, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk running times for caps drawn at quantiles ``q`` (one per uncertain cap rule)."""
+    levels = len(plan.cap_levels)
+    if levels == 1:
+        return plan.run_day_s[0], plan.run_night_s[0]
+    assert plan.cap_rule is not None
+    qc = np.where(plan.cap_rule >= 0, q[np.maximum(plan.cap_rule, 0)], 0.5)
+    pos = np.interp(qc, plan.cap_levels, np.arange(levels))
+    k0 = np.minimum(pos.astype(int), levels - 2)
+    frac = pos - k0
+    idx = np.arange(plan.n_chunks)
+
+    def mix(t: np.ndarray) -> np.ndarray:
+        return np.asarray(t[k0, idx] * (1 - frac) + t[k0 + 1, idx] * frac)
+
+    return mix(plan.run_day_s), mix(plan.run_night_s)
+
+
+def _run_time(plan: JourneyPlan, d: _Draws, i: int, now: float) -> tuple[float, bool]:
     """Running time of chunk ``i`` entered at ``now``; True if a night rule slowed it."""
     r = plan.night_rule[i]
     if r >= 0:
@@ -186,8 +215,8 @@ def _run_time(plan: JourneyPlan, i: int, now: float) -> tuple[float, bool]:
         if rule.mode == "slow":
             local = ((plan.epoch.timestamp() + now + plan.tz_offset_s[i]) / 60.0) % 1440
             if rule.inside(local):
-                return float(plan.run_night_s[i]), True
-    return float(plan.run_day_s[i]), False
+                return float(d.run_night[i]), True
+    return float(d.run_day[i]), False
 
 
 def _night_halt(plan: JourneyPlan, i: int, now: float) -> float:
@@ -242,7 +271,7 @@ def simulate(plan: JourneyPlan, rng: np.random.Generator, *, record: bool = Fals
             if i == n:
                 log(env.now, n, "arrive", 0.0, "pilot train arrives", "pilot")
                 return
-            t, _ = _run_time(plan, i, env.now)
+            t, _ = _run_time(plan, d, i, env.now)
             yield env.timeout(t + d.pilot_delay[i])
 
     def leader(env: simpy.Environment) -> Any:
@@ -266,7 +295,7 @@ def simulate(plan: JourneyPlan, rng: np.random.Generator, *, record: bool = Fals
                 dep[i] = env.now
                 log(env.now, n, "arrive", 0.0, "destination")
                 return
-            t, slowed = _run_time(plan, i, env.now)
+            t, slowed = _run_time(plan, d, i, env.now)
             run = t + d.delay[i]
             if has_pilot:
                 if not cleared[i + 1].triggered:

@@ -199,6 +199,25 @@ class _Rule(_Provenance):
 
 class CapRule(_Rule):
     kmh: float = Field(gt=0, le=400)
+    kmh_range: tuple[float, float] | None = Field(
+        default=None, description="[low, high]: the cap is uncertain; each replication draws it")
+
+    @model_validator(mode="after")
+    def _range(self) -> CapRule:
+        if self.kmh_range is not None and not 0 < self.kmh_range[0] <= self.kmh <= \
+                self.kmh_range[1]:
+            msg = "kmh_range: [low, high] must contain kmh"
+            raise ValueError(msg)
+        return self
+
+    def kmh_at(self, q: float) -> float:
+        """The cap at quantile ``q`` of its range: low at 0, ``kmh`` at 0.5, high at 1."""
+        if self.kmh_range is None:
+            return self.kmh
+        lo, hi = self.kmh_range
+        if q <= 0.5:
+            return lo + 2 * q * (self.kmh - lo)
+        return self.kmh + (2 * q - 1) * (hi - self.kmh)
 
 
 class DelayRule(_Rule):

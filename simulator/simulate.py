@@ -36,6 +36,8 @@ CHUNK_KM = 20.0
 DX_M = 100.0
 #: places closer than this are one boundary
 MERGE_KM = 0.05
+#: quantiles of uncertain caps at which speed profiles are computed (interpolated between)
+CAP_LEVELS = np.linspace(0.0, 1.0, 5)
 #: a stop this close to the route already run is one the train has passed
 PASSED_KM = 5.0
 #: simulation time starts this long before the earliest departure (room for the pilot's lead)
@@ -220,39 +222,44 @@ def prepare(scenario: Scenario, *, network: Any = None) -> Prepared:
     seg_end = np.array([s.km_end * 1000 for s in route.segments])
     mids = (np.arange(n_cells) + 0.5) * DX_M
     seg_idx = np.minimum(np.searchsorted(seg_end, mids), len(route.segments) - 1)
-    seg_limit = np.empty(len(route.segments))
+    seg_cap: list[Any] = []
     seg_night = np.ones(len(route.segments))
     missing_caps: set[str] = set()
     for j, s in enumerate(route.segments):
         cap = _first_rule(rules.caps, s.country, s.line)
         if cap is None:
             missing_caps.add(s.country)
-        limit = min(s.speed_limit or math.inf, cap.kmh if cap else math.inf)
-        seg_limit[j] = limit if math.isfinite(limit) else consist.max_speed_kmh.value
+        seg_cap.append(cap)
         night = _first_rule(rules.night, s.country, s.line)
         if night is not None and night.mode == "slow":
             seg_night[j] = night.speed_factor or 1.0
     if missing_caps:
         warnings.append("no operating speed cap for " + ", ".join(sorted(missing_caps)) +
                         ": only the train's maximum limits it there")
-    limit_day = seg_limit[seg_idx] * KMH
-    if rules.station_passing is not None:
-        # the whole train passes the station zone at the reduced speed: head from the zone's
-        # start until the tail has left its end
-        sp = rules.station_passing
-        train_m = consist.length_m + max(
-            loco.length_m.value * (units or loco.units.value) for _, loco, units in sections_spec)
-        for m in route.marks_of("station"):
-            z0 = int(max(m.km * 1000 - sp.zone_m / 2, 0) // DX_M)
-            z1 = math.ceil((m.km * 1000 + sp.zone_m / 2 + train_m) / DX_M)
-            limit_day[z0:z1] = np.minimum(limit_day[z0:z1], sp.kmh * KMH)
-    limit_night = limit_day * seg_night[seg_idx]
+    # caps given as a range are drawn per replication: profiles at a few quantiles of the ranges
+    uncertain = [r for r in rules.caps if r.kmh_range is not None]
+    levels = CAP_LEVELS if uncertain else np.array([0.5])
+    train_m = consist.length_m + max(
+        loco.length_m.value * (units or loco.units.value) for _, loco, units in sections_spec)
     rest_m = sorted({h[0] * 1000 for h in halts})
     supplement = rules.supplement.value
-    day = speed_profile(length_m, limit_day, sections, stops_m=rest_m, dx=DX_M,
-                        supplement=supplement)
-    night = day if np.all(seg_night == 1) else speed_profile(
-        length_m, limit_night, sections, stops_m=rest_m, dx=DX_M, supplement=supplement)
+    days: list[SpeedProfile] = []
+    nights: list[SpeedProfile] = []
+    for q in levels:
+        seg_limit = np.array([
+            min(s.speed_limit or math.inf, cap.kmh_at(q) if cap else math.inf)
+            for s, cap in zip(route.segments, seg_cap, strict=True)])
+        seg_limit[~np.isfinite(seg_limit)] = consist.max_speed_kmh.value
+        limit_day = seg_limit[seg_idx] * KMH
+        if rules.station_passing is not None:
+            _station_zones(limit_day, route, rules.station_passing, train_m)
+        days.append(speed_profile(length_m, limit_day, sections, stops_m=rest_m, dx=DX_M,
+                                  supplement=supplement))
+        nights.append(days[-1] if np.all(seg_night == 1) else speed_profile(
+            length_m, limit_day * seg_night[seg_idx], sections, stops_m=rest_m, dx=DX_M,
+            supplement=supplement))
+    mid_level = len(levels) // 2
+    day, night = days[mid_level], nights[mid_level]
 
     # ---- reported places and reserved sections ---------------------------------------------
     reported_places: list[tuple[str, Place, str]] = []
@@ -309,7 +316,9 @@ def prepare(scenario: Scenario, *, network: Any = None) -> Prepared:
     # ---- per chunk: running times, zone, delays, night rules, reserved -----------------------
     n = len(km) - 1
     t_day = day.time_at(km * 1000)
-    t_night = night.time_at(km * 1000)
+    run_day = np.stack([np.diff(p.time_at(km * 1000)) for p in days])
+    run_night = np.stack([np.diff(p.time_at(km * 1000)) for p in nights])
+    cap_rule = np.full(n, -1)
     mid = 0.5 * (km[1:] + km[:-1])
     zones = _zones()
     epoch_local = _departure_range(scenario)[0]
@@ -325,7 +334,11 @@ def prepare(scenario: Scenario, *, network: Any = None) -> Prepared:
     loss_tables = [_stop_loss_table(dyn) for _, dyn in sections]
     section_starts = np.array([s for s, _ in sections]) / 1000
     for i in range(n):
-        seg = _segment_at(route, mid[i])
+        j = _segment_index(route, mid[i])
+        seg = route.segments[j]
+        cap = seg_cap[j]
+        if cap is not None and cap.kmh_range is not None:
+            cap_rule[i] = next(k for k, r in enumerate(uncertain) if r is cap)
         lon, lat = seg.coords[len(seg.coords) // 2]
         zname = zone_of(seg.country, lon, lat, zones)
         tz_name.append(zname)
@@ -352,7 +365,7 @@ def prepare(scenario: Scenario, *, network: Any = None) -> Prepared:
     epoch = lo.astimezone(UTC) - timedelta(seconds=LEAD_S)
     plan = JourneyPlan(
         epoch=epoch, depart_s=(LEAD_S, LEAD_S + (hi - lo).total_seconds()), km=km, place=names,
-        run_day_s=np.diff(t_day), run_night_s=np.diff(t_night), tz_offset_s=tz_off,
+        run_day_s=run_day, run_night_s=run_night, tz_offset_s=tz_off,
         tz_name=tz_name, delay_rate=delay_rate, delay_rule=delay_rule,
         delay_durations=[r.duration for r in delay_rules],
         delay_cause=[f"{r.country}{' ' + r.line if r.line else ''} ({r.provenance})"
@@ -360,6 +373,7 @@ def prepare(scenario: Scenario, *, network: Any = None) -> Prepared:
         stop_loss_s=stop_loss, night_rule=night_rule, night=night_specs, reserved=reserved,
         halts=halt_specs, headway=rules.pilot.headway if rules.pilot else None,
         pilot_delays=rules.pilot.delays_apply if rules.pilot else False,
+        cap_levels=levels, cap_rule=cap_rule, n_cap_rules=len(uncertain),
     )
     points = _points(plan, route, reported_places, boundary)
     _check_order(scenario, plan, points)
@@ -374,6 +388,14 @@ def prepare(scenario: Scenario, *, network: Any = None) -> Prepared:
                     scenario.road.to if scenario.road else None, reported_km)
 
 
+def _station_zones(limit: np.ndarray, route: Route, sp: Any, train_m: float) -> None:
+    """Hold the limit to the station speed while any part of the train is in a station zone."""
+    for m in route.marks_of("station"):
+        z0 = int(max(m.km * 1000 - sp.zone_m / 2, 0) // DX_M)
+        z1 = math.ceil((m.km * 1000 + sp.zone_m / 2 + train_m) / DX_M)
+        limit[z0:z1] = np.minimum(limit[z0:z1], sp.kmh * KMH)
+
+
 def _exact(named: dict[float, str], k: float) -> str:
     return named.get(round(float(k), 3), "")
 
@@ -383,9 +405,13 @@ def _stop_loss_table(dyn: TrainDynamics) -> tuple[np.ndarray, np.ndarray]:
     return speeds, np.array([dyn.stop_loss_s(float(v)) for v in speeds])
 
 
-def _segment_at(route: Route, km: float) -> Any:
+def _segment_index(route: Route, km: float) -> int:
     ends = np.fromiter((s.km_end for s in route.segments), float)
-    return route.segments[min(int(np.searchsorted(ends, km)), len(route.segments) - 1)]
+    return min(int(np.searchsorted(ends, km)), len(route.segments) - 1)
+
+
+def _segment_at(route: Route, km: float) -> Any:
+    return route.segments[_segment_index(route, km)]
 
 
 def _departure_range(scenario: Scenario) -> tuple[datetime, datetime]:

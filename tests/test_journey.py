@@ -152,3 +152,25 @@ def test_gauge_change_sits_exactly_where_the_gauge_changes(network) -> None:
     # no gauge change on the all-standard-gauge Hanoi trip
     hanoi = prepare(load_scenario("scenarios/hanoi-2019.yaml"), network=network)
     assert not [h for h in hanoi.plan.halts if h.kind == "gauge_change"]
+
+
+def test_uncertain_caps_interpolate_between_profiles() -> None:
+    from simulator.journey import _running_times
+    from simulator.scenario import CapRule
+
+    rule = CapRule(country="CN", kmh=80, kmh_range=[70, 88], assumption="test")
+    assert (rule.kmh_at(0.0), rule.kmh_at(0.5), rule.kmh_at(1.0)) == (70, 80, 88)
+    with pytest.raises(ValueError, match="must contain kmh"):
+        CapRule(country="CN", kmh=95, kmh_range=[70, 88], assumption="test")
+    p = plan(n=4)
+    # rows: slow caps (q = 0), nominal (0.5), fast (1); chunks 0–1 follow rule 0, 2–3 rule 1
+    p.run_day_s = np.array([[900.0] * 4, [600.0] * 4, [500.0] * 4])
+    p.run_night_s = p.run_day_s.copy()
+    p.cap_levels = np.array([0.0, 0.5, 1.0])
+    p.cap_rule = np.array([0, 0, 1, 1])
+    p.n_cap_rules = 2
+    day, _ = _running_times(p, np.array([0.0, 0.75]))
+    assert day.tolist() == [900.0, 900.0, 550.0, 550.0]
+    r = [simulate(p, np.random.default_rng(s)) for s in range(30)]
+    totals = [x.arrive_s[-1] - x.depart_s[0] for x in r]
+    assert 2000 <= min(totals) < max(totals) <= 3600
