@@ -262,8 +262,8 @@ def summary_markdown(result: ScenarioResult) -> str:
            f"- rail journey time: median {s_tot['median']:.2f} h, 5–95 % "
            f"{s_tot['p05']:.2f}–{s_tot['p95']:.2f} h",
            "", "What the time is made of (medians, hours):", "",
-           f"- running at the speed profile (incl. {sc.rules().supplement.value:.0%} supplement):"
-           f" {running:.2f}",
+           "- running at the speed profile (median caps, incl. "
+           f"{sc.rules().supplement.value:.0%} supplement): {running:.2f}",
            ]
     for kind, hours in halts.items():
         out.append(f"- {kind.replace('_', ' ')}: {hours:.2f}")
@@ -275,7 +275,8 @@ def summary_markdown(result: ScenarioResult) -> str:
     if result.legs:
         out.append(legs_markdown(result.legs))
         out += ["", "Errors are the simulated median minus the middle of the reported range. "
-                "'Claim' rows are statements the sources contradict, shown for comparison."]
+                "'Claim' rows are statements (forecasts, headline figures) rather than measured "
+                "times, shown for comparison."]
     else:
         out.append("No reported times for this trip yet: the timeline is a prediction.")
     out += ["", "Map data © OpenStreetMap contributors (ODbL); see data/rail/README.md.", ""]

@@ -9,40 +9,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from simulator import settings
+from simulator._provenance import Provenance, Strict
 from simulator._yaml import load_yaml, validate_model
 from simulator.errors import DataFileError
 
 __all__ = ["Consist", "Locomotive", "Sourced", "load_consist", "load_locomotive"]
 
 
-class Sourced(BaseModel):
+class Sourced(Provenance):
     """A number with its provenance: exactly one of ``source`` or ``assumption``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     value: float
-    source: str | None = None
-    assumption: str | None = None
 
-    @model_validator(mode="after")
-    def _one_provenance(self) -> Sourced:
-        if bool(self.source) == bool(self.assumption):
-            msg = "give the number's 'source' or the 'assumption' behind it (exactly one)"
+
+def _require_positive(model: Strict, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(model, name).value <= 0:
+            msg = f"{name} must be positive"
             raise ValueError(msg)
-        return self
-
-    @property
-    def provenance(self) -> str:
-        return f"source: {self.source}" if self.source else f"assumption: {self.assumption}"
 
 
-class Consist(BaseModel):
+class Consist(Strict):
     """The coaches of a train (without locomotives)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     name: str
@@ -59,10 +50,7 @@ class Consist(BaseModel):
 
     @model_validator(mode="after")
     def _positive(self) -> Consist:
-        for name in ("cars", "car_mass_t", "max_speed_kmh", "braking_mps2"):
-            if getattr(self, name).value <= 0:
-                msg = f"{name} must be positive"
-                raise ValueError(msg)
+        _require_positive(self, ("cars", "car_mass_t", "max_speed_kmh", "braking_mps2"))
         if not 1.0 <= self.rotating_mass_factor.value <= 1.5:
             msg = "rotating_mass_factor must lie between 1.0 and 1.5"
             raise ValueError(msg)
@@ -77,10 +65,8 @@ class Consist(BaseModel):
         return self.cars.value * self.car_length_m.value
 
 
-class Locomotive(BaseModel):
+class Locomotive(Strict):
     """A locomotive class; ``units`` of them haul the train together."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     name: str
@@ -96,10 +82,8 @@ class Locomotive(BaseModel):
 
     @model_validator(mode="after")
     def _positive(self) -> Locomotive:
-        for name in ("units", "power_kw", "max_tractive_effort_kn", "max_speed_kmh", "mass_t"):
-            if getattr(self, name).value <= 0:
-                msg = f"{name} must be positive"
-                raise ValueError(msg)
+        _require_positive(self, ("units", "power_kw", "max_tractive_effort_kn", "max_speed_kmh",
+                                 "mass_t"))
         return self
 
 

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -27,6 +26,7 @@ from pydantic import (
 )
 
 from simulator import settings
+from simulator._provenance import Provenance, Strict
 from simulator._yaml import line_of, load_yaml, validate_model
 from simulator.errors import ScenarioError
 from simulator.rolling_stock import Consist, Locomotive, Sourced
@@ -102,27 +102,9 @@ def _time_range(value: Any) -> tuple[datetime, datetime]:
 TimeRange = Annotated[tuple[datetime, datetime], BeforeValidator(_time_range)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Provenance(_Strict):
-    source: str | None = None
-    assumption: str | None = None
-
-    @model_validator(mode="after")
-    def _one_provenance(self) -> _Provenance:
-        if bool(self.source) == bool(self.assumption):
-            msg = "give the 'source' of these numbers or the 'assumption' behind them (exactly one)"
-            raise ValueError(msg)
-        return self
-
-    @property
-    def provenance(self) -> str:
-        return f"source: {self.source}" if self.source else f"assumption: {self.assumption}"
-
-
-class Duration(_Provenance):
+class Duration(Provenance):
     """Minutes: ``fixed``, ``uniform: [a, b]`` or ``triangular: [low, mode, high]``."""
 
     fixed: float | None = Field(default=None, ge=0)
@@ -185,7 +167,7 @@ class Duration(_Provenance):
 # ----------------------------------------------------------------------------------------------
 # operating rules (defaults file, or a scenario's overrides)
 # ----------------------------------------------------------------------------------------------
-class _Rule(_Provenance):
+class _Rule(Provenance):
     """Applies to a country (ISO code), optionally only to lines whose name contains ``line``."""
 
     country: str = Field(pattern=r"^[A-Z]{2}$")
@@ -249,20 +231,20 @@ class PowerRule(_Rule):
     factor: float = Field(gt=0, le=1)
 
 
-class BorderRule(_Provenance):
+class BorderRule(Provenance):
     between: tuple[str, str]
     duration: Duration
     pilot_halts: bool = True
     reason: str | None = None
 
 
-class Procedure(_Provenance):
+class Procedure(Provenance):
     duration: Duration
     pilot_halts: bool = True
     reason: str | None = None
 
 
-class PilotRule(_Provenance):
+class PilotRule(Provenance):
     headway: Duration
     delays_apply: bool = True
     reason: str | None = None
@@ -275,7 +257,7 @@ class PilotRule(_Provenance):
         return self
 
 
-class StationPassing(_Provenance):
+class StationPassing(Provenance):
     """Speed through stations the train passes without stopping."""
 
     kmh: float = Field(gt=0, le=400)
@@ -283,31 +265,31 @@ class StationPassing(_Provenance):
     reason: str | None = None
 
 
-class OperatingDefaults(_Strict):
+class OperatingDefaults(Strict):
     """The operating rules shared by every scenario."""
 
     supplement: Sourced
     station_passing: StationPassing | None = None
     caps: list[CapRule]
-    delays: list[DelayRule] = []
-    night: list[NightRule] = []
-    traction_power: list[PowerRule] = []
-    borders: list[BorderRule] = []
+    delays: list[DelayRule] = Field(default_factory=list)
+    night: list[NightRule] = Field(default_factory=list)
+    traction_power: list[PowerRule] = Field(default_factory=list)
+    borders: list[BorderRule] = Field(default_factory=list)
     gauge_change: Procedure
     locomotive_change: Procedure
     pilot: PilotRule | None = None
 
 
-class Overrides(_Strict):
+class Overrides(Strict):
     """A scenario's changes to the defaults; every rule given here needs a ``reason``."""
 
     supplement: Sourced | None = None
     station_passing: StationPassing | None = None
-    caps: list[CapRule] = []
-    delays: list[DelayRule] = []
-    night: list[NightRule] = []
-    traction_power: list[PowerRule] = []
-    borders: list[BorderRule] = []
+    caps: list[CapRule] = Field(default_factory=list)
+    delays: list[DelayRule] = Field(default_factory=list)
+    night: list[NightRule] = Field(default_factory=list)
+    traction_power: list[PowerRule] = Field(default_factory=list)
+    borders: list[BorderRule] = Field(default_factory=list)
     gauge_change: Procedure | None = None
     locomotive_change: Procedure | None = None
     pilot: PilotRule | None = None
@@ -330,7 +312,7 @@ class Overrides(_Strict):
 # ----------------------------------------------------------------------------------------------
 # the scenario
 # ----------------------------------------------------------------------------------------------
-class TrainSpec(_Strict):
+class TrainSpec(Strict):
     consist: str | Consist = Field(
         default="armored-train",
         description="a preset in data/rolling_stock (name or path), or the consist inline")
@@ -339,16 +321,16 @@ class TrainSpec(_Strict):
         description="locomotive class hauling the train from the origin: preset or inline")
 
 
-class RouteStop(_Strict):
+class RouteStop(Strict):
     at: str
     depart: TimeRange | None = Field(default=None, description="only for the origin")
     source: str | None = None
 
 
-class RouteSpec(_Strict):
+class RouteSpec(Strict):
     gauge: int = 1435
-    gauge_change_at: list[str] = []
-    reverse_at: list[str] = []
+    gauge_change_at: list[str] = Field(default_factory=list)
+    reverse_at: list[str] = Field(default_factory=list)
     stops: list[RouteStop] = Field(min_length=2)
 
     @model_validator(mode="after")
@@ -366,7 +348,7 @@ class RouteSpec(_Strict):
         return self
 
 
-class Halt(_Strict):
+class Halt(Strict):
     """Something that stops the train at a place: a stop, a ceremony, a locomotive change."""
 
     at: str
@@ -388,13 +370,13 @@ class Halt(_Strict):
         return self
 
 
-class ReservedSection(_Provenance):
+class ReservedSection(Provenance):
     start: str = Field(alias="from")
     end: str = Field(alias="to")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class RoadLeg(_Strict):
+class RoadLeg(Strict):
     to: str
     km: Sourced
     wait: Duration
@@ -410,7 +392,7 @@ class RoadLeg(_Strict):
         return v
 
 
-class ReportedTime(_Strict):
+class ReportedTime(Strict):
     id: str
     at: str
     event: Literal["depart", "arrive", "pass"]
@@ -419,7 +401,7 @@ class ReportedTime(_Strict):
     note: str = ""
 
 
-class ReportedLeg(_Strict):
+class ReportedLeg(Strict):
     """A reported duration between two points (ids of reported times or place names)."""
 
     id: str
@@ -437,12 +419,12 @@ class ReportedLeg(_Strict):
         return [v, v] if isinstance(v, int | float) else v
 
 
-class Reported(_Strict):
-    times: list[ReportedTime] = []
-    legs: list[ReportedLeg] = []
+class Reported(Strict):
+    times: list[ReportedTime] = Field(default_factory=list)
+    legs: list[ReportedLeg] = Field(default_factory=list)
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     """One trip."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
@@ -451,13 +433,13 @@ class Scenario(_Strict):
     network: Path | None = None
     train: TrainSpec
     route: RouteSpec
-    halts: list[Halt] = []
-    reserved: list[ReservedSection] = []
+    halts: list[Halt] = Field(default_factory=list)
+    reserved: list[ReservedSection] = Field(default_factory=list)
     road: RoadLeg | None = None
-    operating: Overrides = Overrides()
+    operating: Overrides = Field(default_factory=Overrides)
     replications: int = Field(default=500, ge=1, le=100_000)
     seed: int = Field(default=20190223, ge=0)
-    reported: Reported = Reported()
+    reported: Reported = Field(default_factory=Reported)
 
     #: set by :func:`load_scenario`
     path: Path | None = None

@@ -427,29 +427,29 @@ def _find(scenario: Scenario, places: _Places, loc: tuple[Any, ...], name: str) 
         raise scenario.error(loc, str(exc)) from None
 
 
-def _consist(scenario: Scenario) -> Consist:
-    spec = scenario.train.consist
-    if isinstance(spec, Consist):
+def _stock(scenario: Scenario, loc: tuple[Any, ...], spec: Any, model: type,
+           loader: Any) -> Any:
+    """Rolling stock given inline, or by preset name or path (relative to the scenario)."""
+    if isinstance(spec, model):
         return spec
     path = Path(spec)
     if path.suffix in (".yaml", ".yml") and not path.is_absolute() and scenario.path:
         spec = str(scenario.path.parent / path)
     try:
-        return load_consist(spec)
+        return loader(spec)
     except DataFileError as exc:
-        raise scenario.error(("train", "consist"), str(exc)) from None
+        raise scenario.error(loc, str(exc)) from None
+
+
+def _consist(scenario: Scenario) -> Consist:
+    consist: Consist = _stock(scenario, ("train", "consist"), scenario.train.consist, Consist,
+                              load_consist)
+    return consist
 
 
 def _locomotive(scenario: Scenario, loc: tuple[Any, ...], spec: str | Locomotive) -> Locomotive:
-    if isinstance(spec, Locomotive):
-        return spec
-    path = Path(spec)
-    if path.suffix in (".yaml", ".yml") and not path.is_absolute() and scenario.path:
-        spec = str(scenario.path.parent / path)
-    try:
-        return load_locomotive(spec)
-    except DataFileError as exc:
-        raise scenario.error(loc, str(exc)) from None
+    loco: Locomotive = _stock(scenario, loc, spec, Locomotive, load_locomotive)
+    return loco
 
 
 def _check_electric(route: Route, km: float, loco: Locomotive,
