@@ -158,12 +158,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-n", "--replications", type=int, default=None, metavar="N",
+    p.add_argument("-n", "--replications", type=_positive, default=None, metavar="N",
                    help="Monte Carlo replications (default: the scenario's 'replications')")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="master seed; the same seed gives the same results bit for bit "
                         "(default: the scenario's 'seed')")
-    p.add_argument("--workers", type=int, default=None, metavar="W",
+    p.add_argument("--workers", type=_positive, default=None, metavar="W",
                    help="parallel processes (default: the CPUs available)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
@@ -210,9 +210,5 @@ def register(sub: Any) -> None:
                     "print a summary. Exit code 2 and a one-line error on the first problem.")
     validate.add_argument("scenarios", type=Path, nargs="+", help="scenario YAML files")
     validate.set_defaults(func=_cmd_validate)
-    for p in (run, compare):
-        for action in p._actions:
-            if action.dest in ("replications", "workers"):
-                action.type = _positive
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.journey import JourneyPlan, Replication, simulate
+from simulator.journey import JourneyPlan, simulate
 
 __all__ = ["MonteCarloResult", "run_monte_carlo", "summarize"]
 
@@ -102,8 +102,3 @@ def summarize(samples: np.ndarray, *, axis: int = 0) -> dict[str, np.ndarray]:
     """Median and the 5–95 % band of ``samples`` along ``axis``."""
     q = np.quantile(samples, [0.05, 0.5, 0.95], axis=axis)
     return {"p05": q[0], "median": q[1], "p95": q[2]}
-
-
-def as_replications(result: MonteCarloResult) -> list[Replication]:
-    return [Replication(result.arrive_s[i], result.depart_s[i], result.halt_start_s[i],
-                        result.halt_end_s[i], None, None) for i in range(result.n)]

@@ -11,7 +11,7 @@ import csv
 import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -311,7 +311,3 @@ def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
         tmp.write_text(summary_markdown(result), encoding="utf-8")
     written.append(out / "summary.md")
     return written
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

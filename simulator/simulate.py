@@ -20,7 +20,6 @@ from simulator import settings
 from simulator.errors import (
     DataFileError,
     RouteNotFoundError,
-    ScenarioError,
     StationNotFoundError,
 )
 from simulator.journey import HaltSpec, JourneyPlan, NightSpec
@@ -28,7 +27,7 @@ from simulator.network.stations import normalize_name
 from simulator.physics import KMH, SpeedProfile, TrainDynamics, speed_profile
 from simulator.rolling_stock import Consist, Locomotive, load_consist, load_locomotive
 from simulator.routing import Route, find_route
-from simulator.scenario import Duration, OperatingDefaults, Scenario
+from simulator.scenario import Duration, Scenario
 
 __all__ = ["Place", "Prepared", "TimelinePoint", "prepare"]
 
@@ -591,14 +590,3 @@ def _check_order(scenario: Scenario, plan: JourneyPlan, points: list[TimelinePoi
                                  f"'{scenario.reported.times[last[2]].at}' but is reported "
                                  "earlier: the places are in an impossible order")
         last = (km, rt.time[0], i)
-
-
-def load_prepared(path: Path) -> Prepared:
-    """Load a scenario file and prepare it."""
-    from simulator.scenario import load_scenario
-
-    return prepare(load_scenario(path))
-
-
-def _unused(_: OperatingDefaults, __: ScenarioError) -> None:  # keep imports explicit for mypy
-    return None
