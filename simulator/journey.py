@@ -25,7 +25,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-__all__ = ["HaltSpec", "JourneyPlan", "Replication", "Timeline", "TimelineEvent", "simulate"]
+__all__ = [
+    "HaltSpec", "JourneyPlan", "Replication", "Timeline", "TimelineEvent", "format_offset",
+    "simulate",
+]
 
 
 @dataclass(frozen=True)
@@ -128,14 +131,15 @@ class Timeline:
             local = t + timedelta(seconds=e.tz_offset_s)
             out.append({
                 "train": e.train, "kind": e.kind, "place": e.place, "km": round(e.km, 2),
-                "time_local": local.strftime("%Y-%m-%d %H:%M") + f" {_offset(e.tz_offset_s)}",
+                "time_local": local.strftime("%Y-%m-%d %H:%M") + f" {format_offset(e.tz_offset_s)}",
                 "tz": e.tz, "time_utc": t.strftime("%Y-%m-%d %H:%M:%SZ"),
                 "duration_min": round(e.duration_s / 60, 1), "cause": e.cause,
             })
         return out
 
 
-def _offset(seconds: float) -> str:
+def format_offset(seconds: float) -> str:
+    """``UTC+09:00`` for an offset in seconds."""
     sign = "+" if seconds >= 0 else "-"
     m = round(abs(seconds) / 60)
     return f"UTC{sign}{m // 60:02d}:{m % 60:02d}"

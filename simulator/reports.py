@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulator._io import atomic_path
-from simulator.journey import simulate
+from simulator.journey import format_offset, simulate
 from simulator.montecarlo import MonteCarloResult, summarize
 from simulator.network.stations import normalize_name
 from simulator.simulate import Prepared, TimelinePoint
@@ -174,9 +174,7 @@ def _sim_at(prep: Prepared, result: ScenarioResult, key: str, event: str) -> np.
 def _local(dt: datetime, tz: str) -> str:
     loc = dt.astimezone(ZoneInfo(tz)) if tz else dt
     off = loc.utcoffset() or timedelta(0)
-    m = int(off.total_seconds() // 60)
-    sign = "+" if m >= 0 else "-"
-    return loc.strftime("%Y-%m-%d %H:%M") + f" UTC{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+    return loc.strftime("%Y-%m-%d %H:%M") + " " + format_offset(off.total_seconds())
 
 
 def timeline_rows(result: ScenarioResult, *, stations: bool = True) -> list[dict[str, Any]]:

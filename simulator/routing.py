@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,11 @@ class Route:
     stops: list[str]
     train_gauge: int
     gauge_after: list[tuple[float, int]] = field(default_factory=list)
+
+    @cached_property
+    def km_ends(self) -> np.ndarray:
+        """Where each segment ends, km from the origin (for lookups by km)."""
+        return np.fromiter((s.km_end for s in self.segments), float, len(self.segments))
 
     @property
     def length_km(self) -> float:

@@ -405,8 +405,7 @@ def _stop_loss_table(dyn: TrainDynamics) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _segment_index(route: Route, km: float) -> int:
-    ends = np.fromiter((s.km_end for s in route.segments), float)
-    return min(int(np.searchsorted(ends, km)), len(route.segments) - 1)
+    return min(int(np.searchsorted(route.km_ends, km)), len(route.segments) - 1)
 
 
 def _segment_at(route: Route, km: float) -> Any:
