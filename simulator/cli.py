@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -221,10 +223,26 @@ _REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignor
 ]
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # unwind like an exception, so that worker processes are stopped and temporary files
+    # removed on the way out; the exit status is the usual one for a signal (128 + number)
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = (signal.signal(signal.SIGTERM, _terminate)
+                if threading.current_thread() is threading.main_thread() else None)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args))
     except TrainsimError as exc:

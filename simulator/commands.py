@@ -61,7 +61,8 @@ def _simulate(path: Path, args: argparse.Namespace, network: Any = None) -> Any:
     n = args.replications or scenario.replications
     seed = scenario.seed if args.seed is None else args.seed
     with _progress(n, f"{scenario.name}: {n} replications", quiet=args.quiet) as tick:
-        mc = run_monte_carlo(prep.plan, n, seed=seed, workers=args.workers, progress=tick)
+        mc = run_monte_carlo(prep.plan, n, seed=seed, workers=args.workers,
+                             scheduler=args.scheduler, progress=tick)
     return analyse(prep, mc)
 
 
@@ -69,7 +70,7 @@ def _print_result(result: Any) -> None:
     prep = result.prepared
     import numpy as np
 
-    total = (result.mc.arrive_s[:, -1] - result.mc.depart_s[:, 0]) / 3600
+    total = result.mc.journey_s / 3600
     lo, med, hi = np.quantile(total, [0.05, 0.5, 0.95])
     print(f"{prep.scenario.name}: {' → '.join(prep.route.stops)}, {prep.route.length_km:,.0f} km,"
           f" rail journey median {med:.1f} h (5–95 % {lo:.1f}–{hi:.1f} h), "
@@ -165,6 +166,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "(default: the scenario's 'seed')")
     p.add_argument("--workers", type=_positive, default=None, metavar="W",
                    help="parallel processes (default: the CPUs available)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the replications on a Dask distributed cluster, e.g. "
+                        "tcp://10.0.0.5:8786 (same results as a local run)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 

@@ -1,104 +1,273 @@
-"""Monte Carlo: N seeded replications of a journey, in parallel processes, and their summaries.
+"""Monte Carlo: many replications of a journey, in batches, on local processes or a Dask cluster.
 
-Replication *i* draws from its own generator, spawned from the master seed with numpy's
-``SeedSequence``; results are gathered in replication order. So the same seed gives the same
-result bit for bit, whatever the number of worker processes.
+Replication ``i`` draws its parameters and its unplanned stops from streams keyed by the master
+seed and ``i`` (:func:`~simulator.journey.draw_parameters`), so the same seed gives the same
+result bit for bit, however the replications are split into batches and wherever the batches
+run: in this process, in a pool of local processes, or on the workers of a Dask distributed
+cluster (``scheduler=``). Only the leader's times at the route points and halts are kept
+(:class:`MonteCarloResult`), so memory grows with the replications only by what the outputs need.
+
+Local worker processes stop with the run: when it fails or is interrupted (Ctrl-C, or SIGTERM,
+which the command line turns into an exit), the pool is terminated; a worker whose parent dies
+without cleaning up exits by itself within a second.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import numpy as np
 
-from simulator.journey import JourneyPlan, simulate
+from simulator.errors import NoConnectionError
+from simulator.journey import BatchTimes, JourneyPlan, draw_parameters, simulate_batch
+from simulator.parameters import ParameterTable
 
-__all__ = ["MonteCarloResult", "run_monte_carlo", "summarize"]
+__all__ = ["BATCH_SIZE", "MonteCarloResult", "run_monte_carlo", "summarize"]
+
+#: replications per batch (a task for a worker); results do not depend on it
+BATCH_SIZE = 2000
+#: smallest batch worth sending to another process
+MIN_BATCH = 250
+#: how long to try to reach a Dask scheduler
+CONNECT_TIMEOUT = "10s"
 
 _PLAN: JourneyPlan | None = None
 
 
 @dataclass
 class MonteCarloResult:
-    """Stacked replication times (seconds after the plan's epoch), one row per replication."""
+    """The leader's times (seconds after the plan's epoch), one row per replication.
+
+    Attributes
+    ----------
+    arrive_s
+        ``(N, P)`` arrival at (or passage of) each route point of the plan.
+    dwell_depart_s
+        ``(N, Q)`` departure from the points where the train may dwell; see :meth:`depart`.
+    depart_column
+        ``(P,)`` column of ``dwell_depart_s`` for each point, -1 where departure = arrival.
+    halt_start_s, halt_end_s
+        ``(N, H)`` start and end of each halt.
+    """
 
     seed: int
-    arrive_s: np.ndarray  # (N, n + 1)
-    depart_s: np.ndarray
-    halt_start_s: np.ndarray  # (N, halts)
+    arrive_s: np.ndarray
+    dwell_depart_s: np.ndarray
+    depart_column: np.ndarray
+    halt_start_s: np.ndarray
     halt_end_s: np.ndarray
 
     @property
     def n(self) -> int:
         return int(self.arrive_s.shape[0])
 
+    def arrive(self, point: int) -> np.ndarray:
+        """``(N,)`` arrival at route point ``point``."""
+        return self.arrive_s[:, point]
 
-def _init(plan: JourneyPlan) -> None:
-    global _PLAN
-    _PLAN = plan
+    def depart(self, point: int) -> np.ndarray:
+        """``(N,)`` departure from route point ``point``."""
+        col = int(self.depart_column[point])
+        return self.arrive_s[:, point] if col < 0 else self.dwell_depart_s[:, col]
 
+    @property
+    def depart_s(self) -> np.ndarray:
+        """``(N, P)`` departure from every route point (a new array: prefer :meth:`depart`)."""
+        out = self.arrive_s.copy()
+        dwell = np.flatnonzero(self.depart_column >= 0)
+        out[:, dwell] = self.dwell_depart_s[:, self.depart_column[dwell]]
+        return out
 
-def _run_batch(seeds: list[np.random.SeedSequence]) -> list[tuple[np.ndarray, ...]]:
-    assert _PLAN is not None
-    out: list[tuple[np.ndarray, ...]] = []
-    for ss in seeds:
-        r = simulate(_PLAN, np.random.default_rng(ss))
-        out.append((r.arrive_s, r.depart_s, r.halt_start_s, r.halt_end_s))
-    return out
+    @property
+    def journey_s(self) -> np.ndarray:
+        """``(N,)`` rail journey time: departure from the origin to arrival at the end."""
+        return self.arrive_s[:, -1] - self.depart(0)
 
-
-def run_monte_carlo(plan: JourneyPlan, n: int, *, seed: int, workers: int | None = None,
-                    progress: Callable[[int], Any] | None = None,
-                    batch: int = 50) -> MonteCarloResult:
-    """Run ``n`` replications seeded from ``seed``.
-
-    Parameters
-    ----------
-    workers
-        Processes to use (default: the CPUs available, at most 8). 1 runs in this process.
-    progress
-        Called with the number of replications finished so far.
-    """
-    seeds = np.random.SeedSequence(seed).spawn(n)
-    batches = [seeds[i:i + batch] for i in range(0, n, batch)]
-    if workers is None:
-        workers = min(len(os.sched_getaffinity(0)), 8)
-    workers = max(1, min(workers, len(batches)))
-    results: list[tuple[np.ndarray, ...]] = []
-    if workers == 1:
-        _init(plan)
-        for b in batches:
-            results.extend(_run_batch(b))
-            if progress:
-                progress(len(results))
-    else:
-        ctx = get_context("fork") if "fork" in _methods() else get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
-                                 initargs=(plan,)) as pool:
-            for part in pool.map(_run_batch, batches):
-                results.extend(part)
-                if progress:
-                    progress(len(results))
-    return MonteCarloResult(
-        seed=seed,
-        arrive_s=np.stack([r[0] for r in results]), depart_s=np.stack([r[1] for r in results]),
-        halt_start_s=np.stack([r[2] for r in results]),
-        halt_end_s=np.stack([r[3] for r in results]),
-    )
-
-
-def _methods() -> list[str]:
-    from multiprocessing import get_all_start_methods
-
-    return get_all_start_methods()
+    def quantiles(self, q: Any, *, depart: bool = False, block: int = 64) -> np.ndarray:
+        """Quantiles ``q`` of the time at every route point, ``(len(q), P)``, computed a few
+        columns at a time (no copy of the whole table)."""
+        q = np.atleast_1d(q)
+        p = self.arrive_s.shape[1]
+        out = np.empty((len(q), p))
+        for a in range(0, p, block):
+            cols = range(a, min(a + block, p))
+            part = np.stack([self.depart(c) if depart else self.arrive_s[:, c] for c in cols],
+                            axis=1)
+            out[:, a:a + len(cols)] = np.quantile(part, q, axis=0)
+        return out
 
 
 def summarize(samples: np.ndarray, *, axis: int = 0) -> dict[str, np.ndarray]:
     """Median and the 5–95 % band of ``samples`` along ``axis``."""
     q = np.quantile(samples, [0.05, 0.5, 0.95], axis=axis)
     return {"p05": q[0], "median": q[1], "p95": q[2]}
+
+
+# ----------------------------------------------------------------------------------------------
+def run_monte_carlo(plan: JourneyPlan, n: int | None = None, *, seed: int = 0,
+                    params: ParameterTable | None = None, workers: int | None = None,
+                    scheduler: str | None = None, progress: Callable[[int], Any] | None = None,
+                    batch_size: int = BATCH_SIZE) -> MonteCarloResult:
+    """Run ``n`` replications of ``plan``.
+
+    Parameters
+    ----------
+    plan
+        The journey plan (:func:`simulator.planning.prepare`).
+    n
+        Replications (with ``params``: its rows).
+    seed
+        Master seed of the parameters and unplanned stops.
+    params
+        Parameters to use instead of drawing them from the scenario's rules (one row per
+        replication; its own noise keys and seed then apply).
+    workers
+        Local processes (default: the CPUs available, at most 8); 1 runs in this process.
+        Ignored with ``scheduler``.
+    scheduler
+        Address of a Dask distributed scheduler (``tcp://host:8786``): the batches run on its
+        workers, which need trainsim installed. Results are the same as a local run's.
+    progress
+        Called with the number of replications finished so far.
+    batch_size
+        Replications per task.
+
+    Raises
+    ------
+    NoConnectionError
+        The scheduler cannot be reached.
+    """
+    if params is not None:
+        n = len(params)
+    if n is None or n < 1:
+        msg = "give n ≥ 1 replications (or a parameter table)"
+        raise ValueError(msg)
+    if workers is None:
+        workers = min(len(os.sched_getaffinity(0)), 8)
+    size = min(batch_size, max(MIN_BATCH, math.ceil(n / max(workers, 1))))
+    tasks = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    gather = _Gather(plan, n, seed if params is None else params.seed, progress)
+    slices = [None if params is None else params.take(slice(lo, hi)) for lo, hi in tasks]
+    if scheduler is not None:
+        _run_dask(scheduler, plan, seed, tasks, slices, gather)
+    elif workers == 1 or len(tasks) == 1:
+        for (lo, hi), part in zip(tasks, slices, strict=True):
+            gather.add(lo, _simulate(plan, seed, lo, hi, part))
+    else:
+        _run_pool(min(workers, len(tasks)), plan, seed, tasks, slices, gather)
+    return gather.result()
+
+
+class _Gather:
+    """Collects the batches into preallocated arrays."""
+
+    def __init__(self, plan: JourneyPlan, n: int, seed: int,
+                 progress: Callable[[int], Any] | None) -> None:
+        p, q, h = plan.n_points, len(plan.dwell_points), len(plan.halts)
+        self.result_ = MonteCarloResult(
+            seed=seed, arrive_s=np.empty((n, p)), dwell_depart_s=np.empty((n, q)),
+            depart_column=plan.depart_column.copy(), halt_start_s=np.empty((n, h)),
+            halt_end_s=np.empty((n, h)))
+        self.done = 0
+        self.progress = progress
+
+    def add(self, lo: int, times: BatchTimes) -> None:
+        r = self.result_
+        hi = lo + len(times.arrive_s)
+        r.arrive_s[lo:hi] = times.arrive_s
+        r.dwell_depart_s[lo:hi] = times.dwell_depart_s
+        r.halt_start_s[lo:hi] = times.halt_start_s
+        r.halt_end_s[lo:hi] = times.halt_end_s
+        self.done += hi - lo
+        if self.progress:
+            self.progress(self.done)
+
+    def result(self) -> MonteCarloResult:
+        return self.result_
+
+
+def _simulate(plan: JourneyPlan, seed: int, lo: int, hi: int,
+              params: ParameterTable | None) -> BatchTimes:
+    if params is None:
+        params = draw_parameters(plan, seed, hi - lo, start=lo)
+    return simulate_batch(plan, params)
+
+
+# -- local processes -------------------------------------------------------------------------
+def _run_pool(workers: int, plan: JourneyPlan, seed: int, tasks: list[tuple[int, int]],
+              slices: list[ParameterTable | None], gather: _Gather) -> None:
+    global _PLAN
+    fork = "fork" in get_all_start_methods()
+    ctx = get_context("fork" if fork else "spawn")
+    _PLAN = plan  # forked workers inherit it; spawned ones get it pickled once
+    pool = ctx.Pool(workers, initializer=_init_worker,
+                    initargs=(None if fork else plan, os.getpid()))
+    try:
+        jobs = [(seed, lo, hi, part) for (lo, hi), part in zip(tasks, slices, strict=True)]
+        for lo, times in pool.imap_unordered(_pool_batch, jobs):
+            gather.add(lo, times)
+        pool.close()
+    finally:
+        # on any exit (an error, Ctrl-C, SIGTERM turned into SystemExit) no worker survives
+        pool.terminate()
+        pool.join()
+        _PLAN = None
+
+
+def _init_worker(plan: JourneyPlan | None, parent: int) -> None:
+    global _PLAN
+    if plan is not None:
+        _PLAN = plan
+    # Ctrl-C reaches the whole process group: let the parent alone decide to stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent process is gone (killed without terminating its pool)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _pool_batch(job: tuple[int, int, int, ParameterTable | None]) -> tuple[int, BatchTimes]:
+    seed, lo, hi, part = job
+    assert _PLAN is not None
+    return lo, _simulate(_PLAN, seed, lo, hi, part)
+
+
+# -- Dask --------------------------------------------------------------------------------------
+def _run_dask(address: str, plan: JourneyPlan, seed: int, tasks: list[tuple[int, int]],
+              slices: list[ParameterTable | None], gather: _Gather) -> None:
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        msg = f"cannot reach the Dask scheduler at {address} ({exc.__class__.__name__}: {exc})"
+        raise NoConnectionError(msg) from None
+    futures: list[Any] = []
+    try:
+        plan_future = client.scatter(plan, broadcast=True)
+        futures = [client.submit(_dask_batch, plan_future, seed, lo, hi, part, pure=False)
+                   for (lo, hi), part in zip(tasks, slices, strict=True)]
+        for fut in as_completed(futures):
+            lo, times = fut.result()
+            gather.add(lo, times)
+    finally:
+        if futures:
+            client.cancel(futures)
+        client.close()
+
+
+def _dask_batch(plan: JourneyPlan, seed: int, lo: int, hi: int,
+                params: ParameterTable | None) -> tuple[int, BatchTimes]:
+    return lo, _simulate(plan, seed, lo, hi, params)

@@ -37,17 +37,18 @@ def time_distance(result: Any, path: Path) -> None:
     prep = result.prepared
     plan = prep.plan
     km = plan.km
-    # each boundary twice (arrival, departure) so that halts show as flat steps
+    # each point twice (arrival, departure) so that halts show as flat steps
     kk = np.repeat(km, 2)
-    t = np.empty((result.mc.n, 2 * len(km)))
-    t[:, 0::2] = result.mc.arrive_s
-    t[:, 1::2] = result.mc.depart_s
+    levels = (0.05, 0.5, 0.95)
+    q = np.empty((len(levels), 2 * len(km)))
+    q[:, 0::2] = result.mc.quantiles(levels)
+    q[:, 1::2] = result.mc.quantiles(levels, depart=True)
     epoch = plan.epoch.replace(tzinfo=None)  # matplotlib dates, in UTC
 
     def when(seconds: Any) -> Any:
         return np.datetime64(epoch) + (np.asarray(seconds) * 1000).astype("timedelta64[ms]")
 
-    q05, q50, q95 = (when(np.quantile(t, q, axis=0)) for q in (0.05, 0.5, 0.95))
+    q05, q50, q95 = (when(row) for row in q)
     fig, ax = plt.subplots(figsize=(11, 6.5), dpi=110)
     ax.fill_betweenx(kk, q05, q95, color="#5dade2", alpha=0.35, lw=0, label="simulated 5–95 %")
     ax.plot(q50, kk, color="#1b4f72", lw=1.8, label="simulated median")
@@ -67,7 +68,7 @@ def time_distance(result: Any, path: Path) -> None:
         ax.errorbar([when((lo + hi) / 2)], [kmr], xerr=[[half], [half]],
                     fmt=markers[j % len(markers)], color="#c0392b", ms=7, capsize=4,
                     label=label)
-    for m in prep.route.marks:
+    for m in prep.itinerary.marks:
         if m.kind in ("border", "gauge_change"):
             ax.axhline(m.km, color="#8e44ad" if m.kind == "border" else "#e67e22", lw=0.8,
                        ls=":")
@@ -77,7 +78,7 @@ def time_distance(result: Any, path: Path) -> None:
 
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M"))
     ax.set_xlabel("time (UTC)")
-    ax.set_ylabel("km from " + prep.route.stops[0])
+    ax.set_ylabel("km from " + prep.itinerary.stops[0])
     ax.set_title(f"{prep.scenario.title}: time–distance ({result.mc.n} replications)",
                  fontsize=11)
     ax.grid(alpha=0.3)

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulator._io import atomic_path
-from simulator.journey import format_offset, simulate
+from simulator.journey import draw_parameters, format_offset, simulate_batch
 from simulator.montecarlo import MonteCarloResult, summarize
 from simulator.network.stations import normalize_name
-from simulator.simulate import Prepared, TimelinePoint
+from simulator.planning import Prepared, TimelineKind, TimelinePoint, Which
 
 __all__ = ["LegComparison", "ScenarioResult", "analyse", "write_outputs"]
 
@@ -96,26 +96,19 @@ class ScenarioResult:
         return self.prepared.plan.epoch + timedelta(seconds=float(seconds))
 
 
-def _point_times(prep: Prepared, mc: MonteCarloResult, p: TimelinePoint) -> np.ndarray:
-    plan = prep.plan
-    if p.which == "arrive":
-        return mc.arrive_s[:, p.boundary]
-    if p.which == "depart":
-        return mc.depart_s[:, p.boundary]
-    if p.which == "halt_start":
+def _point_times(mc: MonteCarloResult, p: TimelinePoint) -> np.ndarray:
+    assert p.point is not None
+    if p.which == Which.DEPART:
+        return mc.depart(p.point)
+    if p.which == Which.HALT_START:
         return mc.halt_start_s[:, p.index]
-    if p.which == "halt_end":
-        return mc.halt_end_s[:, p.index]
-    b = min(max(int(np.searchsorted(plan.km, p.km)) - 1, 0), plan.n_chunks - 1)
-    t = prep.day.time_at(np.array([plan.km[b], p.km, plan.km[b + 1]]) * 1000)
-    frac = (t[1] - t[0]) / max(t[2] - t[0], 1e-9)
-    return mc.depart_s[:, b] + frac * (mc.arrive_s[:, b + 1] - mc.depart_s[:, b])
+    return mc.arrive(p.point)
 
 
 def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
     """Timeline times per point, road arrival, and the comparison with reported figures."""
     sc = prep.scenario
-    times = [_point_times(prep, mc, p) for p in prep.points]
+    times = [_point_times(mc, p) for p in prep.points]
     road = None
     if sc.road is not None:
         rng = np.random.default_rng([sc.seed, 7])
@@ -158,14 +151,8 @@ def _sim_at(prep: Prepared, result: ScenarioResult, key: str, event: str) -> np.
     if prep.road_to and normalize_name(key) == normalize_name(prep.road_to):
         assert result.road_arrival is not None
         return result.road_arrival
-    km = prep.reported_km[key]
-    which = "depart" if event == "depart" else "arrive"
-    near = [i for i, p in enumerate(prep.points)
-            if p.which in ("arrive", "depart") and abs(p.km - km) < 0.06]
-    for i in near:
-        if prep.points[i].which == which:
-            return result.point_times[i]
-    return result.point_times[near[0]]
+    point = prep.reported_point[key]
+    return result.mc.depart(point) if event == "depart" else result.mc.arrive(point)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,31 +165,38 @@ def _local(dt: datetime, tz: str) -> str:
 
 
 def timeline_rows(result: ScenarioResult, *, stations: bool = True) -> list[dict[str, Any]]:
+    """One row per place and event: median and 5–95 % times, local and UTC, and the reported
+    time on the row it refers to (the first row of the place, or its departure)."""
     prep = result.prepared
     rows = []
-    reported_by_place: dict[str, str] = {}
+    entries = list(zip(prep.points, result.point_times, strict=True))
+    if prep.road_to and result.road_arrival is not None:
+        entries.append((TimelinePoint(prep.road_to, TimelineKind.ROAD_ARRIVE, math.nan, None,
+                                      Which.ROAD, tz=prep.plan.tz_name[-1], detail="by road"),
+                        result.road_arrival))
+    reported_row: dict[int, str] = {}
     for rt in prep.scenario.reported.times:
         lo, hi = rt.time
         txt = lo.strftime("%Y-%m-%d %H:%M") + ("" if lo == hi else "–" + hi.strftime("%H:%M"))
-        reported_by_place[normalize_name(rt.at)] = f"{txt} ({lo.strftime('%z')})"
-    entries = list(zip(prep.points, result.point_times, strict=True))
-    if prep.road_to and result.road_arrival is not None:
-        entries.append((TimelinePoint(prep.road_to, "road_arrive", math.nan, None, "road",
-                                      tz=prep.plan.tz_name[-1], detail="by road"),
-                        result.road_arrival))
-    for p, t in entries:
-        if p.which == "interp" and not stations:
+        same = [i for i, (p, _) in enumerate(entries)
+                if p.kind != TimelineKind.STATION and normalize_name(p.name) == normalize_name(
+                    rt.at)]
+        if same:
+            reported_row[same[-1] if rt.event == "depart" else same[0]] = \
+                f"{txt} ({lo.strftime('%z')})"
+    for i, (p, t) in enumerate(entries):
+        if p.kind == TimelineKind.STATION and not stations:
             continue
         s = summarize(t)
         med, lo, hi = (result.to_datetime(s[k]) for k in ("median", "p05", "p95"))
-        rep = reported_by_place.get(normalize_name(p.name), "")
         rows.append({
-            "place": p.name, "event": p.kind, "km": "" if math.isnan(p.km) else round(p.km, 1),
+            "place": p.name, "event": str(p.kind),
+            "km": "" if math.isnan(p.km) else round(p.km, 1),
             "time_zone": p.tz, "median_local": _local(med, p.tz), "p05_local": _local(lo, p.tz),
             "p95_local": _local(hi, p.tz), "median_utc": med.strftime("%Y-%m-%d %H:%M:%SZ"),
             "p05_utc": lo.strftime("%Y-%m-%d %H:%M:%SZ"),
             "p95_utc": hi.strftime("%Y-%m-%d %H:%M:%SZ"),
-            "reported": rep if p.which in ("arrive", "depart", "road") else "",
+            "reported": reported_row.get(i, ""),
             "detail": p.detail,
         })
     return rows
@@ -233,10 +227,10 @@ def legs_markdown(legs: list[LegComparison], *, with_scenario: bool = False) -> 
 def summary_markdown(result: ScenarioResult) -> str:
     prep = result.prepared
     sc = prep.scenario
-    route = prep.route
-    dep = summarize(result.mc.depart_s[:, 0])
+    route = prep.itinerary
+    dep = summarize(result.mc.depart(0))
     arr = summarize(result.mc.arrive_s[:, -1])
-    total = (result.mc.arrive_s[:, -1] - result.mc.depart_s[:, 0]) / 3600
+    total = result.mc.journey_s / 3600
     s_tot = summarize(total)
     halts: dict[str, float] = {}
     for k, h in enumerate(prep.plan.halts):
@@ -244,12 +238,12 @@ def summary_markdown(result: ScenarioResult) -> str:
             result.mc.halt_end_s[:, k] - result.mc.halt_start_s[:, k])) / 3600
     running = prep.day.running_time_s / 3600
     out = [f"# {sc.title}", "", sc.description.strip(), "",
-           f"Scenario `{sc.path}`; {result.mc.n} replications, seed {sc.seed}.", "",
+           f"Scenario `{sc.path}`; {result.mc.n} replications, seed {result.mc.seed}.", "",
            "## Route", "",
            f"{' → '.join(route.stops)}: **{route.length_km:,.1f} km** "
            f"({', '.join(f'{k} {v:,.0f} km' for k, v in route.km_by('country').items())}).",
-           "Traction: " + "; ".join(f"from km {s / 1000:,.0f}: {d.label}"
-                                    for s, d in prep.sections) + ".", "",
+           "Traction: " + "; ".join(f"from km {s.start_km:,.0f}: {s.dynamics.label}"
+                                    for s in prep.sections) + ".", "",
            "## Journey", "",
            "- departure (median): "
            f"{_local(result.to_datetime(dep['median']), prep.plan.tz_name[0])}",
@@ -290,10 +284,10 @@ def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     written = []
     write_csv(out / "timeline.csv", timeline_rows(result))
     written.append(out / "timeline.csv")
-    one = simulate(prep.plan, np.random.default_rng(np.random.SeedSequence(prep.scenario.seed)
-                                                    .spawn(1)[0]), record=True)
-    assert one.timeline is not None
-    write_csv(out / "events.csv", one.timeline.rows())
+    # replication 0 of the run, event by event
+    one = simulate_batch(prep.plan, draw_parameters(prep.plan, result.mc.seed, 1), record=True)
+    assert one.timelines is not None
+    write_csv(out / "events.csv", one.timelines[0].rows())
     written.append(out / "events.csv")
     prep.route.write_geojson(out / "route.geojson")
     written.append(out / "route.geojson")

@@ -1,176 +1,196 @@
-"""The SimPy journey: event order, the pilot train's headway, night rules, gauge changes and
-reproducibility of the Monte Carlo runs."""
+"""The SimPy journey: running times, event order, the pilot train's headway, night rules, caps,
+gauge changes, and replications started from a given state."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import FIXED, journey
 
-from simulator.journey import HaltSpec, JourneyPlan, NightSpec, _draw, simulate
-from simulator.montecarlo import run_monte_carlo
-from simulator.scenario import Duration
-
-EPOCH = datetime(2019, 2, 23, 0, 0, tzinfo=UTC)
+from simulator.journey import BatchTimes, StartState, draw_parameters, simulate_batch
+from simulator.planning import Prepared
 
 
-def fixed(minutes: float) -> Duration:
-    return Duration(fixed=minutes, assumption="test")
+def run(prep: Prepared, seed: int = 0, n: int = 1, *, record: bool = False) -> BatchTimes:
+    return simulate_batch(prep.plan, draw_parameters(prep.plan, seed, n), record=record)
 
 
-def plan(*, n: int = 10, run_s: float = 600.0, night_run_s: float | None = None,
-         night: list[NightSpec] | None = None, halts: list[HaltSpec] | None = None,
-         headway: Duration | None = None, delay_rate: float = 0.0,
-         delay: Duration | None = None, depart_h: float = 12.0) -> JourneyPlan:
-    return JourneyPlan(
-        epoch=EPOCH, depart_s=(depart_h * 3600, depart_h * 3600),
-        km=np.arange(n + 1) * 10.0, place=[f"P{i}" for i in range(n + 1)],
-        run_day_s=np.full(n, run_s), run_night_s=np.full(n, night_run_s or run_s),
-        tz_offset_s=np.zeros(n), tz_name=["UTC"] * n,
-        delay_rate=np.full(n, delay_rate), delay_rule=np.full(n, 0 if delay else -1),
-        delay_durations=[delay] if delay else [], delay_cause=["test delays"],
-        stop_loss_s=np.zeros(n), night_rule=np.full(n, 0 if night else -1), night=night or [],
-        reserved=np.zeros(n, dtype=bool), halts=halts or [], headway=headway,
-    )
+def total_s(prep: Prepared, times: BatchTimes) -> np.ndarray:
+    return times.arrive_s[:, -1] - times.arrive_s[:, 0]
 
 
-def test_plain_run_takes_the_profile_time() -> None:
-    r = simulate(plan(), np.random.default_rng(0))
-    assert r.depart_s[0] == 12 * 3600
-    assert r.arrive_s[-1] - r.depart_s[0] == pytest.approx(10 * 600)
+def test_plain_run_takes_the_profile_time(tmp_path: Path) -> None:
+    prep = journey(tmp_path)
+    plan = prep.plan
+    t = run(prep)
+    assert t.arrive_s[0, 0] == pytest.approx(6 * 3600)  # the departure, 6 h after the epoch
+    assert total_s(prep, t)[0] == pytest.approx(prep.day.running_time_s)
+    # a trip-level pace factor multiplies every running time
+    params = draw_parameters(plan, 0, 1)
+    params["pace"] = 1.25
+    slow = simulate_batch(plan, params)
+    assert total_s(prep, slow)[0] == pytest.approx(1.25 * prep.day.running_time_s)
 
 
-def test_events_come_in_order_with_halts_where_planned() -> None:
-    halts = [HaltSpec(3, "border", "P3", fixed(20), True, "border formalities"),
-             HaltSpec(3, "locomotive_change", "P3", fixed(15), True, "new locomotive"),
-             HaltSpec(7, "stop", "P7", fixed(30), False, "stop")]
-    r = simulate(plan(halts=halts, headway=fixed(30)), np.random.default_rng(1), record=True)
-    assert r.timeline is not None
-    rows = [e for e in r.timeline.events if e.train == "leader"]
-    times = [e.t_s for e in sorted(rows, key=lambda e: e.t_s)]
-    kms = [e.km for e in sorted(rows, key=lambda e: (e.t_s, e.km))]
-    assert times == sorted(times)
-    assert kms == sorted(kms)  # the train never goes back
-    kinds = [e.kind for e in sorted(rows, key=lambda e: e.t_s)
-             if e.kind not in ("pass", "headway_wait", "pilot_wait")]
-    assert kinds == ["depart", "border", "locomotive_change", "stop", "arrive"]
-    assert r.halt_end_s[0] == pytest.approx(r.halt_start_s[0] + 20 * 60)
-    assert r.halt_start_s[1] == pytest.approx(r.halt_end_s[0])
-    # 10 chunks of 10 min, 65 min of halts
-    assert r.arrive_s[-1] - r.depart_s[0] == pytest.approx(6000 + 65 * 60)
+def test_events_come_in_order_with_halts_where_planned(tmp_path: Path) -> None:
+    halts = [(60.0, {"at": "Border", "kind": "stop", "duration": {"fixed": 20, **FIXED}}),
+             (60.0, {"at": "Border", "kind": "locomotive_change", "to": "ru-ep1"}),
+             (140.0, {"at": "Town", "kind": "ceremony", "duration": {"fixed": 30, **FIXED}})]
+    prep = journey(tmp_path, halts=halts, headway={"fixed": 30, **FIXED})
+    t = run(prep, record=True)
+    assert t.timelines is not None
+    rows = [e for e in t.timelines[0].events if e.train == "leader"]
+    ordered = sorted(rows, key=lambda e: e.t_s)
+    assert [e.km for e in ordered] == sorted(e.km for e in ordered)  # never goes back
+    kinds = [e.kind for e in ordered if e.kind not in ("pass", "headway_wait", "pilot_wait")]
+    assert kinds == ["depart", "stop", "locomotive_change", "ceremony", "arrive"]
+    assert t.halt_end_s[0, 0] == pytest.approx(t.halt_start_s[0, 0] + 20 * 60)
+    assert t.halt_start_s[0, 1] == pytest.approx(t.halt_end_s[0, 0])
+    # running time plus 70 min of halts (the pilot halts for the locomotive change too and
+    # leaves 30 min ahead, so it never holds the leader up)
+    assert total_s(prep, t)[0] == pytest.approx(prep.day.running_time_s + 70 * 60)
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_leader_never_closes_on_the_pilot(seed: int) -> None:
-    # the pilot is often delayed, the leader never: the leader must wait behind it
-    p = plan(n=30, headway=Duration(triangular=[10, 20, 40], assumption="test"),
-             delay_rate=0.5, delay=Duration(triangular=[5, 30, 120], assumption="test"))
-    p.delay_rate = np.full(30, 0.5)
-    r = simulate(p, np.random.default_rng(seed))
-    headway = _draw(p, np.random.default_rng(seed)).headway  # the same first draws
-    assert r.pilot_depart_s is not None and r.pilot_arrive_s is not None
-    gap_dep = r.depart_s - r.pilot_depart_s
-    gap_arr = r.arrive_s - r.pilot_arrive_s
-    assert headway >= 10 * 60
-    assert np.all(gap_dep >= headway - 1e-6)
-    assert np.all(gap_arr >= headway - 1e-6)
+@pytest.mark.parametrize("seed", range(8))
+def test_leader_never_closes_on_the_pilot(tmp_path: Path, seed: int) -> None:
+    # both trains are often delayed: the leader must keep the headway everywhere
+    prep = journey(tmp_path, km=300.0, stations=12, delays=2.0,
+                   delay_minutes={"triangular": [5, 30, 120], **FIXED},
+                   headway={"triangular": [10, 20, 40], **FIXED})
+    params = draw_parameters(prep.plan, seed, 20)
+    t = simulate_batch(prep.plan, params, record=True)
+    assert t.pilot_s is not None
+    gap = t.arrive_s - t.pilot_s
+    assert np.all(gap[:, 1:] >= params["headway_s"][:, None] - 1e-6)
+    # somewhere the leader had to wait behind the pilot
+    assert any(e.kind in ("pilot_wait", "headway_wait") for tl in t.timelines or []
+               for e in tl.events)
 
 
-def test_pilot_delay_holds_the_leader(monkeypatch: pytest.MonkeyPatch) -> None:
-    import simulator.journey as journey
-
-    p = plan(n=5, headway=fixed(10))
-    quick = simulate(p, np.random.default_rng(0))
-    real_draw = journey._draw
-
-    def pilot_stuck(plan_: JourneyPlan, rng: np.random.Generator) -> object:
-        d = real_draw(plan_, rng)
-        d.pilot_delay = np.array([0.0, 0.0, 3600.0, 0.0, 0.0])  # the pilot stops an hour
-        return d
-
-    monkeypatch.setattr(journey, "_draw", pilot_stuck)
-    r = simulate(p, np.random.default_rng(0), record=True)
-    # the leader had no delay of its own but arrives an hour later, waiting behind the pilot
-    assert r.arrive_s[-1] - quick.arrive_s[-1] == pytest.approx(3600)
-    assert r.timeline is not None
-    assert any(e.kind in ("pilot_wait", "headway_wait") and e.duration_s > 3000
-               for e in r.timeline.events)
+def test_a_pilot_halt_holds_the_leader_up(tmp_path: Path) -> None:
+    halts = [(100.0, {"at": "Mid", "kind": "locomotive_change", "to": "ru-ep1"})]
+    prep = journey(tmp_path, halts=halts, headway={"fixed": 30, **FIXED})
+    params = draw_parameters(prep.plan, 0, 2)
+    params["pilot_halt:locomotive_change:Mid"] = [20 * 60, 140 * 60]  # the pilot is stuck 2 h
+    t = simulate_batch(prep.plan, params, record=True)
+    quick, held = t.arrive_s[:, -1]
+    # the leader leaves Mid 30 min after the pilot: 140 − 20 = 120 min later
+    assert held - quick == pytest.approx(120 * 60)
+    assert t.timelines is not None
+    assert any(e.kind in ("pilot_wait", "headway_wait") and e.duration_s > 100 * 60
+               for e in t.timelines[1].events)
 
 
-def test_night_slow_rule_applies_only_inside_the_window() -> None:
-    window = [NightSpec(22 * 60, 6 * 60, "slow")]
-    # a day run 12:00 → 13:40 UTC never meets the 22:00–06:00 window
-    day = simulate(plan(night=window, night_run_s=1200.0), np.random.default_rng(0))
-    assert day.arrive_s[-1] - day.depart_s[0] == pytest.approx(6000)
-    # leaving at 21:30: chunks entered at 21:30, 21:40, 21:50 are day chunks, the rest night ones
-    evening = simulate(plan(night=window, night_run_s=1200.0, depart_h=21.5),
-                       np.random.default_rng(0))
-    assert evening.arrive_s[-1] - evening.depart_s[0] == pytest.approx(3 * 600 + 7 * 1200)
+def test_night_slow_rule_applies_only_inside_the_window(tmp_path: Path) -> None:
+    night = [{"country": "AA", "start": "22:00", "end": "06:00", "mode": "slow",
+              "speed_factor": 0.5, **FIXED}]
+    day = journey(tmp_path / "day", night=night)
+    running = day.day.running_time_s
+    assert day.night.running_time_s == pytest.approx(2 * running, rel=0.02)
+    assert total_s(day, run(day))[0] == pytest.approx(running)  # 12:00 → ~15:30, all day
+    # leaving at 21:00 the train runs an hour by day, then slowly
+    evening = journey(tmp_path / "evening", night=night, depart="2019-02-23 21:00 +00:00")
+    x = float(np.interp(3600.0, evening.day.t_s, evening.day.x_m))  # where it is at 22:00
+    expected = 3600.0 + evening.night.running_time_s - float(evening.night.time_at(x))
+    assert total_s(evening, run(evening))[0] == pytest.approx(expected, rel=1e-3)
 
 
-def test_night_halt_rule_waits_for_the_window_to_end() -> None:
-    window = [NightSpec(0, 5 * 60, "halt")]
-    r = simulate(plan(night=window, depart_h=23.5), np.random.default_rng(0), record=True)
-    # 23:30, 23:40, 23:50 chunks run; at 00:00 the train halts until 05:00, then 7 more chunks
-    assert r.depart_s[3] == pytest.approx(29 * 3600)
-    assert r.arrive_s[-1] == pytest.approx(29 * 3600 + 7 * 600)
-    assert r.timeline is not None
-    assert any(e.kind == "night_halt" for e in r.timeline.events)
+def test_night_halt_rule_waits_for_the_window_to_end(tmp_path: Path) -> None:
+    night = [{"country": "AA", "start": "00:00", "end": "05:00", "mode": "halt", **FIXED}]
+    prep = journey(tmp_path, night=night, depart="2019-02-23 23:00 +00:00")
+    t = run(prep, record=True)
+    assert total_s(prep, t)[0] == pytest.approx(prep.day.running_time_s + 5 * 3600)
+    assert t.timelines is not None
+    halt = next(e for e in t.timelines[0].events if e.kind == "night_halt")
+    assert halt.duration_s == pytest.approx(5 * 3600)
+    assert halt.t_s == pytest.approx(t.arrive_s[0, 0] + 3600)  # at midnight, an hour out
 
 
-def test_monte_carlo_is_reproducible_bit_for_bit() -> None:
-    p = plan(n=20, headway=Duration(uniform=[10, 40], assumption="test"),
-             delay_rate=0.3, delay=Duration(triangular=[5, 20, 90], assumption="test"))
-    p.delay_rate = np.full(20, 0.3)
-    a = run_monte_carlo(p, 120, seed=42, workers=1)
-    b = run_monte_carlo(p, 120, seed=42, workers=2)
-    c = run_monte_carlo(p, 120, seed=43, workers=1)
-    assert np.array_equal(a.arrive_s, b.arrive_s)
-    assert np.array_equal(a.halt_start_s, b.halt_start_s)
-    assert not np.array_equal(a.arrive_s, c.arrive_s)
-    assert a.arrive_s.std(axis=0)[-1] > 0
+def test_caps_are_parameters_interpolated_between_precomputed_profiles(tmp_path: Path) -> None:
+    prep = journey(tmp_path, cap=60.0, cap_range=(50.0, 70.0), km=300.0)
+    plan = prep.plan
+    params = draw_parameters(plan, 0, 400)
+    caps = params["cap:AA"]
+    assert 50 <= caps.min() < 60 < caps.max() <= 70  # drawn within the rule's range
+    assert np.median(caps) == pytest.approx(60, abs=1.5)
+    # a calibration may try caps far outside the range, anywhere in the grid
+    params = draw_parameters(plan, 0, 3)
+    params["cap:AA"] = [35.0, 60.0, 110.0]
+    t = total_s(prep, simulate_batch(plan, params))
+    # on a long cap-limited line running time goes nearly as 1/cap
+    assert t[0] / t[1] == pytest.approx(60 / 35, rel=0.03)
+    assert t[2] < t[1] < t[0]
+    other = journey(tmp_path / "fixed35", cap=35.0, km=300.0)
+    assert t[0] == pytest.approx(other.day.running_time_s, rel=1e-3)
+    params["cap:AA"] = [20.0, 60.0, 60.0]
+    with pytest.raises(ValueError, match="outside the precomputed"):
+        simulate_batch(plan, params)
 
 
-def test_gauge_change_sits_exactly_where_the_gauge_changes(network) -> None:
+def test_unplanned_stops_are_a_poisson_process(tmp_path: Path) -> None:
+    prep = journey(tmp_path, km=500.0, delays=1.0, delay_minutes={"fixed": 10, **FIXED})
+    n = 400
+    params = draw_parameters(prep.plan, 3, n)
+    t = simulate_batch(prep.plan, params, record=True)
+    assert t.timelines is not None
+    counts = np.array([sum(e.kind == "delay" for e in tl.events) for tl in t.timelines])
+    assert counts.mean() == pytest.approx(5.0, abs=0.35)  # 1 per 100 km over 500 km
+    assert counts.var() == pytest.approx(5.0, rel=0.25)
+    # rate multipliers far beyond the stops kept per replication draw the rest on demand
+    params["delay_rate:AA"] = 12.0
+    t = simulate_batch(prep.plan, params, record=True)
+    assert t.timelines is not None
+    counts = np.array([sum(e.kind == "delay" for e in tl.events) for tl in t.timelines])
+    assert counts.mean() == pytest.approx(60.0, rel=0.05)
+    kms = [e.km for tl in t.timelines for e in tl.events if e.kind == "delay"]
+    assert np.histogram(kms, bins=5, range=(0, 500))[0].min() > 0.15 * len(kms)
+
+
+def test_start_from_a_state(tmp_path: Path) -> None:
+    halts = [(150.0, {"at": "Mid", "kind": "stop", "duration": {"fixed": 25, **FIXED}})]
+    prep = journey(tmp_path, km=300.0, halts=halts, headway={"fixed": 30, **FIXED},
+                   delays=0.5, delay_minutes={"fixed": 30, **FIXED})
+    plan = prep.plan
+    params = draw_parameters(plan, 5, 200)
+    full = simulate_batch(plan, params)
+    # starting at the origin at the departure time is the same run, bit for bit
+    same = simulate_batch(plan, params,
+                          start=StartState(0.0, params["depart_s"], halts_pending=True))
+    assert np.array_equal(same.arrive_s, full.arrive_s, equal_nan=True)
+    # from a point half-way, seen at a given time: earlier points are unknown, the halt ahead
+    # is kept, and without delays the rest follows the profile exactly
+    mid = int(np.flatnonzero(plan.km == 150.0)[0])
+    params["delay_rate:AA"] = 0.0
+    t0 = 30 * 3600.0
+    ahead = simulate_batch(plan, params, start=StartState(plan.km[mid], t0, halts_pending=True))
+    assert np.isnan(ahead.arrive_s[:, :mid]).all()
+    assert np.all(ahead.arrive_s[:, mid] == t0)
+    c = prep.profiles.cum_day_s[plan.point_knot]
+    assert ahead.arrive_s[:, -1] == pytest.approx(t0 + 25 * 60 + c[-1] - c[mid])
+    passed = simulate_batch(plan, params, start=StartState(plan.km[mid], t0))
+    assert passed.arrive_s[:, -1] == pytest.approx(t0 + c[-1] - c[mid])
+
+
+def test_gauge_change_sits_exactly_where_the_gauge_changes(network) -> None:  # noqa: ANN001
+    from simulator.planning import prepare
     from simulator.scenario import load_scenario
-    from simulator.simulate import prepare
 
     prep = prepare(load_scenario("scenarios/vostochny-2023.yaml"), network=network)
     marks = prep.route.marks_of("gauge_change")
     assert len(marks) == 1 and marks[0].name == "Tumangang"
-    changes = [h for h in prep.plan.halts if h.kind == "gauge_change"]
+    changes = [k for k, h in enumerate(prep.plan.halts) if h.kind == "gauge_change"]
     assert len(changes) == 1
-    assert prep.plan.km[changes[0].boundary] == pytest.approx(marks[0].km, abs=0.05)
+    point = prep.plan.halt_point[changes[0]]
+    assert prep.plan.km[point] == pytest.approx(marks[0].km, abs=0.05)
     # the route is 1,435 mm before the change and 1,520 mm after it
     after = [g for km, g in prep.route.gauge_after if km >= marks[0].km - 0.05]
     assert after == [1520]
-    r = simulate(prep.plan, np.random.default_rng(0), record=True)
-    assert r.timeline is not None
-    ev = [e for e in r.timeline.events if e.kind == "gauge_change"]
+    t = run(prep, record=True)
+    assert t.timelines is not None
+    ev = [e for e in t.timelines[0].events if e.kind == "gauge_change"]
     assert len(ev) == 1 and ev[0].km == pytest.approx(marks[0].km, abs=0.05)
     # no gauge change on the all-standard-gauge Hanoi trip
     hanoi = prepare(load_scenario("scenarios/hanoi-2019.yaml"), network=network)
     assert not [h for h in hanoi.plan.halts if h.kind == "gauge_change"]
-
-
-def test_uncertain_caps_interpolate_between_profiles() -> None:
-    from simulator.journey import _running_times
-    from simulator.scenario import CapRule
-
-    rule = CapRule(country="CN", kmh=80, kmh_range=[70, 88], assumption="test")
-    assert (rule.kmh_at(0.0), rule.kmh_at(0.5), rule.kmh_at(1.0)) == (70, 80, 88)
-    with pytest.raises(ValueError, match="must contain kmh"):
-        CapRule(country="CN", kmh=95, kmh_range=[70, 88], assumption="test")
-    p = plan(n=4)
-    # rows: slow caps (q = 0), nominal (0.5), fast (1); chunks 0–1 follow rule 0, 2–3 rule 1
-    p.run_day_s = np.array([[900.0] * 4, [600.0] * 4, [500.0] * 4])
-    p.run_night_s = p.run_day_s.copy()
-    p.cap_levels = np.array([0.0, 0.5, 1.0])
-    p.cap_rule = np.array([0, 0, 1, 1])
-    p.n_cap_rules = 2
-    day, _ = _running_times(p, np.array([0.0, 0.75]))
-    assert day.tolist() == [900.0, 900.0, 550.0, 550.0]
-    r = [simulate(p, np.random.default_rng(s)) for s in range(30)]
-    totals = [x.arrive_s[-1] - x.depart_s[0] for x in r]
-    assert 2000 <= min(totals) < max(totals) <= 3600

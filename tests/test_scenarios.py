@@ -156,7 +156,7 @@ def test_number_needs_a_source(tmp_path: Path, network,
 def test_inline_rolling_stock(tmp_path: Path, network) -> None:
     import yaml
 
-    from simulator.simulate import prepare
+    from simulator.planning import prepare
 
     data = yaml.safe_load(BASE)
     loco = yaml.safe_load((ROOT / "data" / "rolling_stock" / "ru-tep70.yaml").read_text(
@@ -167,7 +167,7 @@ def test_inline_rolling_stock(tmp_path: Path, network) -> None:
     path = tmp_path / "inline.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     prep = prepare(load_scenario(path), network=network)
-    assert prep.sections[0][1].label.startswith("1× tep70-single")
+    assert prep.sections[0].dynamics.label.startswith("1× tep70-single")
     # one unit instead of two: less power, so the run cannot be faster
     two = prepare(load_scenario(ROOT / "scenarios" / "vladivostok-2019.yaml"), network=network)
     assert prep.day.running_time_s >= two.day.running_time_s

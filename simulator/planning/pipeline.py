@@ -1,0 +1,141 @@
+"""From a scenario to a runnable journey plan, stage by stage.
+
+:func:`prepare` runs the stages in order, each a function of the ones before::
+
+    scenario + network ─ build_itinerary ─▶ Itinerary        (route, places resolved to km)
+                       ─ plan_traction ───▶ Traction         (halts, locomotives, train length)
+                       ─ route_points ────▶ [RoutePoint]     (where times are kept)
+                       ─ compute_profiles ▶ SpeedProfiles    (running time for any speed caps)
+                       ─ build_plan ──────▶ JourneyPlan      (what the engine runs)
+
+:func:`plan_journey` runs all but the first, so a saved :class:`Itinerary` can be planned again
+without the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simulator.errors import DataFileError
+from simulator.journey import JourneyPlan
+from simulator.network.graph import load_network
+from simulator.physics import SpeedProfile
+from simulator.planning.itinerary import Itinerary, build_itinerary
+from simulator.planning.journey_plan import (
+    TimelinePoint,
+    build_plan,
+    check_order,
+    reported_points,
+    timeline_points,
+)
+from simulator.planning.points import RoutePoint, route_points
+from simulator.planning.profiles import CAP_GRID_KMH, SpeedProfiles, compute_profiles
+from simulator.planning.traction import Traction, TractionSection, plan_traction
+from simulator.routing import Route
+from simulator.scenario import Scenario
+
+__all__ = ["Prepared", "plan_journey", "prepare"]
+
+
+@dataclass
+class Prepared:
+    """A scenario ready to simulate: every stage's result.
+
+    Attributes
+    ----------
+    points
+        The rows of the timeline (one per place and event).
+    reported_km, reported_point
+        The km and the route point of every reported time (by id) and of every place a
+        reported leg names.
+    """
+
+    scenario: Scenario
+    itinerary: Itinerary
+    traction: Traction
+    route_points: list[RoutePoint]
+    profiles: SpeedProfiles
+    plan: JourneyPlan
+    points: list[TimelinePoint]
+    warnings: list[str] = field(default_factory=list)
+    road_to: str | None = None
+    reported_km: dict[str, float] = field(default_factory=dict)
+    reported_point: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def route(self) -> Route:
+        """The routed route (geometry for maps); only when prepared from a network."""
+        if self.itinerary.route is None:
+            msg = "this plan was made from a saved itinerary, without the route's geometry"
+            raise ValueError(msg)
+        return self.itinerary.route
+
+    @property
+    def day(self) -> SpeedProfile:
+        return self.profiles.day
+
+    @property
+    def night(self) -> SpeedProfile:
+        return self.profiles.night
+
+    @property
+    def sections(self) -> list[TractionSection]:
+        return self.traction.sections
+
+
+def prepare(scenario: Scenario, *, network: Any = None,
+            cap_span_kmh: tuple[float, float] = CAP_GRID_KMH) -> Prepared:
+    """Route the scenario, compute its running times and build the journey plan.
+
+    Parameters
+    ----------
+    scenario
+        A loaded scenario (:func:`~simulator.scenario.load_scenario`).
+    network
+        The rail network; the scenario's (or the bundled one) is loaded when not given.
+    cap_span_kmh
+        Speed caps the plan can simulate at least (for calibration priors wider than the
+        rules' ranges).
+
+    Raises
+    ------
+    ScenarioError
+        A place, station, route or order problem, naming the file, line and field.
+    """
+    if network is None:
+        try:
+            network = load_network(scenario.network)
+        except DataFileError as exc:
+            if scenario.network is None:
+                raise
+            raise scenario.error(("network",), str(exc)) from None
+    itinerary = build_itinerary(scenario, network)
+    return plan_journey(scenario, itinerary, cap_span_kmh=cap_span_kmh)
+
+
+def plan_journey(scenario: Scenario, itinerary: Itinerary, *,
+                 cap_span_kmh: tuple[float, float] = CAP_GRID_KMH) -> Prepared:
+    """Every stage after the itinerary (see the module docstring)."""
+    rules = scenario.rules()
+    traction = plan_traction(scenario, itinerary, rules)
+    points = route_points(itinerary, traction)
+    profiles = compute_profiles(
+        itinerary, traction, rules, max_speed_kmh=traction.max_speed_kmh,
+        points_km=np.array([p.km for p in points]), cap_span_kmh=cap_span_kmh)
+    plan = build_plan(scenario, itinerary, traction, profiles, points, rules)
+    check_order(scenario, itinerary)
+    warnings = list(traction.warnings)
+    missing = sorted({s.country for s in itinerary.segments
+                      if not any(r.matches(s.country, s.line) for r in rules.caps)})
+    if missing:
+        warnings.append("no operating speed cap for " + ", ".join(missing) +
+                        ": only the train's maximum limits it there")
+    where = reported_points(itinerary, points)
+    return Prepared(
+        scenario=scenario, itinerary=itinerary, traction=traction, route_points=points,
+        profiles=profiles, plan=plan, points=timeline_points(plan, points), warnings=warnings,
+        road_to=scenario.road.to if scenario.road else None,
+        reported_km={k: float(plan.km[p]) for k, p in where.items()}, reported_point=where)

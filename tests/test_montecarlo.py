@@ -1,0 +1,152 @@
+"""Monte Carlo runs: the parameter table, reproducibility bit for bit however the replications are
+split (batches, processes, a Dask cluster), memory, and no orphaned workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from synthetic import FIXED, journey
+
+from simulator.journey import draw_parameters, simulate_batch
+from simulator.montecarlo import run_monte_carlo
+from simulator.parameters import Distribution, ParameterKind, ParameterTable
+from simulator.planning import Prepared
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def prep(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    halts = [(120.0, {"at": "Mid", "kind": "locomotive_change", "to": "ru-ep1"})]
+    return journey(tmp_path_factory.mktemp("mc"), km=400.0, halts=halts, stations=5,
+                   cap=60.0, cap_range=(50.0, 75.0), delays=0.6,
+                   delay_minutes={"triangular": [5, 20, 90], **FIXED},
+                   headway={"uniform": [10, 40], **FIXED})
+
+
+def test_the_parameter_table_lists_every_drawn_quantity(prep: Prepared) -> None:
+    table = draw_parameters(prep.plan, 7, 50)
+    kinds = {s.kind for s in table.specs}
+    assert kinds == set(ParameterKind)
+    assert table.names == ["depart_s", "headway_s", "pace", "cap:AA", "delay_rate:AA",
+                           "delay_scale:AA", "halt:locomotive_change:Mid",
+                           "pilot_halt:locomotive_change:Mid"]
+    assert np.all(table["pace"] == 1.0) and np.all(table["delay_rate:AA"] == 1.0)
+    assert 10 * 60 <= table["headway_s"].min() < table["headway_s"].max() <= 40 * 60
+    frame = table.to_frame()
+    assert list(frame.columns) == [*table.names, "noise"] and len(frame) == 50
+    with pytest.raises(KeyError, match="no parameter 'cap:ZZ'"):
+        table["cap:ZZ"]
+
+
+def test_rows_do_not_depend_on_how_they_are_drawn_or_batched(prep: Prepared) -> None:
+    plan = prep.plan
+    whole = draw_parameters(plan, 11, 300)
+    part = draw_parameters(plan, 11, 100, start=200)
+    assert np.array_equal(whole.values[200:], part.values)
+    assert np.array_equal(whole.noise[200:], part.noise)
+    a = simulate_batch(plan, whole)
+    b = simulate_batch(plan, whole.take(slice(200, 300)))
+    assert np.array_equal(a.arrive_s[200:], b.arrive_s)
+    # a row with the same parameters and noise key gives the same replication anywhere
+    shuffled = whole.take(np.arange(300)[::-1])
+    c = simulate_batch(plan, shuffled)
+    assert np.array_equal(c.arrive_s[::-1], a.arrive_s)
+
+
+def test_bit_identical_for_any_number_of_workers_and_batch_size(prep: Prepared) -> None:
+    plan = prep.plan
+    a = run_monte_carlo(plan, 1200, seed=42, workers=1)
+    b = run_monte_carlo(plan, 1200, seed=42, workers=2, batch_size=250)
+    c = run_monte_carlo(plan, 1200, seed=43, workers=1)
+    for name in ("arrive_s", "dwell_depart_s", "halt_start_s", "halt_end_s"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert not np.array_equal(a.arrive_s, c.arrive_s)
+    assert a.journey_s.std() > 0
+    # only the times at the route points and halts are kept
+    assert a.arrive_s.shape == (1200, plan.n_points)
+    assert a.dwell_depart_s.shape == (1200, len(plan.dwell_points))
+
+
+def test_callers_supply_their_own_parameters(prep: Prepared) -> None:
+    plan = prep.plan
+    table = draw_parameters(plan, 3, 400)
+    base = run_monte_carlo(plan, params=table, workers=1)
+    slower = ParameterTable(table.specs, table.values.copy(), table.noise, table.seed)
+    slower["pace"] = 1.2
+    slow = run_monte_carlo(plan, params=slower, workers=2)
+    g0, w1 = plan.cap_weights(table.columns(ParameterKind.CAP))
+    running = plan.cum_at_points(g0, w1)[:, -1]  # each replication's caps
+    # the same stops and halts, 20 % more running time in every replication
+    assert slow.journey_s - base.journey_s == pytest.approx(0.2 * running, rel=1e-9)
+    # twice the rate of unplanned stops: the leader's extra stops, and some of the pilot's
+    # holding it up
+    busier = table.take(slice(None))
+    busier["delay_rate:AA"] = 2.0
+    busy = run_monte_carlo(plan, params=busier, workers=1)
+    rule = plan.delay_rules[0]
+    extra = rule.expected * float(rule.duration_s.ppf((np.arange(1000) + 0.5) / 1000).mean())
+    assert 0.8 * extra < busy.journey_s.mean() - base.journey_s.mean() < 2 * extra
+
+
+def test_distributions_draw_by_inverse_cdf() -> None:
+    u = (np.arange(100_000) + 0.5) / 100_000
+    tri = Distribution("triangular", 10.0, 100.0, 20.0).ppf(u)
+    assert tri.mean() == pytest.approx((10 + 20 + 100) / 3, rel=1e-3)
+    two = Distribution("two_piece", 70.0, 88.0, 80.0).ppf(u)
+    assert np.median(two) == pytest.approx(80.0, abs=0.01)
+    assert two.min() >= 70 and two.max() <= 88
+    assert np.all(Distribution.fixed(3.0).ppf(u) == 3.0)
+
+
+def test_dask_cluster_gives_the_same_numbers(prep: Prepared) -> None:
+    from distributed import LocalCluster
+
+    local = run_monte_carlo(prep.plan, 600, seed=5, workers=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        remote = run_monte_carlo(prep.plan, 600, seed=5, scheduler=cluster.scheduler_address,
+                                 batch_size=250)
+    assert np.array_equal(local.arrive_s, remote.arrive_s)
+    assert np.array_equal(local.halt_end_s, remote.halt_end_s)
+
+
+def test_unreachable_scheduler_is_one_clear_error(prep: Prepared,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.montecarlo
+    from simulator.errors import NoConnectionError
+
+    monkeypatch.setattr(simulator.montecarlo, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(NoConnectionError, match="cannot reach the Dask scheduler"):
+        run_monte_carlo(prep.plan, 10, seed=1, scheduler="tcp://127.0.0.1:9")
+
+
+def test_sigterm_stops_every_worker(network, tmp_path: Path) -> None:  # noqa: ANN001
+    """`trainsim run` killed mid-run by SIGTERM leaves no worker process behind."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "run", str(ROOT / "scenarios" / "hanoi-2019.yaml"),
+         "-n", "100000", "--workers", "2", "--quiet", "--out", str(tmp_path / "out")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    parent = psutil.Process(proc.pid)
+    children: list[psutil.Process] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(children) < 2:
+        children = parent.children(recursive=True)
+        time.sleep(0.1)
+    assert len(children) >= 2, "the run never started its workers"
+    time.sleep(0.5)  # mid-run
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
+    assert not (tmp_path / "out").exists()
