@@ -29,275 +29,22 @@ from bisect import bisect_right
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import simpy
 
-from simulator.parameters import (
-    Distribution,
-    ParameterKind,
-    ParameterSpec,
-    ParameterTable,
-    uniform_rows,
-)
-from simulator.scenario import Duration
+from simulator._batch import EPS_KM, STREAM_PARAMETERS, Anchors, Batch
+from simulator.parameters import ParameterTable, uniform_rows
+from simulator.plan import JourneyPlan
 
 __all__ = [
-    "BatchTimes", "DelayRule", "HaltKind", "JourneyPlan", "NightSpec", "PlannedHalt",
-    "StartState", "Timeline",
-    "TimelineEvent", "draw_parameters", "format_offset", "simulate_batch",
+    "BatchTimes", "StartState", "Timeline", "TimelineEvent", "draw_parameters",
+    "format_offset", "simulate_batch",
 ]
 
-#: a train is at a place when it is this close (km)
-_EPS_KM = 1e-9
-#: clock tolerance at the edges of night windows (minutes)
-_EPS_MIN = 1e-6
 #: a SimPy process (or a part of one, run with ``yield from``)
 _Process = Generator[simpy.Event, Any, None]
-#: random streams: parameters, unplanned stops, and the rare extension of the latter
-_STREAM_PARAMETERS, _STREAM_NOISE, _STREAM_MORE_NOISE = 0, 1, 2
-
-
-class HaltKind(StrEnum):
-    """Why the train halts."""
-
-    BORDER = "border"
-    GAUGE_CHANGE = "gauge_change"
-    LOCOMOTIVE_CHANGE = "locomotive_change"
-    STOP = "stop"
-    CEREMONY = "ceremony"
-
-
-@dataclass(frozen=True)
-class PlannedHalt:
-    """A halt of the leader's train (and of the pilot train when ``pilot_halts``)."""
-
-    km: float
-    kind: HaltKind
-    place: str
-    duration: Duration
-    pilot_halts: bool
-    cause: str
-
-
-@dataclass(frozen=True)
-class NightSpec:
-    """A night rule: between ``start_min`` and ``end_min`` (local minutes after midnight) the
-    train runs at ``speed_factor`` of its speed (``slow``) or does not run (``halt``)."""
-
-    start_min: int
-    end_min: int
-    mode: str  # "slow" | "halt"
-
-    def inside(self, local_min: float) -> bool:
-        if self.start_min <= self.end_min:
-            return self.start_min <= local_min < self.end_min
-        return local_min >= self.start_min or local_min < self.end_min
-
-    def state(self, local_min: float) -> tuple[bool, float]:
-        """Inside the window or not, and the minutes until that changes (a clock within a
-        hair of a window's edge counts as past it)."""
-        if self.start_min == self.end_min:
-            return False, math.inf
-        inside = self.inside(local_min)
-        to_end = (self.end_min - local_min) % 1440
-        to_start = (self.start_min - local_min) % 1440
-        if inside and to_end < _EPS_MIN:
-            return False, to_start
-        if not inside and to_start < _EPS_MIN:
-            return True, to_end
-        return inside, to_end if inside else to_start
-
-
-@dataclass(frozen=True)
-class DelayRule:
-    """Unplanned stops of one delay rule: a Poisson process along the stretches it governs.
-
-    ``x0_km``, ``lam0``, ``per_km``: where each stretch starts, the expected number of stops
-    before it (at rate multiplier 1) and the expected stops per km inside it.
-    """
-
-    name: str
-    duration_s: Distribution
-    cause: str
-    x0_km: np.ndarray
-    lam0: np.ndarray
-    per_km: np.ndarray
-    expected: float  # expected stops over the whole route at rate multiplier 1
-
-    def km_at(self, lam: np.ndarray) -> np.ndarray:
-        """Position of the point with ``lam`` expected stops before it."""
-        j = np.maximum(np.searchsorted(self.lam0, lam, side="right") - 1, 0)
-        return self.x0_km[j] + (lam - self.lam0[j]) / self.per_km[j]
-
-    @cached_property
-    def slots(self) -> int:
-        """Random numbers kept per replication for this rule's stops (more are drawn when a
-        replication needs them): enough for four times the expected rate, nearly always."""
-        lam = 4.0 * self.expected
-        k, p, total = 0, math.exp(-lam), math.exp(-lam)
-        while total < 1 - 1e-9:
-            k += 1
-            p *= lam / k
-            total += p
-        return max(k, 4)
-
-
-@dataclass
-class JourneyPlan:
-    """Everything a replication needs, prepared once per scenario (picklable).
-
-    Built by :func:`simulator.planning.prepare`. Positions are km from the origin; times are
-    seconds after ``epoch`` (UTC).
-
-    Attributes
-    ----------
-    km, place, tz_name, tz_offset_s
-        The route points (``(P,)``): position, name ('' for a filler), time zone and its UTC
-        offset. The outputs keep the leader's time at each.
-    point_kind
-        The :class:`~simulator.planning.points.PointKind` of each point.
-    knots_km, cum_day_s, cum_night_s, delta_day_s, delta_night_s, grid_kmh
-        Cumulative running time at knots (:class:`~simulator.planning.profiles.SpeedProfiles`).
-    point_knot
-        ``(P,)`` knot index of each point.
-    stop_loss_s
-        ``(K,)`` time lost braking and restarting for an unplanned stop at each knot.
-    halts, halt_point
-        The halts and the point of each.
-    delay_rules
-        Unplanned stops, per delay rule that governs some stretch.
-    night, night_breaks_km, night_rule, night_offset_s
-        Night rules; the route cut where the rule or the UTC offset changes, the rule of each
-        piece (-1: none) and its UTC offset.
-    reserved_km
-        Sections reserved for the train (no unplanned stops there).
-    has_pilot, pilot_delays
-        Whether a pilot train runs ahead and whether unplanned stops hit it too.
-    parameters
-        The columns of this plan's :class:`~simulator.parameters.ParameterTable`.
-    """
-
-    epoch: datetime
-    length_km: float
-    km: np.ndarray
-    place: list[str]
-    point_kind: list[str]
-    tz_name: list[str]
-    tz_offset_s: np.ndarray
-    knots_km: np.ndarray
-    cum_day_s: np.ndarray
-    cum_night_s: np.ndarray
-    delta_day_s: np.ndarray
-    delta_night_s: np.ndarray
-    grid_kmh: np.ndarray
-    point_knot: np.ndarray
-    stop_loss_s: np.ndarray
-    halts: list[PlannedHalt]
-    halt_point: np.ndarray
-    delay_rules: list[DelayRule]
-    night: list[NightSpec]
-    night_breaks_km: np.ndarray
-    night_rule: np.ndarray
-    night_offset_s: np.ndarray
-    reserved_km: list[tuple[float, float]]
-    has_pilot: bool
-    pilot_delays: bool
-    parameters: tuple[ParameterSpec, ...]
-    #: route points where the leader may dwell (halts): their departure times are kept too
-    dwell_points: np.ndarray = field(init=False)
-    depart_column: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.dwell_points = np.unique(self.halt_point).astype(int)
-        self.depart_column = np.full(len(self.km), -1)
-        self.depart_column[self.dwell_points] = np.arange(len(self.dwell_points))
-
-    @property
-    def n_points(self) -> int:
-        return len(self.km)
-
-    @cached_property
-    def has_night(self) -> bool:
-        return bool(np.any(self.night_rule >= 0))
-
-    @cached_property
-    def night_slows(self) -> bool:
-        return self.delta_night_s is not self.delta_day_s
-
-    @cached_property
-    def _delta_points(self) -> tuple[np.ndarray, np.ndarray]:
-        return (self.delta_day_s[:, :, self.point_knot],
-                self.delta_night_s[:, :, self.point_knot])
-
-    @cached_property
-    def _noise_layout(self) -> list[tuple[int, int, int]]:
-        """(train, rule, first column) of each block of noise columns."""
-        trains = 2 if self.has_pilot and self.pilot_delays else 1
-        out: list[tuple[int, int, int]] = []
-        col = 0
-        for t in range(trains):
-            for d, rule in enumerate(self.delay_rules):
-                out.append((t, d, col))
-                col += 2 * rule.slots
-        return out
-
-    @property
-    def noise_width(self) -> int:
-        return sum(2 * self.delay_rules[d].slots for _, d, _ in self._noise_layout)
-
-    def cap_weights(self, caps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Grid index below each cap and the weight of the one above (linear in 1/cap)."""
-        grid = self.grid_kmh
-        lo, hi = float(grid[0]), float(grid[-1])
-        if caps.size and (np.nanmin(caps) < lo - 1e-9 or np.nanmax(caps) > hi + 1e-9
-                          or np.isnan(caps).any()):
-            bad = caps[(caps < lo - 1e-9) | (caps > hi + 1e-9) | np.isnan(caps)]
-            msg = (f"speed cap {float(bad.flat[0]):g} km/h lies outside the precomputed "
-                   f"{lo:g}–{hi:g} km/h (prepare the plan with a wider cap_span_kmh)")
-            raise ValueError(msg)
-        g0 = np.clip(np.searchsorted(grid, caps, side="right") - 1, 0, len(grid) - 2)
-        inv0, inv1 = 1.0 / grid[g0], 1.0 / grid[g0 + 1]
-        return g0, (1.0 / caps - inv0) / (inv1 - inv0)
-
-    def cum_at_points(self, g0: np.ndarray, w1: np.ndarray, *, night: bool = False
-                      ) -> np.ndarray:
-        """``(n, P)`` cumulative running time at the route points for the given cap weights."""
-        base = (self.cum_night_s if night else self.cum_day_s)[self.point_knot]
-        delta = self._delta_points[1 if night else 0]
-        out = np.broadcast_to(base, (len(g0), len(base))).copy()
-        for r in range(delta.shape[0]):
-            w = w1[:, r:r + 1]
-            out += (1 - w) * delta[r, g0[:, r]] + w * delta[r, g0[:, r] + 1]
-        return out
-
-    def cum_at(self, km: np.ndarray, rows: np.ndarray, g0: np.ndarray, w1: np.ndarray, *,
-               night: bool = False) -> np.ndarray:
-        """Cumulative running time at positions ``km`` for replications ``rows``."""
-        knots = self.knots_km
-        k = np.clip(np.searchsorted(knots, km, side="right") - 1, 0, len(knots) - 2)
-        f = (km - knots[k]) / (knots[k + 1] - knots[k])
-        base = self.cum_night_s if night else self.cum_day_s
-        delta = self.delta_night_s if night else self.delta_day_s
-        out = base[k] * (1 - f) + base[k + 1] * f
-        for r in range(delta.shape[0]):
-            ga, w = g0[rows, r], w1[rows, r]
-            at_k = (1 - w) * delta[r, ga, k] + w * delta[r, ga + 1, k]
-            at_k1 = (1 - w) * delta[r, ga, k + 1] + w * delta[r, ga + 1, k + 1]
-            out += at_k * (1 - f) + at_k1 * f
-        return np.asarray(out)
-
-    def cum_knots(self, g0: np.ndarray, w1: np.ndarray, *, night: bool = False) -> np.ndarray:
-        """Cumulative running time at every knot for one replication's cap weights."""
-        out = (self.cum_night_s if night else self.cum_day_s).copy()
-        delta = self.delta_night_s if night else self.delta_day_s
-        for r in range(delta.shape[0]):
-            w = w1[r]
-            out += (1 - w) * delta[r, g0[r]] + w * delta[r, g0[r] + 1]
-        return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -426,7 +173,7 @@ def draw_parameters(plan: JourneyPlan, seed: int | np.random.Generator, n: int, 
         master = int(seed.integers(2**62))
     else:
         master = int(seed)
-        u = uniform_rows(master, _STREAM_PARAMETERS, keys, len(specs))
+        u = uniform_rows(master, STREAM_PARAMETERS, keys, len(specs))
     values = np.empty((n, len(specs)))
     for j, spec in enumerate(specs):
         values[:, j] = spec.default.ppf(u[:, j])
@@ -459,12 +206,13 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         The leader's times at the route points and halts. Each row depends only on its row of
         ``params`` and its noise key, never on the other rows.
     """
-    batch = _Batch(plan, params, start)
+    batch = Batch(plan, params, None if start is None else (
+        start.km, start.t_s, start.halts_pending))
     n, h = len(params), len(plan.halts)
     hs = np.full((n, h), np.nan)
     he = np.full((n, h), np.nan)
     final = np.full(n, np.nan)
-    anchors = _Anchors()
+    anchors = Anchors()
     timelines: list[Timeline] | None = [] if record else None
     pilot = np.full((n, plan.n_points), np.nan) if record and plan.has_pilot else None
     for r in range(n):
@@ -479,7 +227,7 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
     arrive, depart = anchors.times(plan, batch, n)
     arrive[:, -1] = final
     # the start: the origin at the departure time, or the given state
-    at = np.isclose(plan.km[None, :], batch.x0[:, None], rtol=0, atol=_EPS_KM)
+    at = np.isclose(plan.km[None, :], batch.x0[:, None], rtol=0, atol=EPS_KM)
     arrive = np.where(at, batch.t0[:, None], arrive)
     if timelines is not None:
         for r, tl in enumerate(timelines):
@@ -487,211 +235,22 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
     return BatchTimes(arrive, depart, hs, he, timelines, pilot)
 
 
-class _Batch:
-    """Per-batch inputs, computed with numpy for all rows at once."""
-
-    def __init__(self, plan: JourneyPlan, params: ParameterTable,
-                 start: StartState | None) -> None:
-        if params.specs != plan.parameters:
-            msg = "the parameter table's columns are not this plan's parameters"
-            raise ValueError(msg)
-        if np.any(params.noise < 0):
-            msg = "noise keys must be non-negative"
-            raise ValueError(msg)
-        n = len(params)
-        self.n = n
-        self.plan = plan
-        cols = {kind: params.columns(kind) for kind in ParameterKind}
-        self.depart = cols[ParameterKind.DEPART][:, 0]
-        self.headway = (cols[ParameterKind.HEADWAY][:, 0] if plan.has_pilot
-                        else np.zeros(n))
-        self.pace = cols[ParameterKind.PACE][:, 0]
-        if np.any(self.pace <= 0) or np.any(self.headway < 0):
-            msg = "pace factors must be positive and headways non-negative"
-            raise ValueError(msg)
-        self.g0, self.w1 = plan.cap_weights(cols[ParameterKind.CAP])
-        self.cd_pt = plan.cum_at_points(self.g0, self.w1)
-        self.cn_pt = (plan.cum_at_points(self.g0, self.w1, night=True) if plan.night_slows
-                      else self.cd_pt)
-        self.halt_s = cols[ParameterKind.HALT].tolist()
-        # the halts and the destination as plain Python numbers, for the per-row loop
-        self.halt_km = plan.km[plan.halt_point].tolist()
-        self.halt_cd = self.cd_pt[:, plan.halt_point].tolist()
-        self.halt_cn = self.cn_pt[:, plan.halt_point].tolist()
-        self.end_cd = self.cd_pt[:, -1].tolist()
-        self.end_cn = self.cn_pt[:, -1].tolist()
-        pilot_halts = [k for k, h in enumerate(plan.halts) if h.pilot_halts]
-        self.leader_halts = list(range(len(plan.halts)))
-        self.pilot_halts = pilot_halts
-        pilot = np.zeros((n, len(plan.halts)))
-        if plan.has_pilot and pilot_halts:
-            pilot[:, pilot_halts] = cols[ParameterKind.PILOT_HALT]
-        self.pilot_halt_s = pilot.tolist()
-        self.pilot_halts_pending = start is None
-        if start is None:
-            self.x0 = np.zeros(n)
-            self.t0 = self.depart.copy()
-            self.halts_pending = True
-        else:
-            self.x0 = np.broadcast_to(np.asarray(start.km, dtype=float), (n,)).copy()
-            self.t0 = np.broadcast_to(np.asarray(start.t_s, dtype=float), (n,)).copy()
-            self.halts_pending = start.halts_pending
-            if np.any(self.x0 < 0) or np.any(self.x0 > plan.length_km + _EPS_KM):
-                msg = f"start positions must lie on the route (0–{plan.length_km:,.1f} km)"
-                raise ValueError(msg)
-        rows = np.arange(n)
-        self.c0d = plan.cum_at(self.x0, rows, self.g0, self.w1)
-        self.c0n = plan.cum_at(self.x0, rows, self.g0, self.w1, night=True) \
-            if plan.night_slows else self.c0d
-        self.delays = [self._delays(params, cols, t) for t in range(
-            2 if plan.has_pilot and plan.pilot_delays else 1)]
-        self._knots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def _delays(self, params: ParameterTable, cols: dict[ParameterKind, np.ndarray],
-                train: int) -> list[list[tuple[float, float, float, float, int]]]:
-        """Per row, the unplanned stops of one train: (km, C day, C night, seconds, rule)."""
-        plan, n = self.plan, self.n
-        layout = [(d, col) for t, d, col in plan._noise_layout if t == train]
-        rate = cols[ParameterKind.DELAY_RATE]
-        scale = cols[ParameterKind.DELAY_SCALE]
-        if np.any(rate < 0) or np.any(scale < 0):
-            msg = "delay rate and duration factors must be non-negative"
-            raise ValueError(msg)
-        u = uniform_rows(params.seed, _STREAM_NOISE, params.noise, plan.noise_width)
-        rows_l: list[np.ndarray] = []
-        km_l: list[np.ndarray] = []
-        dur_l: list[np.ndarray] = []
-        rule_l: list[np.ndarray] = []
-        for d, col in layout:
-            rule = plan.delay_rules[d]
-            k = rule.slots
-            gaps = -np.log1p(-u[:, col:col + k])
-            events = np.cumsum(gaps, axis=1)
-            limit = rate[:, d] * rule.expected
-            hit = events < limit[:, None]
-            dur = rule.duration_s.ppf(u[:, col + k:col + 2 * k]) * scale[:, d:d + 1]
-            r_idx, e_idx = np.nonzero(hit)
-            lam = events[r_idx, e_idx] / rate[r_idx, d]
-            extra_rows: list[int] = []
-            extra_lam: list[float] = []
-            extra_dur: list[float] = []
-            for r in np.flatnonzero(hit[:, -1]):  # more stops than slots: draw the rest
-                more = _more_stops(params.seed, int(params.noise[r]), train, d,
-                                   float(events[r, -1]), float(limit[r]), rule,
-                                   float(scale[r, d]))
-                extra_rows += [int(r)] * len(more)
-                extra_lam += [x / rate[r, d] for x, _ in more]
-                extra_dur += [y for _, y in more]
-            rows_l += [r_idx, np.array(extra_rows, dtype=int)]
-            km_l += [rule.km_at(lam), rule.km_at(np.array(extra_lam))]
-            dur_l += [dur[r_idx, e_idx], np.array(extra_dur)]
-            rule_l += [np.full(len(r_idx) + len(extra_rows), d)]
-        out: list[list[tuple[float, float, float, float, int]]] = [[] for _ in range(n)]
-        if not rows_l:
-            return out
-        rows = np.concatenate(rows_l).astype(int)
-        km = np.concatenate(km_l)
-        keep = km > self.x0[rows] + _EPS_KM
-        rows, km = rows[keep], km[keep]
-        dur = np.concatenate(dur_l)[keep]
-        rule_ix = np.concatenate(rule_l)[keep]
-        dwell = dur + np.interp(km, plan.knots_km, plan.stop_loss_s)
-        cd = plan.cum_at(km, rows, self.g0, self.w1)
-        cn = plan.cum_at(km, rows, self.g0, self.w1, night=True) if plan.night_slows else cd
-        order = np.lexsort((km, rows))
-        for r, x, c1, c2, s, d in zip(rows[order].tolist(), km[order].tolist(),
-                                      cd[order].tolist(), cn[order].tolist(),
-                                      dwell[order].tolist(), rule_ix[order].tolist(),
-                                      strict=True):
-            out[r].append((x, c1, c2, s, d))
-        return out
-
-    def knots(self, r: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cumulative running time (day, night) at every knot for replication ``r``."""
-        if r not in self._knots:
-            day = self.plan.cum_knots(self.g0[r], self.w1[r])
-            night = self.plan.cum_knots(self.g0[r], self.w1[r], night=True) \
-                if self.plan.night_slows else day
-            self._knots = {r: (day, night)}
-        return self._knots[r]
-
-
-def _more_stops(seed: int, key: int, train: int, rule_index: int, last: float, limit: float,
-                rule: DelayRule, scale: float) -> list[tuple[float, float]]:
-    """Stops beyond the slots kept per replication: (expected-count position, seconds)."""
-    rng = np.random.default_rng(np.random.SeedSequence(
-        seed, spawn_key=(_STREAM_MORE_NOISE, key, train, rule_index)))
-    out: list[tuple[float, float]] = []
-    while True:
-        u = rng.random((2, rule.slots))
-        events = last + np.cumsum(-np.log1p(-u[0]))
-        dur = rule.duration_s.ppf(u[1]) * scale
-        for e, s in zip(events.tolist(), dur.tolist(), strict=True):
-            if e >= limit:
-                return out
-            out.append((e, s))
-        last = float(events[-1])
-
-
-class _Anchors:
-    """Where each replication's leader left a place (stops, holds, changes of night mode): the
-    times at the route points follow from them and the cumulative running time."""
-
-    def __init__(self) -> None:
-        self.row: list[int] = []
-        self.km: list[float] = []
-        self.cd: list[float] = []
-        self.cn: list[float] = []
-        self.t: list[float] = []
-        self.night: list[bool] = []
-
-    def add(self, row: int, km: float, cd: float, cn: float, t: float, night: bool) -> None:
-        self.row.append(row)
-        self.km.append(km)
-        self.cd.append(cd)
-        self.cn.append(cn)
-        self.t.append(t)
-        self.night.append(night)
-
-    def times(self, plan: JourneyPlan, batch: _Batch, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Arrival at every point and departure from the dwell points, ``(n, P)``, ``(n, Q)``."""
-        row = np.array(self.row, dtype=np.int64)
-        width = plan.length_km + 1.0
-        key = row * width + np.array(self.km)
-        cd, cn = np.array(self.cd), np.array(self.cn)
-        t, night = np.array(self.t), np.array(self.night, dtype=bool)
-
-        def at(points: np.ndarray, side: str) -> np.ndarray:
-            q_row = np.repeat(np.arange(n), len(points))
-            q_key = q_row * width + np.tile(plan.km[points], n)
-            idx = np.searchsorted(key, q_key, side=side) - 1  # type: ignore[call-overload]
-            ok = (idx >= 0) & (row[np.maximum(idx, 0)] == q_row)
-            idx = np.maximum(idx, 0)
-            c_day = batch.cd_pt[:, points].ravel()
-            c_night = batch.cn_pt[:, points].ravel()
-            run = np.where(night[idx], c_night - cn[idx], c_day - cd[idx])
-            out = np.where(ok, t[idx] + batch.pace[q_row] * run, np.nan)
-            return out.reshape(n, len(points))
-
-        arrive = at(np.arange(plan.n_points), "left")
-        depart = at(plan.dwell_points, "right")
-        return arrive, depart
-
-
 class _Train:
-    """Where a train is: km, cumulative running time there (day and night), night mode."""
+    """Where a train is: km, cumulative running time there (day and night), night mode, and
+    when it arrived there."""
 
-    __slots__ = ("cd", "cn", "km", "night")
+    __slots__ = ("arrived", "cd", "cn", "km", "night")
 
     def __init__(self, km: float, cd: float, cn: float) -> None:
         self.km, self.cd, self.cn = km, cd, cn
         self.night = False
+        self.arrived = math.nan
 
 
 class _Replication:
     """One replication: the two SimPy processes and what they share."""
 
-    def __init__(self, plan: JourneyPlan, batch: _Batch, r: int, anchors: _Anchors,
+    def __init__(self, plan: JourneyPlan, batch: Batch, r: int, anchors: Anchors,
                  hs: np.ndarray, he: np.ndarray, *, record: bool) -> None:
         self.plan, self.batch, self.r = plan, batch, r
         self.anchors, self.hs, self.he = anchors, hs, he
@@ -733,7 +292,7 @@ class _Replication:
         cds, cns = b.halt_cd[r], b.halt_cn[r]
         for k in (b.pilot_halts if pilot else b.leader_halts):
             km = b.halt_km[k]
-            if km > x0 + _EPS_KM or (pending and km > x0 - _EPS_KM):
+            if km > x0 + EPS_KM or (pending and km > x0 - EPS_KM):
                 stops.append((km, cds[k], cns[k], ("halt", k, durations[k])))
         if delays is not None:
             for km, cd, cn, s, d in delays[r]:
@@ -741,12 +300,12 @@ class _Replication:
         stops.sort(key=lambda s: s[0])
         groups: list[tuple[float, float, float, list[tuple[Any, ...]]]] = []
         for km, cd, cn, item in stops:
-            if groups and km - groups[-1][0] <= _EPS_KM:
+            if groups and km - groups[-1][0] <= EPS_KM:
                 groups[-1][3].append(item)
             else:
                 groups.append((km, cd, cn, [item]))
         last = (plan.length_km, b.end_cd[r], b.end_cn[r])
-        if groups and abs(groups[-1][0] - last[0]) <= _EPS_KM:
+        if groups and abs(groups[-1][0] - last[0]) <= EPS_KM:
             return groups
         groups.append((*last, []))
         return groups
@@ -759,63 +318,71 @@ class _Replication:
         self._log(env.now, me.km, "depart", 0.0,
                   "scheduled departure" if self.x0 == 0 else "start state")
         groups = self._groups(pilot=False)
-        if groups[0][0] > me.km + _EPS_KM:  # nothing to do here: leave, keeping the headway
+        if groups[0][0] > me.km + EPS_KM:  # nothing to do here: leave, keeping the headway
             yield from self._hold(me)
             self.anchors.add(self.r, me.km, me.cd, me.cn, env.now, me.night)
+        last = len(groups) - 1
         for g, (km, cd, cn, items) in enumerate(groups):
-            yield from self._advance(me, km, cd, cn)
-            last = g == len(groups) - 1
-            if last:
+            dwell = sum(item[2] for item in items)
+            if g < last:  # run there and stand for the halts and unplanned stops
+                yield from self._advance(me, km, cd, cn, dwell)
+                self._stood(me.arrived, km, items)
+                yield from self._hold(me)
+                self.anchors.add(self.r, me.km, me.cd, me.cn, env.now, me.night)
+            else:  # the destination: arrive keeping the headway behind the pilot
+                yield from self._advance(me, km, cd, cn, 0.0)
                 yield from self._hold(me)
                 self.arrival = env.now
                 self._log(env.now, km, "arrive", 0.0, "destination")
-            for item in items:
-                if item[0] == "halt":
-                    k, s = item[1], item[2]
-                    h = self.plan.halts[k]
-                    self.hs[self.r, k] = env.now
-                    self._log(env.now, km, h.kind, s, h.cause, place=h.place)
-                    yield env.timeout(s)
-                    self.he[self.r, k] = env.now
-                else:
-                    d, s = item[1], item[2]
-                    self._log(env.now, km, "delay", s,
-                              f"unplanned stop: {self.plan.delay_rules[d].cause}",
-                              between=True)
-                    yield env.timeout(s)
-            if last:
-                return
-            yield from self._hold(me)
-            self.anchors.add(self.r, me.km, me.cd, me.cn, env.now, me.night)
+                self._stood(env.now, km, items)
+                if dwell:
+                    yield env.timeout(dwell)
 
-    def _advance(self, me: _Train, km: float, cd: float, cn: float) -> _Process:
-        """Run to ``km``, holding behind the pilot where it stopped on the way."""
+    def _stood(self, t: float, km: float, items: list[tuple[Any, ...]]) -> None:
+        """Record the halts and unplanned stops made at ``km`` from time ``t``, one after the
+        other."""
+        for item in items:
+            s = item[2]
+            if item[0] == "halt":
+                h = self.plan.halts[item[1]]
+                self.hs[self.r, item[1]] = t
+                self.he[self.r, item[1]] = t + s
+                self._log(t, km, h.kind, s, h.cause, place=h.place)
+            else:
+                self._log(t, km, "delay", s,
+                          f"unplanned stop: {self.plan.delay_rules[item[1]].cause}",
+                          between=True)
+            t += s
+
+    def _advance(self, me: _Train, km: float, cd: float, cn: float, dwell: float) -> _Process:
+        """Run to ``km`` and stand there ``dwell`` seconds, holding behind the pilot where it
+        stopped on the way."""
         after = me.km
         while self.plan.has_pilot:
             y = self._next_pilot_point(after)
-            if y is None or y[0] >= km - _EPS_KM:
+            if y is None or y[0] >= km - EPS_KM:
                 break
             after = y[0]
             if not self.night:
                 # where the pilot has left already and the leader, running on, keeps the
                 # headway anyway, nothing happens: no event
-                i = bisect_right(self.p_km, y[0] + _EPS_KM) - 1
-                if i >= 0 and abs(self.p_km[i] - y[0]) <= _EPS_KM and (
+                i = bisect_right(self.p_km, y[0] + EPS_KM) - 1
+                if i >= 0 and abs(self.p_km[i] - y[0]) <= EPS_KM and (
                         self.env.now + self.pace * (y[1] - me.cd)
                         >= self.p_t[i] + self.headway):
                     continue
             yield from self._run(me, *y, leader=True)
             yield from self._hold(me)
             self.anchors.add(self.r, me.km, me.cd, me.cn, self.env.now, me.night)
-        yield from self._run(me, km, cd, cn, leader=True)
+        yield from self._run(me, km, cd, cn, leader=True, dwell=dwell)
 
     def _next_pilot_point(self, km: float) -> tuple[float, float, float] | None:
         """The first place after ``km`` where the pilot stopped or may stop next."""
-        i = bisect_right(self.p_km, km + _EPS_KM)
+        i = bisect_right(self.p_km, km + EPS_KM)
         if i < len(self.p_km):
             return self.p_km[i], self.p_cd[i], self.p_cn[i]
         f = self.p_frontier
-        if f is None or f[0] <= km + _EPS_KM:
+        if f is None or f[0] <= km + EPS_KM:
             return None
         return f
 
@@ -841,13 +408,13 @@ class _Replication:
 
     def _pilot_time_at(self, km: float, cd: float, cn: float) -> float | None:
         """When the pilot left (or passed) ``km``; None while that is not known yet."""
-        i = bisect_right(self.p_km, km + _EPS_KM) - 1
+        i = bisect_right(self.p_km, km + EPS_KM) - 1
         if i < 0:
             return None
-        if abs(self.p_km[i] - km) <= _EPS_KM:
+        if abs(self.p_km[i] - km) <= EPS_KM:
             return self.p_t[i]
         later = i < len(self.p_km) - 1
-        if not later and (self.p_frontier is None or km >= self.p_frontier[0] - _EPS_KM):
+        if not later and (self.p_frontier is None or km >= self.p_frontier[0] - EPS_KM):
             return None
         run = cn - self.p_cn[i] if self.p_night[i] else cd - self.p_cd[i]
         return self.p_t[i] + self.pace * run
@@ -860,12 +427,11 @@ class _Replication:
         self._log(env.now, me.km, "depart", 0.0, "pilot train leaves ahead", train="pilot")
         groups = self._groups(pilot=True)
         for g, (km, cd, cn, items) in enumerate(groups):
-            if km > me.km + _EPS_KM:
+            dwell = sum(item[2] for item in items)
+            if km > me.km + EPS_KM:
                 self._publish(me)
                 self.p_frontier = (km, cd, cn)
-                yield from self._run(me, km, cd, cn, leader=False)
-            for item in items:
-                yield env.timeout(item[2])
+            yield from self._run(me, km, cd, cn, leader=False, dwell=dwell)
             if g == len(groups) - 1:
                 self._log(env.now, km, "arrive", 0.0, "pilot train arrives", train="pilot")
                 self._publish(me)
@@ -894,15 +460,22 @@ class _Replication:
             moved.succeed()
 
     # -- running ---------------------------------------------------------------------------------
-    def _run(self, me: _Train, km: float, cd: float, cn: float, *, leader: bool
-             ) -> _Process:
-        """Run ``me`` to ``km`` (no stop on the way but for night rules)."""
-        if not self.night:
-            if km > me.km:
-                yield self.env.timeout(self.pace * (cd - me.cd))
+    def _run(self, me: _Train, km: float, cd: float, cn: float, *, leader: bool,
+             dwell: float = 0.0) -> _Process:
+        """Run ``me`` to ``km`` (no stop on the way but for night rules), then stand there
+        ``dwell`` seconds; ``me.arrived`` is the time of arrival."""
+        env = self.env
+        if not self.night:  # one event: running there and standing there
+            run = self.pace * (cd - me.cd) if km > me.km else 0.0
+            me.arrived = env.now + run
+            if run + dwell > 0:
+                yield env.timeout(run + dwell)
             me.km, me.cd, me.cn = km, cd, cn
             return
         yield from self._run_at_night(me, km, cd, cn, leader=leader)
+        me.arrived = env.now
+        if dwell > 0:
+            yield env.timeout(dwell)
 
     def _run_at_night(self, me: _Train, km: float, cd: float, cn: float, *, leader: bool
                       ) -> _Process:
@@ -911,8 +484,8 @@ class _Replication:
         plan, env = self.plan, self.env
         train = "leader" if leader else "pilot"
         breaks = plan.night_breaks_km
-        while km - me.km > _EPS_KM:
-            piece = min(int(np.searchsorted(breaks, me.km + _EPS_KM, side="right")) - 1,
+        while km - me.km > EPS_KM:
+            piece = min(int(np.searchsorted(breaks, me.km + EPS_KM, side="right")) - 1,
                         len(plan.night_rule) - 1)
             end = min(float(breaks[piece + 1]), km)
             rule = int(plan.night_rule[piece])
@@ -942,7 +515,7 @@ class _Replication:
                 end = float(np.interp(target, cum, plan.knots_km))
                 c_end = self._cum(end)
                 run = switch_s
-            if end >= km - _EPS_KM:
+            if end >= km - EPS_KM:
                 end, c_end = km, (cd, cn)
             if night:
                 self._log(env.now, me.km, "night_slow", run,
@@ -951,7 +524,7 @@ class _Replication:
                 self.p_frontier = (end, *c_end)
             yield env.timeout(run)
             me.km, me.cd, me.cn = end, c_end[0], c_end[1]
-            if end < km - _EPS_KM:
+            if end < km - EPS_KM:
                 self._moved(me, leader)
 
     def _moved(self, me: _Train, leader: bool) -> None:
@@ -974,8 +547,8 @@ class _Replication:
             return
         plan = self.plan
         # the point at km, else the last one before it
-        q = max(int(np.searchsorted(plan.km, km + _EPS_KM, side="right")) - 1, 0)
-        here = abs(plan.km[q] - km) <= _EPS_KM and plan.place[q]
+        q = max(int(np.searchsorted(plan.km, km + EPS_KM, side="right")) - 1, 0)
+        here = abs(plan.km[q] - km) <= EPS_KM and plan.place[q]
         if place is None:
             place = (f"km {km:,.0f} ({self._between(km)})" if between or not here
                      else plan.place[q])
@@ -986,8 +559,8 @@ class _Replication:
         plan = self.plan
         named = [i for i, name in enumerate(plan.place) if name and plan.point_kind[i] not in (
             "station", "filler")]
-        before = [i for i in named if plan.km[i] <= km + _EPS_KM]
-        after = [i for i in named if plan.km[i] > km + _EPS_KM]
+        before = [i for i in named if plan.km[i] <= km + EPS_KM]
+        after = [i for i in named if plan.km[i] > km + EPS_KM]
         a = plan.place[before[-1]] if before else plan.place[0]
         b = plan.place[after[0]] if after else plan.place[-1]
         return f"between {a} and {b}"

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from simulator.errors import NoConnectionError
-from simulator.journey import BatchTimes, JourneyPlan, draw_parameters, simulate_batch
+from simulator.journey import BatchTimes, draw_parameters, simulate_batch
 from simulator.parameters import ParameterTable
+from simulator.plan import JourneyPlan
 
 __all__ = ["BATCH_SIZE", "MonteCarloResult", "run_monte_carlo", "summarize"]
 

@@ -173,7 +173,7 @@ def test_start_from_a_state(tmp_path: Path) -> None:
     assert passed.arrive_s[:, -1] == pytest.approx(t0 + c[-1] - c[mid])
 
 
-def test_gauge_change_sits_exactly_where_the_gauge_changes(network) -> None:  # noqa: ANN001
+def test_gauge_change_sits_exactly_where_the_gauge_changes(network) -> None:
     from simulator.planning import prepare
     from simulator.scenario import load_scenario
 

@@ -129,7 +129,7 @@ def test_unreachable_scheduler_is_one_clear_error(prep: Prepared,
         run_monte_carlo(prep.plan, 10, seed=1, scheduler="tcp://127.0.0.1:9")
 
 
-def test_sigterm_stops_every_worker(network, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sigterm_stops_every_worker(network, tmp_path: Path) -> None:
     """`trainsim run` killed mid-run by SIGTERM leaves no worker process behind."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -147,6 +147,6 @@ def test_sigterm_stops_every_worker(network, tmp_path: Path) -> None:  # noqa: A
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM
-    gone, alive = psutil.wait_procs(children, timeout=5)
+    _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
     assert not (tmp_path / "out").exists()

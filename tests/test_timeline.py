@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module", params=["hanoi-2019", "vostochny-2023"])
-def prepared(request: pytest.FixtureRequest, network) -> Prepared:  # noqa: ANN001
+def prepared(request: pytest.FixtureRequest, network) -> Prepared:
     return prepare(load_scenario(ROOT / "scenarios" / f"{request.param}.yaml"),
                    network=network)
 
@@ -49,7 +49,7 @@ def test_a_place_with_halts_shows_each_halt_then_the_departure(prepared: Prepare
         assert TimelineKind.PASS not in kinds
 
 
-def test_reported_time_on_the_row_it_refers_to(network) -> None:  # noqa: ANN001
+def test_reported_time_on_the_row_it_refers_to(network) -> None:
     prep = prepare(load_scenario(ROOT / "scenarios" / "hanoi-2019.yaml"), network=network)
     rows = timeline_rows(analyse(prep, run_monte_carlo(prep.plan, 20, seed=1, workers=1)))
     reported = [(r["place"], r["event"]) for r in rows if r["reported"]]

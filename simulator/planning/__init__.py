@@ -6,7 +6,7 @@ typed inputs and outputs: :mod:`~simulator.planning.itinerary`,
 :mod:`~simulator.planning.profiles`, :mod:`~simulator.planning.journey_plan`.
 """
 
-from simulator.journey import HaltKind, PlannedHalt
+from simulator.plan import HaltKind, PlannedHalt
 from simulator.planning.itinerary import Itinerary, MarkKind, Place, RouteMark, build_itinerary
 from simulator.planning.journey_plan import TimelineKind, TimelinePoint, Which
 from simulator.planning.pipeline import Prepared, plan_journey, prepare

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from simulator.journey import DelayRule, JourneyPlan, NightSpec
 from simulator.parameters import Distribution, ParameterKind, ParameterSpec
 from simulator.physics import TrainDynamics
+from simulator.plan import DelayRule, JourneyPlan, NightSpec
 from simulator.planning.itinerary import Itinerary
 from simulator.planning.points import PointKind, RoutePoint
 from simulator.planning.profiles import SpeedProfiles

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from simulator.errors import DataFileError
-from simulator.journey import JourneyPlan
 from simulator.network.graph import load_network
 from simulator.physics import SpeedProfile
+from simulator.plan import JourneyPlan
 from simulator.planning.itinerary import Itinerary, build_itinerary
 from simulator.planning.journey_plan import (
     TimelinePoint,

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import DataFileError
-from simulator.journey import HaltKind, PlannedHalt
 from simulator.physics import TrainDynamics
+from simulator.plan import HaltKind, PlannedHalt
 from simulator.planning.itinerary import Itinerary, MarkKind
 from simulator.rolling_stock import Consist, Locomotive, load_consist, load_locomotive
 from simulator.scenario import OperatingDefaults, Scenario
