@@ -11,9 +11,10 @@ stops are drawn up front, per replication, as a Poisson process along the route.
 The leader keeps the headway behind the pilot at every point: it may pass (or leave) a place no
 earlier than ``headway`` after the pilot did. Running the same profile, the gap between the two
 trains changes only where one of them stops or where a night rule slows one and not yet the
-other, so the rule is checked there: where the pilot stopped (the leader, arriving, waits until
-``headway`` after the pilot left), at every stop of the leader's own, and where a night rule
-takes effect for it. The pilot's own delays therefore hold the leader up.
+other, so the rule is checked there: where the pilot stopped or a night rule took effect for it
+(the leader, arriving, waits until ``headway`` after the pilot left), at every stop of the
+leader's own, and where a night rule takes effect for the leader. The pilot's own delays
+therefore hold the leader up.
 
 Times are seconds from the plan's epoch (UTC). :func:`simulate_batch` runs the replications of a
 :class:`~simulator.parameters.ParameterTable` (drawn by :func:`draw_parameters`, or supplied by
@@ -406,15 +407,19 @@ class _Replication:
                       "the pilot train is stopped ahead" if waited else
                       f"keeps {self.headway / 60:.0f} min behind the pilot train")
 
-    def _pilot_time_at(self, km: float, cd: float, cn: float) -> float | None:
-        """When the pilot left (or passed) ``km``; None while that is not known yet."""
+    def _pilot_time_at(self, km: float, cd: float, cn: float, *,
+                       arrival: bool = False) -> float | None:
+        """When the pilot left (or passed) ``km``; None while that is not known yet. With
+        ``arrival``, where the pilot is heading now, when it gets there (a lower bound of when
+        it leaves)."""
         i = bisect_right(self.p_km, km + EPS_KM) - 1
         if i < 0:
             return None
         if abs(self.p_km[i] - km) <= EPS_KM:
             return self.p_t[i]
         later = i < len(self.p_km) - 1
-        if not later and (self.p_frontier is None or km >= self.p_frontier[0] - EPS_KM):
+        if not later and (self.p_frontier is None or km > self.p_frontier[0] + EPS_KM or (
+                not arrival and km >= self.p_frontier[0] - EPS_KM)):
             return None
         run = cn - self.p_cn[i] if self.p_night[i] else cd - self.p_cd[i]
         return self.p_t[i] + self.pace * run
@@ -480,11 +485,16 @@ class _Replication:
     def _run_at_night(self, me: _Train, km: float, cd: float, cn: float, *, leader: bool
                       ) -> _Process:
         """Run to ``km`` piece by piece: a piece ends where the night rule or the time zone
-        changes, or where the local clock enters or leaves the rule's window."""
+        changes, or where the local clock enters or leaves the rule's window. Each piece
+        starts as a departure: the pilot tells the leader, the leader keeps the headway."""
         plan, env = self.plan, self.env
         train = "leader" if leader else "pilot"
         breaks = plan.night_breaks_km
+        first = True
         while km - me.km > EPS_KM:
+            if leader and not first:
+                yield from self._hold(me)
+            first = False
             piece = min(int(np.searchsorted(breaks, me.km + EPS_KM, side="right")) - 1,
                         len(plan.night_rule) - 1)
             end = min(float(breaks[piece + 1]), km)
@@ -499,7 +509,6 @@ class _Replication:
                     self._log(env.now, me.km, "night_halt", wait,
                               "night rule: halt until the window ends", train=train)
                     yield env.timeout(wait)
-                    self._moved(me, leader)
                     continue
                 night = inside and spec.mode == "slow"
                 switch_s = minutes * 60.0
@@ -517,22 +526,27 @@ class _Replication:
                 run = switch_s
             if end >= km - EPS_KM:
                 end, c_end = km, (cd, cn)
+            if leader and plan.has_pilot:
+                # the gap to the pilot shrinks along a piece where the pilot ran slower: leave
+                # late enough to keep the headway at its end (where the pilot's time is known)
+                tp = self._pilot_time_at(end, *c_end, arrival=True)
+                if tp is not None and tp + self.headway - run > env.now + 1e-9:
+                    wait = tp + self.headway - run - env.now
+                    self._log(env.now, me.km, "headway_wait", wait,
+                              f"keeps {self.headway / 60:.0f} min behind the pilot train")
+                    yield env.timeout(wait)
+                    continue
+            # leave here in this piece's mode
+            if leader:
+                self.anchors.add(self.r, me.km, me.cd, me.cn, env.now, night)
+            else:
+                self._publish(me)
+                self.p_frontier = (end, *c_end)
             if night:
                 self._log(env.now, me.km, "night_slow", run,
                           "night rule: reduced speed in this section", train=train)
-            if not leader:
-                self.p_frontier = (end, *c_end)
             yield env.timeout(run)
             me.km, me.cd, me.cn = end, c_end[0], c_end[1]
-            if end < km - EPS_KM:
-                self._moved(me, leader)
-
-    def _moved(self, me: _Train, leader: bool) -> None:
-        """A night rule changed how ``me`` runs at ``me.km``."""
-        if leader:
-            self.anchors.add(self.r, me.km, me.cd, me.cn, self.env.now, me.night)
-        else:
-            self._publish(me)
 
     def _cum(self, km: float) -> tuple[float, float]:
         """This replication's cumulative running time (day, night) at ``km``."""

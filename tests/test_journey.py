@@ -69,6 +69,23 @@ def test_leader_never_closes_on_the_pilot(tmp_path: Path, seed: int) -> None:
                for e in tl.events)
 
 
+@pytest.mark.parametrize("mode", ["slow", "halt"])
+def test_the_headway_holds_under_night_rules(tmp_path: Path, mode: str) -> None:
+    # the pilot runs the window 25 min ahead in time: it leaves the slow stretch (or its halt)
+    # first, and the leader must not close up behind it after that
+    night = [{"country": "AA", "start": "23:00", "end": "02:00", "mode": mode, **FIXED,
+              **({"speed_factor": 0.4} if mode == "slow" else {})}]
+    prep = journey(tmp_path, km=400.0, stations=20, night=night, delays=0.5,
+                   headway={"fixed": 25, **FIXED}, depart="2019-02-23 21:00 +00:00")
+    params = draw_parameters(prep.plan, 1, 30)
+    t = simulate_batch(prep.plan, params, record=True)
+    assert t.pilot_s is not None
+    assert np.all(t.arrive_s[:, 1:] - t.pilot_s[:, 1:] >= 25 * 60 - 1e-6)
+    assert t.timelines is not None
+    kind = "night_slow" if mode == "slow" else "night_halt"
+    assert all(any(e.kind == kind for e in tl.events) for tl in t.timelines)
+
+
 def test_a_pilot_halt_holds_the_leader_up(tmp_path: Path) -> None:
     halts = [(100.0, {"at": "Mid", "kind": "locomotive_change", "to": "ru-ep1"})]
     prep = journey(tmp_path, halts=halts, headway={"fixed": 30, **FIXED})
