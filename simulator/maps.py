@@ -62,9 +62,26 @@ def _outline_file(path: Path) -> Any:
 
     g = gpd.read_file(path, layer="countries") if path.suffix == ".json" else gpd.read_file(path)
     g = g.set_crs("EPSG:4326", allow_override=True)
-    # Russia, Fiji and Antarctica cross the antimeridian and come back invalid
-    g["geometry"] = shapely.make_valid(g.geometry.values)
+    # Russia and Fiji have rings that cross the antimeridian (their longitudes jump from 180 to
+    # -180 and back): continue them past 180 instead, then repair what is left invalid
+    g["geometry"] = shapely.make_valid(np.array([_unwrap(geom) for geom in g.geometry.values]))
     return g
+
+
+def _unwrap(geom: Any) -> Any:
+    import shapely
+
+    def east(xy: np.ndarray) -> np.ndarray:
+        return np.where(xy[:, :1] < 0, xy + np.array([360.0, 0.0]), xy)
+
+    parts = list(shapely.get_parts(geom))
+    fixed = []
+    for part in parts:
+        w, s, e, _n = part.bounds
+        if e - w > 180 and s > -60:  # Antarctica really spans every longitude
+            part = shapely.transform(part, east)
+        fixed.append(part)
+    return shapely.MultiPolygon(fixed) if len(fixed) > 1 else fixed[0]
 
 
 def _countries(bbox: tuple[float, float, float, float] | None = None) -> Any:
@@ -230,7 +247,9 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
     ax.text(0.975, -0.035, "N", transform=ax.transAxes, ha="center", va="bottom",
             fontsize=9, weight="bold")
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    labels: list[Any] = [a.get_window_extent(renderer) for a in (legend, inset)]
+    inset.apply_aspect()  # its final place: an equal-aspect inset shrinks inside its box
+    labels: list[Any] = [legend.get_window_extent(renderer),
+                         inset.get_tightbbox(renderer).expanded(1.03, 1.03)]
     to_xy = _projector(crs)
     stops_xy: list[tuple[float, float]] = []
     for m in sorted((m for m in route.marks if m.kind in _MARKS),
@@ -415,6 +434,8 @@ def _free_corners(geo: Any, view: tuple[float, float, float, float]) -> list[str
 
 def _locator(ax: Any, corner: str, view: tuple[float, float, float, float], crs: str) -> Any:
     """A small map of the wider region with the main map's extent outlined."""
+    import geopandas as gpd
+    import shapely
     from matplotlib.patches import Rectangle
 
     w, s, e, n = view
@@ -424,9 +445,17 @@ def _locator(ax: Any, corner: str, view: tuple[float, float, float, float], crs:
     region_ll = _bounds_ll(region, crs)
     pos = _INSET_AT[corner]
     inset = ax.inset_axes((pos[0], pos[1], 0.24, 0.24))
-    world = _countries(None).clip(_padded(tuple(region_ll), 0.05, 2.0)).to_crs(crs)
+    world = _countries(None)
+    bounds = _padded(tuple(region_ll), 0.05, 2.0)
     inset.set_facecolor("#d9e7f0")
-    world.plot(ax=inset, color="#ece8df", edgecolor="#9a9a9a", linewidth=0.3)
+    world.clip(bounds).to_crs(crs).plot(ax=inset, color="#ece8df", edgecolor="none")
+    # outlines cut from the whole countries' boundaries: no clip edges, no antimeridian seams
+    # (either would show as lines running to the pole)
+    edges = shapely.intersection(shapely.boundary(world.geometry.values), shapely.box(
+        max(bounds[0], -179.9), max(bounds[1], -88.0), min(bounds[2], 179.9),
+        min(bounds[3], 88.0)))
+    gpd.GeoSeries(edges, crs="EPSG:4326").to_crs(crs).plot(ax=inset, color="#9a9a9a",
+                                                          linewidth=0.3)
     inset.add_patch(Rectangle((w, s), e - w, n - s, fill=False, edgecolor="#c0392b",
                               linewidth=1.4, zorder=5))
     inset.set_xlim(region[0], region[2])
