@@ -591,7 +591,7 @@ def _legend(result: Any, countries: list[str], approximate: bool,
                      "approximate track (straight between listed stations)</li>")
     items.append("<li><span class='ts-key'><span class='ts-train ts-train-key' "
                  "style='width:24px;height:24px'></span></span>the train: median of "
-                 f"{result.mc.n:,} simulated runs (red while halted)</li>")
+                 f"{result.mc.n:,} simulated runs (white while halted)</li>")
     keys = [("stop", "stop"), ("border", "border crossing"),
             ("halt", "halt: gauge or locomotive change, ceremony")]
     for cat, text in keys:
@@ -688,7 +688,7 @@ def _outlines(bbox: tuple[float, float, float, float]) -> dict[str, Any]:
 def _min_city(view: tuple[float, float, float, float]) -> int:
     """Smallest city worth a label on a page of this extent (the page shows more when zoomed)."""
     extent = max(view[2] - view[0], view[3] - view[1])
-    return 300_000 if extent > 15 else 100_000 if extent > 6 else 0
+    return 100_000 if extent > 6 else 0
 
 
 def write_html_map(result: Any, path: Path) -> None:

@@ -14,7 +14,7 @@
                 "Dec"];
   var MINOR_ZOOM = 8;
   var TRAIN_SVG = '<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">' +
-    '<path fill="#fff" d="M12 2c-4 0-7 .5-7 4v9.5C5 17.4 6.6 19 8.5 19L7 20.5v.5h2l2-2h2l2 ' +
+    '<path fill="currentColor" d="M12 2c-4 0-7 .5-7 4v9.5C5 17.4 6.6 19 8.5 19L7 20.5v.5h2l2-2h2l2 ' +
     '2h2v-.5L15.5 19c1.9 0 3.5-1.6 3.5-3.5V6c0-3.5-3-4-7-4zM8.5 17a1.5 1.5 0 110-3 1.5 1.5 0 ' +
     '010 3zM11 10H7V6h4v4zm2 0V6h4v4h-4zm2.5 7a1.5 1.5 0 110-3 1.5 1.5 0 010 3z"/></svg>';
 
