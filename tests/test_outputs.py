@@ -14,8 +14,7 @@ from simulator.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "data" / "golden"
 FILES = ["timeline.csv", "events.csv", "route.geojson", "map.png", "map.html", "journey.gpkg",
-         "journey.kml",
-         "timedistance.png", "comparison.png", "summary.md"]
+         "journey.kml", "timedistance.png", "comparison.png", "summary.md"]
 
 
 @pytest.fixture(scope="module")
