@@ -184,6 +184,19 @@ class JourneyPlan:
         return len(self.km)
 
     @cached_property
+    def halts_at(self) -> dict[int, list[int]]:
+        """The halts at each route point that has any, in the order they happen."""
+        out: dict[int, list[int]] = {}
+        for k, p in enumerate(self.halt_point.tolist()):
+            out.setdefault(p, []).append(k)
+        return out
+
+    def night_rule_at(self, km: float) -> int:
+        """Index of the night rule on the stretch leaving ``km`` (-1: none)."""
+        piece = int(np.searchsorted(self.night_breaks_km, km, side="right")) - 1
+        return int(self.night_rule[min(max(piece, 0), len(self.night_rule) - 1)])
+
+    @cached_property
     def has_night(self) -> bool:
         return bool(np.any(self.night_rule >= 0))
 

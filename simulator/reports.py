@@ -178,9 +178,10 @@ def timeline_rows(result: ScenarioResult, *, stations: bool = True) -> list[dict
     for rt in prep.scenario.reported.times:
         lo, hi = rt.time
         txt = lo.strftime("%Y-%m-%d %H:%M") + ("" if lo == hi else "–" + hi.strftime("%H:%M"))
-        same = [i for i, (p, _) in enumerate(entries)
-                if p.kind != TimelineKind.STATION and normalize_name(p.name) == normalize_name(
-                    rt.at)]
+        point = prep.reported_point.get(rt.id)  # None: the road leg's destination
+        same = [i for i, (p, _) in enumerate(entries) if p.kind != TimelineKind.STATION and (
+            p.point == point if point is not None
+            else normalize_name(p.name) == normalize_name(rt.at))]
         if same:
             reported_row[same[-1] if rt.event == "depart" else same[0]] = \
                 f"{txt} ({lo.strftime('%z')})"
@@ -277,7 +278,7 @@ def summary_markdown(result: ScenarioResult) -> str:
 
 def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     """Write every per-scenario output into ``out``; return the paths written."""
-    from simulator import maps, plots
+    from simulator import exports, maps, plots
 
     prep = result.prepared
     out.mkdir(parents=True, exist_ok=True)
@@ -287,7 +288,8 @@ def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     # replication 0 of the run, event by event
     one = simulate_batch(prep.plan, draw_parameters(prep.plan, result.mc.seed, 1), record=True)
     assert one.timelines is not None
-    write_csv(out / "events.csv", one.timelines[0].rows())
+    events = one.timelines[0].rows()
+    write_csv(out / "events.csv", events)
     written.append(out / "events.csv")
     prep.route.write_geojson(out / "route.geojson")
     written.append(out / "route.geojson")
@@ -295,6 +297,10 @@ def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     written.append(out / "map.png")
     maps.write_html_map(result, out / "map.html")
     written.append(out / "map.html")
+    exports.write_geopackage(result, out / "journey.gpkg", events=events)
+    written.append(out / "journey.gpkg")
+    exports.write_kml(result, out / "journey.kml")
+    written.append(out / "journey.kml")
     plots.time_distance(result, out / "timedistance.png")
     written.append(out / "timedistance.png")
     plots.comparison([result], out / "comparison.png")

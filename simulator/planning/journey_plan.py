@@ -135,12 +135,15 @@ def build_plan(scenario: Scenario, itinerary: Itinerary, traction: Traction,
 
 
 def timeline_points(plan: JourneyPlan, points: list[RoutePoint]) -> list[TimelinePoint]:
-    """The rows of the timeline, one per place and event, in km order."""
+    """The rows of the timeline, one per place and event, in km order.
+
+    A place passed without halting has one row (``pass``, or ``border`` at a crossing); a place
+    where the train halts has its arrival, one row per halt (at the halt's start), and its
+    departure. The origin has its departure, the destination its arrival.
+    """
     out: list[TimelinePoint] = []
     last = len(points) - 1
-    halts_at: dict[int, list[int]] = {}
-    for k, p in enumerate(plan.halt_point.tolist()):
-        halts_at.setdefault(p, []).append(k)
+    halts_at = plan.halts_at
     for i, p in enumerate(points):
         tz = plan.tz_name[i]
         if p.kind == PointKind.FILLER:
@@ -149,7 +152,7 @@ def timeline_points(plan: JourneyPlan, points: list[RoutePoint]) -> list[Timelin
             out.append(TimelinePoint(p.name, TimelineKind.STATION, p.km, i, Which.ARRIVE, tz=tz))
             continue
         halts = halts_at.get(i, [])
-        if i == last:
+        if i == last or (halts and i > 0):
             out.append(TimelinePoint(p.name, TimelineKind.ARRIVE, p.km, i, Which.ARRIVE, tz=tz,
                                      detail=p.detail))
         elif not halts:
