@@ -129,12 +129,16 @@ def test_unreachable_scheduler_is_one_clear_error(prep: Prepared,
         run_monte_carlo(prep.plan, 10, seed=1, scheduler="tcp://127.0.0.1:9")
 
 
-def test_sigterm_stops_every_worker(network, tmp_path: Path) -> None:
-    """`trainsim run` killed mid-run by SIGTERM leaves no worker process behind."""
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM),
+                                              (signal.SIGINT, 1)])
+def test_a_signal_stops_every_worker(network, tmp_path: Path, signum: int,  # noqa: ANN001
+                                     code: int) -> None:
+    """`trainsim run` stopped mid-run (SIGTERM, or Ctrl-C) leaves no worker process behind."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "run", str(ROOT / "scenarios" / "hanoi-2019.yaml"),
-         "-n", "100000", "--workers", "2", "--quiet", "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "simulator", "run",
+         str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "2000000", "--workers", "2",
+         "--quiet", "--out", str(tmp_path / "out")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     parent = psutil.Process(proc.pid)
     children: list[psutil.Process] = []
@@ -144,9 +148,9 @@ def test_sigterm_stops_every_worker(network, tmp_path: Path) -> None:
         time.sleep(0.1)
     assert len(children) >= 2, "the run never started its workers"
     time.sleep(0.5)  # mid-run
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     proc.wait(timeout=30)
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == code, proc.stderr.read() if proc.stderr else ""
     _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
     assert not (tmp_path / "out").exists()
