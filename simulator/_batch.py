@@ -44,6 +44,9 @@ class Batch:
         self.cd_pt = plan.cum_at_points(self.g0, self.w1)
         self.cn_pt = (plan.cum_at_points(self.g0, self.w1, night=True) if plan.night_slows
                       else self.cd_pt)
+        if np.any(cols[ParameterKind.HALT] < 0) or np.any(cols[ParameterKind.PILOT_HALT] < 0):
+            msg = "halt durations must be non-negative"
+            raise ValueError(msg)
         self.halt_s = cols[ParameterKind.HALT].tolist()
         # the halts and the destination as plain Python numbers, for the per-row loop
         self.halt_km = plan.km[plan.halt_point].tolist()
