@@ -131,7 +131,7 @@ def test_unreachable_scheduler_is_one_clear_error(prep: Prepared,
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM),
                                               (signal.SIGINT, 1)])
-def test_a_signal_stops_every_worker(network, tmp_path: Path, signum: int,  # noqa: ANN001
+def test_a_signal_stops_every_worker(network, tmp_path: Path, signum: int,
                                      code: int) -> None:
     """`trainsim run` stopped mid-run (SIGTERM, or Ctrl-C) leaves no worker process behind."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
