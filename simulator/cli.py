@@ -30,6 +30,11 @@ def _cmd_network_info(args: argparse.Namespace) -> int:
     s = net.summary()
     print(f"Rail network {net.source}")
     print(f"  nodes {s['nodes']:,}  edges {s['edges']:,}  stations {s['stations']:,}")
+    comp = s["component_km"]
+    small = len(comp) - 1
+    print(f"  connected components: {s['components']:,} (the largest {comp[0]:,.1f} km of line"
+          + (f"; {small:,} pieces the sources leave unjoined, {sum(comp[1:]):,.1f} km)"
+             if small else ")"))
     for title, key in (("country", "km_by_country"), ("gauge (mm)", "km_by_gauge"),
                        ("source", "km_by_source")):
         print(f"  km of track by {title}:")
@@ -66,18 +71,6 @@ def format_length_checks(net: object, tolerance_pct: float = 3.0) -> str:
         lines.append(f"  {r['from']!s:<22} {r['to']!s:<22} {r['published_km']:>9.1f} "
                      f"{r['network_km']:>9.1f} {r['error_pct']:>+6.1f}%{flag}")
     return "\n".join(lines)
-
-
-def _cmd_network_build(args: argparse.Namespace) -> int:
-    from simulator.network.snapshot import build_snapshot
-
-    shared = args.shared
-    if not shared.is_dir():
-        msg = f"{shared}: shared source folder not found (give --shared DIR)"
-        raise _BadInput(msg)
-    for line in build_snapshot(shared, args.out):
-        print(line)
-    return 0
 
 
 def _cmd_network_fetch(args: argparse.Namespace) -> int:
@@ -164,15 +157,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also compare network lengths with published chainage")
     info.add_argument("--no-cache", action="store_true", help="parse the XML, ignore the cache")
     info.set_defaults(func=_cmd_network_info)
-
-    build = net_sub.add_parser("build", help="rebuild the offline snapshot from ../shared")
-    from simulator.network.snapshot import default_shared_dir
-
-    build.add_argument("--shared", type=Path, default=default_shared_dir(),
-                       help="folder with osm-candidates/ and stations/ (default: ../shared)")
-    build.add_argument("--out", type=Path, default=settings.default_snapshot,
-                       help="output OSM XML file (default: %(default)s)")
-    build.set_defaults(func=_cmd_network_build)
 
     fetch = net_sub.add_parser("fetch", help="download OSM railways online (Overpass)")
     fetch.add_argument("--bbox", help="WEST,SOUTH,EAST,NORTH in degrees")
