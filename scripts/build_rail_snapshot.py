@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from railsnapshot.build import (  # noqa: E402
+from railsnapshot.build import (
     ROOT,
     build_snapshot,
     default_shared_dir,

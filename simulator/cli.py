@@ -102,8 +102,13 @@ def _cmd_route(args: argparse.Namespace) -> int:
     net = load_network(args.snapshot)
     stops = [args.origin, *(args.via or []), args.destination]
     route = find_route(net, stops, gauge=args.gauge, gauge_change_at=args.gauge_change_at or (),
-                       reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle)
-    print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km")
+                       reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle,
+                       allow_detours=args.allow_detours)
+    print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km "
+          f"({route.ratio:.2f}× the shortest track between the stops, "
+          f"{route.shortest_km:,.1f} km)")
+    if route.detour:
+        print(f"trainsim: warning: {route.detour}", file=sys.stderr)
     by_country = route.km_by("country").items()
     print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
     print("  km by line:")
@@ -177,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a via station where the train may reverse (repeatable)")
     route.add_argument("--max-angle", type=float, default=45.0,
                        help="largest change of direction at a junction, degrees (default 45)")
+    route.add_argument("--allow-detours", action="store_true",
+                       help="accept a route that enters a country where no stop is, crosses a "
+                            "border twice or passes a station twice (refused otherwise)")
     route.add_argument("--color-by", choices=["country", "speed"], default="country",
                        help="colour of the route on the map")
     route.add_argument("--out", type=Path, default=settings.outputs_dir / "route",

@@ -58,7 +58,7 @@ def build_snapshot(shared: Path, out_path: Path, recipe: dict[str, Any] | None =
 
     # -- China -------------------------------------------------------------------------------
     cn = rc["china"]
-    cn_ways_src, hsr, cn_stations = china.load(shared, cn)
+    cn_ways_src, other_lines, cn_points = china.load(shared, cn)
     cn_ways = china.add_ways(b, cn_ways_src, cn, report)
     tol = float(cn["simplified_m"])
     china.merge_ends(b, cn_ways, topo["end_merge_m"], report)
@@ -66,8 +66,9 @@ def build_snapshot(shared: Path, out_path: Path, recipe: dict[str, Any] | None =
     china.close_gaps(b, cn_ways, topo, tol, report)
     cn_ways = _ways_of(b, "CN")
     first = sorted({c[k] for c in cn["chainage"] for k in ("from", "to")})
-    cn_nodes = china.place_stations(b, cn_ways, hsr, cn_stations, topo, cn["source_tag"],
+    cn_nodes = china.place_stations(b, cn_ways, other_lines, cn_points, topo, cn["source_tag"],
                                     report, first=first)
+    cn_stations = {st["name"]: st for st in reversed(cn_points)}  # the lowest OSM id wins
     for spec in cn["bridge_stations"]:
         name = spec["station"]
         if name in cn_nodes:  # on the track after all: drop the station placed there
@@ -212,7 +213,7 @@ def _add_waypoints(b: OsmXmlWriter, fname: str, rws: list[dict[str, str]], spec:
                 report.append(f"{fname} {r['station_en']}: no trace within "
                               f"{spec['waypoint_max_m'] / 1000:.0f} km, not placed")
                 continue
-            nid = insert_points(b, [snaps[0]], snap_to_vertex_m=1.0)[0]
+            nid = insert_points(b, [snaps[0]], snap_to_vertex_m=30.0)[0]
             index = SegmentIndex(b, ways)
         b.nodes[nid].tags.update(tables.station_tags(r, fname))
         station_index[r["station_en"]] = nid

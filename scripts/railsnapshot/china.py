@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 
 from railsnapshot.geometry import (
     M_PER_DEG,
+    LineDistance,
     SegmentIndex,
     Snap,
     haversine_m,
@@ -26,37 +27,41 @@ from railsnapshot.geometry import (
 from simulator.network.osmxml import OsmXmlWriter
 
 
-def load(shared: Path, rc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[np.ndarray],
-                                                   dict[str, dict[str, Any]]]:
-    """Conventional ways (sorted by OSM id), high-speed line coordinates, stations by name."""
+def load(shared: Path, rc: dict[str, Any]
+         ) -> tuple[list[dict[str, Any]], dict[str, list[np.ndarray]], list[dict[str, Any]]]:
+    """Conventional ways (sorted by OSM id); the other lines by kind (``hsr``, ``metro``: to tell
+    their stations apart); every station point (sorted by OSM id)."""
     folder = shared / rc["folder"]
     ways: dict[int, dict[str, Any]] = {}
-    hsr: dict[int, np.ndarray] = {}
+    other: dict[str, dict[int, np.ndarray]] = {"hsr": {}, "metro": {}}
     stations: dict[int, dict[str, Any]] = {}
     for region in rc["files"]:
         data = json.loads((folder / f"china-{region}.json").read_text(encoding="utf-8"))
         for feat in data["lines"]:
             p = feat["properties"]
-            if p.get("railway") != "rail" or feat["geometry"]["type"] != "LineString":
+            if feat["geometry"]["type"] != "LineString":
+                continue
+            coords = feat["geometry"]["coordinates"]
+            if p.get("railway") in ("subway", "tram", "light_rail"):
+                other["metro"][int(p["osm_id"])] = np.asarray(coords, dtype=float)
+                continue
+            if p.get("railway") != "rail":
                 continue
             name = p.get("name") or ""
-            coords = feat["geometry"]["coordinates"]
             flagged = p.get("is_hsr") or p.get("rail_type") == "hsr"
             if any(m in name for m in rc["hsr_name_marks"]) or (
                     flagged and name not in rc["conventional_flagged_hsr"]):
-                hsr[int(p["osm_id"])] = np.asarray(coords, dtype=float)
+                other["hsr"][int(p["osm_id"])] = np.asarray(coords, dtype=float)
                 continue
             ways[int(p["osm_id"])] = {"id": int(p["osm_id"]), "coords": coords, "props": p}
         for feat in data["stations"]:
             p = feat["properties"]
             if p.get("railway") == "station" and p.get("name"):
                 lon, lat = feat["geometry"]["coordinates"]
-                stations[int(p["osm_id"])] = {"lat": lat, "lon": lon, "props": p}
-    by_name: dict[str, dict[str, Any]] = {}
-    for osm_id in sorted(stations):  # the lowest OSM id wins a shared name: deterministic
-        st = stations[osm_id]
-        by_name.setdefault(str(st["props"]["name"]), st)
-    return [ways[k] for k in sorted(ways)], [hsr[k] for k in sorted(hsr)], by_name
+                stations[int(p["osm_id"])] = {"lat": lat, "lon": lon, "props": p,
+                                              "name": str(p["name"])}
+    lines = {kind: [v[k] for k in sorted(v)] for kind, v in other.items()}
+    return [ways[k] for k in sorted(ways)], lines, [stations[k] for k in sorted(stations)]
 
 
 def add_ways(b: OsmXmlWriter, ways: list[dict[str, Any]], rc: dict[str, Any],
@@ -252,46 +257,76 @@ def close_gaps(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m: fl
     report.append(f"China: {len(chosen)} connectors close gaps (longest {longest:.0f} m)")
 
 
-def place_stations(b: OsmXmlWriter, ways: list[int], hsr: list[np.ndarray],
-                   stations: dict[str, dict[str, Any]], topo: dict[str, Any], source: str,
+def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[np.ndarray]],
+                   stations: list[dict[str, Any]], topo: dict[str, Any], source: str,
                    report: list[str], *, first: list[str]) -> dict[str, int]:
     """Put each OSM station on the conventional track it stands on (the way is split there).
 
-    A station nearer a high-speed line than ``hsr_station_margin_m`` while the nearest
-    conventional track is further away is a high-speed station and is left out. ``first`` names
-    stations placed before the others (the ones the build's chainage uses).
+    A station nearer a high-speed, metro or tram line than to conventional track, when that
+    track is further than ``other_station_margin_m``, is a station of that other line and is
+    left out (metro lines often run under main stations: those stay). Of several stations
+    with one name, the one nearest its track is kept. ``first`` names stations placed before the
+    others (the ones the build's chainage uses), so that they keep a point two stations share.
     """
-    names = sorted(stations, key=lambda n: (n not in first, n))
     index = SegmentIndex(b, [wi for wi in ways if b.ways[wi].tags.get("source") != "connector"])
-    lat = np.array([stations[n]["lat"] for n in names])
-    lon = np.array([stations[n]["lon"] for n in names])
-    found = index.near(lat, lon, topo["station_radius_m"])
-    # distance to the nearest high-speed vertex/segment midpoint (coarse: only to decide)
-    hsr_pts = np.concatenate([np.concatenate([c, (c[1:] + c[:-1]) / 2]) for c in hsr]) \
-        if hsr else np.zeros((0, 2))
-    kx = np.cos(np.radians(np.clip(lat, -80, 80)))
-    tree = cKDTree(np.column_stack([hsr_pts[:, 0] * np.cos(np.radians(hsr_pts[:, 1])),
-                                    hsr_pts[:, 1]])) if len(hsr_pts) else None
-    hsr_d = (tree.query(np.column_stack([lon * kx, lat]))[0] * M_PER_DEG
-             if tree is not None else np.full(len(names), np.inf))
-    chosen, chosen_names, skipped_hsr = [], [], 0
-    for name, snaps, dh in zip(names, found, hsr_d, strict=True):
+    lat = np.array([st["lat"] for st in stations])
+    lon = np.array([st["lon"] for st in stations])
+    radius = topo["station_radius_m"]
+    found = index.near(lat, lon, radius)
+    d_hsr = LineDistance(other["hsr"]).distance(lat, lon, radius)
+    d_metro = LineDistance(other["metro"]).distance(lat, lon, radius)
+    best: dict[str, tuple[float, int]] = {}
+    skipped = {"hsr": 0, "metro": 0}
+    for k, (st, snaps) in enumerate(zip(stations, found, strict=True)):
         if not snaps:
             continue
-        if dh < snaps[0].dist_m and snaps[0].dist_m > topo["hsr_station_margin_m"]:
-            skipped_hsr += 1
+        d = snaps[0].dist_m
+        if d > topo["other_station_margin_m"] and min(d_metro[k], d_hsr[k]) < d:
+            skipped["metro" if d_metro[k] < d_hsr[k] else "hsr"] += 1
             continue
-        chosen.append(snaps[0])
-        chosen_names.append(name)
-    nodes = insert_points(b, chosen, snap_to_vertex_m=1.0)
+        if st["name"] not in best or d < best[st["name"]][0]:
+            best[st["name"]] = (d, k)
+    names = sorted(best, key=lambda n: (n not in first, n))
+    # the station stands on every track parallel to its own within station_parallel_m (the
+    # other track of a double-track line, a parallel line through the station): one node on all
+    snaps: list[Snap] = []
+    owner: list[int] = []
+    for k, name in enumerate(names):
+        own = found[best[name][1]]
+        snaps.append(own[0])
+        owner.append(k)
+        ways_done = {own[0].way}
+        for s in own[1:]:
+            if (s.way not in ways_done and s.dist_m <= own[0].dist_m + topo["station_parallel_m"]
+                    and float(line_angle(s.heading, own[0].heading))
+                    <= math.radians(topo["station_parallel_deg"])):
+                snaps.append(s)
+                owner.append(k)
+                ways_done.add(s.way)
+    nodes = insert_points(b, snaps, snap_to_vertex_m=topo["snap_to_vertex_m"])
+    main: dict[int, int] = {}
+    merge: dict[int, int] = {}
+    for k, nid in zip(owner, nodes, strict=True):
+        if k not in main:
+            main[k] = nid
+        elif nid != main[k] and b.nodes[nid].tags.get("railway") != "station" \
+                and nid not in merge and nid not in main.values():
+            merge[nid] = main[k]
+    for wi in ways:
+        w = b.ways[wi]
+        if any(n in merge for n in w.nodes):
+            nodes_ = [merge.get(n, n) for n in w.nodes]
+            w.nodes = [n for i, n in enumerate(nodes_) if i == 0 or n != nodes_[i - 1]]
     placed: dict[str, int] = {}
-    for name, nid in zip(chosen_names, nodes, strict=True):
+    for k, name in enumerate(names):
+        nid = merge.get(main[k], main[k])
         if b.nodes[nid].tags.get("railway") == "station":
             continue  # two stations on one point: the first placed keeps it
-        b.nodes[nid].tags.update(station_tags(name, stations[name], source))
+        b.nodes[nid].tags.update(station_tags(name, stations[best[name][1]], source))
         placed[name] = nid
-    report.append(f"China: {len(placed)} stations put on the track (split there); "
-                  f"{skipped_hsr} high-speed stations left out")
+    report.append(f"China: {len(placed)} stations put on the track (split there; on "
+                  f"{len(merge)} parallel tracks too); "
+                  f"{skipped['hsr']} high-speed and {skipped['metro']} metro stations left out")
     return placed
 
 

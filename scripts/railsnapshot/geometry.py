@@ -108,7 +108,7 @@ def local_heading(b: OsmXmlWriter, frm: int, to: int) -> float:
 
 
 def segment_error(length_m: float, tolerance_m: float) -> float:
-    """How far (radians) a simplified segment's direction may be off the track's: the router's rule."""
+    """How far (radians) a simplified segment may be off the track (the router's rule)."""
     if tolerance_m <= 0:
         return 0.0
     return min(math.atan(2 * tolerance_m / max(length_m, 1.0)), math.radians(30.0))
@@ -158,3 +158,26 @@ def insert_points(b: OsmXmlWriter, snaps: list[Snap], *, snap_to_vertex_m: float
             if tags[k]:
                 b.nodes[nid].tags.update(tags[k] or {})
     return result
+
+
+class LineDistance:
+    """Distance (m) from points to a set of lines, in a sinusoidal projection (good locally)."""
+
+    def __init__(self, lines: list[np.ndarray]) -> None:
+        geoms = [shapely.linestrings(self._xy(c)) for c in lines if len(c) >= 2]
+        self.tree = STRtree(geoms) if geoms else None
+
+    @staticmethod
+    def _xy(c: np.ndarray) -> np.ndarray:
+        c = np.asarray(c, dtype=float)[:, :2]
+        return np.column_stack([c[:, 0] * np.cos(np.radians(c[:, 1])), c[:, 1]]) * M_PER_DEG
+
+    def distance(self, lat: np.ndarray, lon: np.ndarray, max_m: float) -> np.ndarray:
+        """Distance to the nearest line, ``inf`` beyond ``max_m``."""
+        out = np.full(len(lat), np.inf)
+        if self.tree is None or not len(lat):
+            return out
+        pts = shapely.points(self._xy(np.column_stack([lon, lat])))
+        (qi, _ti), d = self.tree.query_nearest(pts, max_distance=max_m, return_distance=True)
+        np.minimum.at(out, qi, d)
+        return out

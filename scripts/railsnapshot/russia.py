@@ -67,7 +67,7 @@ def place_stations(b: OsmXmlWriter, shared: Path, ways: list[int], rc: dict[str,
         if snaps:
             chosen.append(snaps[0])
             rows.append(k)
-    nodes = insert_points(b, chosen, snap_to_vertex_m=1.0)
+    nodes = insert_points(b, chosen, snap_to_vertex_m=topo["snap_to_vertex_m"])
     placed: dict[str, int] = {}
     for k, nid in zip(rows, nodes, strict=True):
         if b.nodes[nid].tags.get("railway") == "station":

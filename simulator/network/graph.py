@@ -33,7 +33,7 @@ __all__ = ["CACHE_VERSION", "RailNetwork", "bundled_graph_path", "load_network",
 log = logging.getLogger(__name__)
 
 #: the switch-angle test measures each edge's direction this far from its ends
-HEADING_PROBE_M = 300.0
+HEADING_PROBE_M = 100.0
 #: simplified geometry: the router widens its angle test by at most this much per edge
 MAX_HEADING_ERROR = math.radians(30.0)
 EARTH_RADIUS_M = 6_371_009.0
