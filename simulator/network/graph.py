@@ -204,7 +204,7 @@ def edge_arrays(g: nx.MultiDiGraph, *, probe_m: float = HEADING_PROBE_M) -> dict
 
 
 def bundled_graph_path(snapshot: Path) -> Path:
-    """Where ``make snapshot`` puts the parsed graph of a snapshot (``x.osm.bz2`` → ``x.graph.npz``)."""
+    """Where ``make snapshot`` puts a snapshot's parsed graph (``x.osm.bz2`` → ``x.graph.npz``)."""
     return snapshot.with_name(snapshot.name.split(".", 1)[0] + ".graph.npz")
 
 

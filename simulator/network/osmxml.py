@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,5 @@ def _open_text(path: Path, suffix: str) -> IO[str]:
     if suffix == ".gz":
         # mtime=0: the same content gives the same bytes
         raw = gzip.GzipFile(path, "wb", compresslevel=9, mtime=0)
-        import io
-
         return io.TextIOWrapper(raw, encoding="utf-8")
-    return open(path, "w", encoding="utf-8")  # noqa: SIM115 - returned to a with block
+    return open(path, "w", encoding="utf-8")
