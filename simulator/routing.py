@@ -38,8 +38,8 @@ from simulator._io import atomic_path
 from simulator.errors import RouteNotFoundError, RouteRefusedError
 from simulator.network.graph import RailNetwork, edge_arrays
 
-__all__ = ["DETOUR_WARN_RATIO", "Mark", "RailRouter", "Route", "Segment", "find_route",
-           "router_for"]
+__all__ = ["DETOUR_WARN_RATIO", "Mark", "PairOutcome", "RailRouter", "Route", "Segment",
+           "find_route", "router_for", "survey"]
 
 #: a turn involving a straight station-table chord is refused only past this angle (a reversal)
 CHORD_MAX_ANGLE = math.radians(100.0)
@@ -201,6 +201,7 @@ class _Query:
     change_nodes: frozenset[int]
     max_angle_deg: float
     countries: frozenset[str] | None  # None: any country
+    any_gauge: bool = False  # ignore gauges (to tell a gauge obstacle from a turn)
 
 
 @dataclass
@@ -276,6 +277,16 @@ class RailRouter:
         self._graphs: OrderedDict[_Query, csr_matrix] = OrderedDict()
         self._runs: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._plain: csr_matrix | None = None
+        self._turn_index: dict[tuple[int, int], int] | None = None
+        self.station_xy: tuple[np.ndarray, np.ndarray] | None = None
+
+    def turn_index(self) -> dict[tuple[int, int], int]:
+        """(edge in, edge out) → index of that move in the turn arrays."""
+        if self._turn_index is None:
+            self._turn_index = {(int(f), int(t)): i for i, (f, t) in
+                                enumerate(zip(self.t_from.tolist(), self.t_to.tolist(),
+                                              strict=True))}
+        return self._turn_index
 
     def _turns(self, head_out: np.ndarray, head_in: np.ndarray, err: np.ndarray) -> None:
         """Every move from an edge into the next (no U-turn), with the angle it needs."""
@@ -314,7 +325,8 @@ class RailRouter:
         rows = []
         for g in q.gauges:
             b = 1 << self.gauge_list.index(g) if g in self.gauge_list else 0
-            rows.append(ok & ((self.gauge_mask == 0) | ((self.gauge_mask & b) != 0)))
+            rows.append(ok if q.any_gauge
+                        else ok & ((self.gauge_mask == 0) | ((self.gauge_mask & b) != 0)))
         return np.asarray(rows)
 
     def _state_graph(self, q: _Query) -> csr_matrix:
@@ -583,8 +595,7 @@ def _fail(network: RailNetwork, router: RailRouter, stations: list[Any], leg: in
         why = "the train would have to reverse at the stop; the scenario does not allow it"
     elif not isinstance(router.search(
             [a.node, b.node], gauge=gauge,
-            q=_Query(tuple(router.gauge_list), frozenset(router.nodes), q.max_angle_deg,
-                     q.countries)), int):
+            q=_Query((gauge,), frozenset(), q.max_angle_deg, q.countries, any_gauge=True)), int):
         why = (f"track of another gauge than the train's {gauge} mm lies between, "
                "and no gauge change is allowed there")
     else:
@@ -665,20 +676,25 @@ def _leg_km(route: Route, k: int) -> float:
 
 
 def _nearest_station_label(router: RailRouter, node: int) -> str:
+    """The node's station name, or where it is relative to the nearest station."""
     g = router.graph
     d = g.nodes[node]
     if d.get("railway") == "station" and (d.get("name:en") or d.get("name")):
         return str(d.get("name:en") or d.get("name"))
-    x, y = d["x"], d["y"]
-    best, best_d = "", math.inf
-    for _n, nd in g.nodes(data=True):
-        if nd.get("railway") != "station":
-            continue
-        dd = (nd["x"] - x) ** 2 * math.cos(math.radians(y)) ** 2 + (nd["y"] - y) ** 2
-        if dd < best_d:
-            best, best_d = str(nd.get("name:en") or nd.get("name")), dd
-    km = math.sqrt(best_d) * 111.2
-    return f"near {best}" if km < 2 else f"{km:.0f} km from {best}"
+    if router.station_xy is None:
+        st = [(n, nd["x"], nd["y"]) for n, nd in g.nodes(data=True)
+              if nd.get("railway") == "station"]
+        router.station_xy = (np.asarray([n for n, _, _ in st]),
+                             np.asarray([(x, y) for _, x, y in st], dtype=float))
+    ids, xy = router.station_xy
+    if not len(ids):
+        return f"at {d['y']:.4f} N {d['x']:.4f} E"
+    k = math.cos(math.radians(d["y"]))
+    dist = np.hypot((xy[:, 0] - d["x"]) * k, xy[:, 1] - d["y"]) * 111.2
+    i = int(np.argmin(dist))
+    nd = g.nodes[int(ids[i])]
+    name = str(nd.get("name:en") or nd.get("name"))
+    return f"near {name}" if dist[i] < 2 else f"{dist[i]:.0f} km from {name}"
 
 
 def _divergence(route: Route, router: RailRouter, path: list[int], k: int) -> str:
@@ -701,23 +717,28 @@ def _why_shortest_illegal(router: RailRouter, path: list[int], gauge: int, q: _Q
     usable = router.usable(_Query((gauge,), q.change_nodes, q.max_angle_deg, None))[0]
     prev_e = -1
     limit = math.radians(q.max_angle_deg)
+    turns = router.turn_index()
     for a, b in itertools.pairwise(path):
-        cands = [e for e in router.out[a] if int(router.ev[e]) == b]
-        e = min(cands, key=lambda i: router.length[i])
-        here = _nearest_station_label(router, router.nodes[a])
-        if q.countries is not None and router.country_list[router.country[e]] not in q.countries:
-            return (f"the shortest track runs through "
-                    f"{router.country_list[router.country[e]]} ({here}), where no stop is")
+        e = min((e for e in router.out[a] if int(router.ev[e]) == b),
+                key=lambda i: router.length[i])
+        country = router.country_list[router.country[e]]
+        if q.countries is not None and country not in q.countries:
+            return (f"the shortest track runs through {country} "
+                    f"({_nearest_station_label(router, router.nodes[a])}), where no stop is")
         if not usable[e] and not q.change_nodes:
-            return f"the shortest track has no {gauge} mm rail {here}"
+            return (f"the shortest track has no {gauge} mm rail "
+                    f"{_nearest_station_label(router, router.nodes[a])}")
         if prev_e >= 0:
-            sel = np.flatnonzero((router.t_from == prev_e) & (router.t_to == e))
-            if sel.size and router.t_need[sel[0]] >= limit:
-                ang = math.degrees(float(router.t_angle[sel[0]]))
-                return (f"the shortest track needs a {ang:.0f}° turn at a junction {here} "
-                        "(a reversal the train cannot make there)")
-            if not sel.size:
-                return f"the shortest track turns back on itself {here} (a reversal)"
+            t = turns.get((prev_e, e))
+            here = router.nodes[a]
+            if t is None:
+                return ("the shortest track turns back on itself "
+                        f"{_nearest_station_label(router, here)} (a reversal)")
+            if router.t_need[t] >= limit:
+                ang = math.degrees(float(router.t_angle[t]))
+                return (f"the shortest track needs a {ang:.0f}° turn at a junction "
+                        f"{_nearest_station_label(router, here)} (a reversal the train cannot "
+                        "make there)")
         prev_e = e
     return "the shortest track is legal but differs in a gauge change or a stop's direction"
 
@@ -774,3 +795,147 @@ def _border_name(g: nx.MultiDiGraph, node: int, a: str, b: str) -> str:
     if d.get("border_crossing"):
         return str(d.get("name:en") or d.get("name"))
     return f"{a}–{b} border"
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """What the router makes of one origin–destination pair (see :func:`survey`)."""
+
+    origin: str
+    destination: str
+    gauge: int
+    outcome: str  # "routed", "refused", "no_route"
+    length_km: float = math.nan
+    shortest_km: float = math.nan
+    reason: str = ""  # why refused / no route, or why the route is a detour
+
+    @property
+    def ratio(self) -> float:
+        return self.length_km / self.shortest_km if self.shortest_km > 0 else math.nan
+
+
+def survey(network: RailNetwork, origins: Sequence[Any], destinations: Sequence[Any], *,
+           gauge_of: Any, max_angle_deg: float = 45.0) -> list[PairOutcome]:
+    """Route every origin to every destination (stations) the way :func:`find_route` would.
+
+    One search per origin serves all its destinations, so that thousands of pairs take seconds:
+    the all-pairs property test and network surveys use it; the test checks it against
+    :func:`find_route` on a sample. ``gauge_of(station)`` gives the train's gauge for an origin.
+    The outcome of a pair is ``routed`` (with the ratio to the shortest track and, above
+    ``DETOUR_WARN_RATIO``, the reason), ``refused`` (crosses a border twice, passes a station
+    twice, or runs only through a country where no stop is) or ``no_route`` (with the reason).
+    """
+    router = router_for(network)
+    g = network.graph
+    n_e = len(router.edges)
+    is_station = np.asarray([d.get("railway") == "station" for _, d in g.nodes(data=True)])
+    out: list[PairOutcome] = []
+    for a in origins:
+        gauge = int(gauge_of(a))
+        ca = str(g.nodes[a.node].get("country") or "?")
+        wide = _Query((gauge,), frozenset(), float(max_angle_deg), None)
+        usable = router.usable(wide)[0]
+        seeds = {e: float(router.length[e]) for e in router.out[router.node_index[a.node]]
+                 if usable[e]}
+        plain, plain_pred = router.plain_distances(a.node)
+        runs: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+
+        def run(q: _Query, seeds: dict[int, float] = seeds,
+                runs: dict[Any, tuple[np.ndarray, np.ndarray]] = runs
+                ) -> tuple[np.ndarray, np.ndarray]:
+            if q not in runs:
+                runs[q] = router._run(q, seeds) if seeds else (
+                    np.full(n_e + 1, np.inf), np.full(n_e + 1, _NO_PRED))
+            return runs[q]
+
+        for b in destinations:
+            if b.node == a.node:
+                continue
+            j = router.node_index[b.node]
+            allowed = frozenset({ca, str(g.nodes[b.node].get("country") or "?")})
+            res = _best_path(router, run(wide), j)
+            if res is not None and any(router.country_list[router.country[e]] not in allowed
+                                       for e in res[1]):
+                res = _best_path(router, run(_Query((gauge,), frozenset(), wide.max_angle_deg,
+                                                    allowed)), j)
+                if res is None:
+                    foreign = sorted({router.country_list[router.country[e]]
+                                      for e in _best_path(router, run(wide), j)[1]}  # type: ignore[index]
+                                     - allowed)
+                    out.append(PairOutcome(a.label, b.label, gauge, "refused",
+                                           reason=f"runs through {', '.join(foreign)}, where no "
+                                                  "stop is"))
+                    continue
+            if res is None:
+                out.append(PairOutcome(a.label, b.label, gauge, "no_route",
+                                       reason=_why_no_pair(router, a.node, b.node, gauge, run,
+                                                           plain, wide)))
+                continue
+            length_m, edges = res
+            refusal = _path_refusal(router, edges, is_station)
+            shortest = float(plain[j]) / 1000
+            if refusal:
+                out.append(PairOutcome(a.label, b.label, gauge, "refused", length_m / 1000,
+                                       shortest, refusal))
+                continue
+            reason = ""
+            if length_m / 1000 > DETOUR_WARN_RATIO * shortest:
+                path = [j]
+                while int(plain_pred[path[-1]]) != _NO_PRED:
+                    path.append(int(plain_pred[path[-1]]))
+                path.reverse()
+                reason = _why_shortest_illegal(router, path, gauge, _Query(
+                    (gauge,), frozenset(), wide.max_angle_deg, allowed))
+            out.append(PairOutcome(a.label, b.label, gauge, "routed", length_m / 1000,
+                                   shortest, reason))
+    return out
+
+
+def _best_path(router: RailRouter, run: tuple[np.ndarray, np.ndarray], target: int
+               ) -> tuple[float, list[int]] | None:
+    """The cheapest arrival at node ``target`` of a one-gauge run: (metres, edges)."""
+    dist, pred = run
+    arrivals = router.into[target]
+    if not arrivals:
+        return None
+    best = min(arrivals, key=lambda e: dist[e])
+    if not np.isfinite(dist[best]):
+        return None
+    source = len(pred) - 1
+    edges = [best]
+    while int(pred[edges[-1]]) != source:
+        edges.append(int(pred[edges[-1]]))
+    edges.reverse()
+    return float(dist[best]), edges
+
+
+def _path_refusal(router: RailRouter, edges: list[int], is_station: np.ndarray) -> str:
+    """The refusal :func:`find_route` would give a one-leg route, or ''."""
+    countries = [router.country_list[router.country[e]] for e in edges]
+    crossed: set[frozenset[str]] = set()
+    for x, y in itertools.pairwise(countries):
+        if x != y:
+            pair = frozenset((x, y))
+            if pair in crossed:
+                return f"crosses the {'–'.join(sorted(pair))} border twice"
+            crossed.add(pair)
+    nodes = [int(router.eu[edges[0]]), *(int(router.ev[e]) for e in edges)]
+    seen: set[int] = set()
+    for i, n in enumerate(nodes):
+        if n in seen and is_station[n] and i < len(nodes) - 1:
+            return f"passes {router.graph.nodes[router.nodes[n]].get('name:en') or 'a station'} " \
+                   "twice"
+        seen.add(n)
+    return ""
+
+
+def _why_no_pair(router: RailRouter, a: int, b: int, gauge: int, run: Any, plain: np.ndarray,
+                 wide: _Query) -> str:
+    j = router.node_index[b]
+    if not np.isfinite(plain[j]):
+        return "not connected by track"
+    q = _Query((gauge,), frozenset(), wide.max_angle_deg, None, any_gauge=True)
+    seeds = {e: float(router.length[e]) for e in router.out[router.node_index[a]]}
+    if _best_path(router, router._run_cached(q, seeds), j) is not None:
+        return f"track of another gauge than {gauge} mm lies between"
+    return f"every path needs a turn sharper than {wide.max_angle_deg:g}° at a junction"

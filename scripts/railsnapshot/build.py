@@ -197,24 +197,27 @@ def _add_waypoints(b: OsmXmlWriter, fname: str, rws: list[dict[str, str]], spec:
     ways = _ways_of(b, spec["country"])
     index = SegmentIndex(b, ways)
     branch_rows = []
+    by_name = {node.tags["name:en"]: n for n, node in sorted(b.nodes.items(), reverse=True)
+               if node.tags.get("railway") == "station" and node.tags.get("name:en")}
+    snapped: list[tuple[dict[str, str], Any]] = []
     for r in rws:
         if r["line"] in rc["table_lines"]:  # a line of its own, not on a trace
             branch_rows.append(r)
             continue
-        lat, lon = float(r["lat"]), float(r["lon"])
-        existing = [n for n, node in b.nodes.items()
-                    if node.tags.get("name:en") == r["station_en"]
-                    and node.tags.get("railway") == "station"]
-        if existing:
-            nid = existing[0]
-        else:
-            snaps = index.near(np.array([lat]), np.array([lon]), spec["waypoint_max_m"])[0]
-            if not snaps:
-                report.append(f"{fname} {r['station_en']}: no trace within "
-                              f"{spec['waypoint_max_m'] / 1000:.0f} km, not placed")
-                continue
-            nid = insert_points(b, [snaps[0]], snap_to_vertex_m=30.0)[0]
-            index = SegmentIndex(b, ways)
+        if r["station_en"] in by_name:
+            snapped.append((r, by_name[r["station_en"]]))
+            continue
+        snaps = index.near(np.array([float(r["lat"])]), np.array([float(r["lon"])]),
+                           spec["waypoint_max_m"])[0]
+        if not snaps:
+            report.append(f"{fname} {r['station_en']}: no trace within "
+                          f"{spec['waypoint_max_m'] / 1000:.0f} km, not placed")
+            continue
+        snapped.append((r, snaps[0]))
+    to_insert = [x for _, x in snapped if not isinstance(x, int)]
+    inserted = iter(insert_points(b, to_insert, snap_to_vertex_m=30.0))
+    for r, x in snapped:
+        nid = x if isinstance(x, int) else next(inserted)
         b.nodes[nid].tags.update(tables.station_tags(r, fname))
         station_index[r["station_en"]] = nid
     for r in branch_rows:

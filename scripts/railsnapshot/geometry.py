@@ -164,8 +164,13 @@ class LineDistance:
     """Distance (m) from points to a set of lines, in a sinusoidal projection (good locally)."""
 
     def __init__(self, lines: list[np.ndarray]) -> None:
-        geoms = [shapely.linestrings(self._xy(c)) for c in lines if len(c) >= 2]
-        self.tree = STRtree(geoms) if geoms else None
+        lines = [c for c in lines if len(c) >= 2]
+        if not lines:
+            self.tree = None
+            return
+        xy = self._xy(np.concatenate([np.asarray(c, dtype=float)[:, :2] for c in lines]))
+        which = np.repeat(np.arange(len(lines)), [len(c) for c in lines])
+        self.tree = STRtree(shapely.linestrings(xy, indices=which))
 
     @staticmethod
     def _xy(c: np.ndarray) -> np.ndarray:

@@ -32,21 +32,22 @@ def add_traces(b: OsmXmlWriter, shared: Path, rc: dict[str, Any], topo: dict[str
             tags["electrified"] = "contact_line" if t["electrified"] == "yes" else "no"
         ways.append(len(b.ways))
         b.add_way(ids, tags)
-    joined = 0
-    for wi in list(ways):
-        w = b.ways[wi]
-        others = [x for x in ways if x != wi]
-        index = SegmentIndex(b, others)
-        for pos in (0, -1):
-            end = w.nodes[pos]
-            found = index.near(np.array([b.nodes[end].lat]), np.array([b.nodes[end].lon]),
-                               topo["junction_radius_m"])[0]
-            if not found:
-                continue
-            target = insert_points(b, [found[0]], snap_to_vertex_m=topo["snap_to_vertex_m"])[0]
-            w.nodes[pos] = target
-            joined += 1
-            index = SegmentIndex(b, others)
+    # every trace end within the junction radius of another trace joins it there
+    index = SegmentIndex(b, ways)
+    ends = [(wi, pos) for wi in ways for pos in (0, -1)]
+    lat = np.array([b.nodes[b.ways[wi].nodes[pos]].lat for wi, pos in ends])
+    lon = np.array([b.nodes[b.ways[wi].nodes[pos]].lon for wi, pos in ends])
+    chosen, which = [], []
+    for (wi, pos), found in zip(ends, index.near(lat, lon, topo["junction_radius_m"]),
+                                strict=True):
+        other = [s for s in found if s.way != wi]
+        if other:
+            chosen.append(other[0])
+            which.append((wi, pos))
+    targets = insert_points(b, chosen, snap_to_vertex_m=topo["snap_to_vertex_m"])
+    for (wi, pos), target in zip(which, targets, strict=True):
+        b.ways[wi].nodes[pos] = target
+    joined = len(which)
     report.append(f"Russia: {len(ways)} traces, {joined} trace ends joined to another trace")
     return ways
 

@@ -295,8 +295,7 @@ def _try_cache(file: Path, digest: str, *, then: str
 
 
 def _check_not_empty(graph: nx.MultiDiGraph, where: Path) -> None:
-    """A network without track or stations is an error of the file, never of a scenario."""
-    if graph.number_of_edges() == 0 or not any(
-            d.get("railway") == "station" for _, d in graph.nodes(data=True)):
-        msg = f"{where}: holds no rail network (no track or no stations)"
+    """A network without track is an error of the file, never of a scenario."""
+    if graph.number_of_edges() == 0:
+        msg = f"{where}: holds no rail network (no track)"
         raise NetworkError(msg)

@@ -93,8 +93,15 @@ class OsmXmlWriter:
 
     def write(self, path: Path) -> None:
         """Write the file atomically; ``.bz2``/``.gz`` names are compressed."""
-        with atomic_path(path) as tmp, _open_text(tmp, path.suffix) as f:
-            self._write_to(f)
+        text = io.StringIO()
+        self._write_to(text)
+        data = text.getvalue().encode("utf-8")
+        if path.suffix == ".bz2":
+            data = bz2.compress(data, compresslevel=9)
+        elif path.suffix == ".gz":
+            data = gzip.compress(data, compresslevel=9, mtime=0)  # no time, no name: same bytes
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
 
     def _write_to(self, f: IO[str]) -> None:
         used = self.way_node_ids()
@@ -117,13 +124,3 @@ class OsmXmlWriter:
                 f.write(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>\n")
             f.write("  </way>\n")
         f.write("</osm>\n")
-
-
-def _open_text(path: Path, suffix: str) -> IO[str]:
-    if suffix == ".bz2":
-        return bz2.open(path, "wt", encoding="utf-8", compresslevel=9)
-    if suffix == ".gz":
-        # mtime=0: the same content gives the same bytes
-        raw = gzip.GzipFile(path, "wb", compresslevel=9, mtime=0)
-        return io.TextIOWrapper(raw, encoding="utf-8")
-    return open(path, "w", encoding="utf-8")
