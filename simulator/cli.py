@@ -32,7 +32,7 @@ def _cmd_network_info(args: argparse.Namespace) -> int:
     print(f"  nodes {s['nodes']:,}  edges {s['edges']:,}  stations {s['stations']:,}")
     comp = s["component_km"]
     small = len(comp) - 1
-    print(f"  connected components: {s['components']:,} (the largest {comp[0]:,.1f} km of line"
+    print(f"  connected components: {s['components']:,} (the largest {comp[0]:,.1f} km of track"
           + (f"; {small:,} pieces the sources leave unjoined, {sum(comp[1:]):,.1f} km)"
              if small else ")"))
     for title, key in (("country", "km_by_country"), ("gauge (mm)", "km_by_gauge"),
