@@ -375,3 +375,23 @@ def test_all_pairs_of_a_station_sample(network) -> None:
         # no route crosses a border twice
         pairs_crossed = [frozenset(m.detail.split(" → ")) for m in route.marks_of("border")]
         assert len(pairs_crossed) == len(set(pairs_crossed))
+
+
+def test_scenario_field_allows_a_refused_route(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    hanoi = (root / "scenarios" / "hanoi-2019.yaml").read_text(encoding="utf-8")
+    # Tianjin before Shenyang: going back from Tianjin means a loop through a station twice
+    swapped = hanoi.replace("    - at: Shenyang\n    - at: Tianjin\n",
+                            "    - at: Tianjin\n    - at: Shenyang\n")
+    refused, allowed = tmp_path / "refused.yaml", tmp_path / "allowed.yaml"
+    refused.write_text(swapped, encoding="utf-8")
+    allowed.write_text(swapped.replace("route:\n  gauge: 1435\n",
+                                       "route:\n  gauge: 1435\n  allow_detours: true\n"),
+                       encoding="utf-8")
+    assert main(["validate", str(refused)]) == 2
+    err = capsys.readouterr().err
+    assert "field 'route.stops'" in err and "route refused" in err
+    assert "allow_detours: true" in err
+    assert main(["validate", str(allowed)]) == 0
+    assert "valid" in capsys.readouterr().out
