@@ -95,6 +95,7 @@ def _cmd_network_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
+    from simulator.exports import write_route_geopackage
     from simulator.maps import plot_route
     from simulator.network.graph import load_network
     from simulator.routing import find_route
@@ -127,7 +128,9 @@ def _cmd_route(args: argparse.Namespace) -> int:
     route.write_geojson(out / "route.geojson")
     _write_csv_atomic(out / "route.csv", route.table())
     plot_route(route, out / "route.png", color_by=args.color_by)
-    print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}")
+    write_route_geopackage(route, out / "route.gpkg")
+    print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}, "
+          f"{out / 'route.gpkg'}")
     return 0
 
 
@@ -188,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--color-by", choices=["country", "speed"], default="country",
                        help="colour of the route on the map")
     route.add_argument("--out", type=Path, default=settings.outputs_dir / "route",
-                       help="output folder for route.geojson, route.csv, route.png")
+                       help="output folder for route.geojson, route.csv, route.png, route.gpkg")
     route.add_argument("--snapshot", type=Path, default=None, help="OSM XML snapshot")
     route.set_defaults(func=_cmd_route)
 
