@@ -600,6 +600,13 @@ def _fail(network: RailNetwork, router: RailRouter, stations: list[Any], leg: in
                "and no gauge change is allowed there")
     else:
         why = f"every path needs a turn sharper than {q.max_angle_deg:g}° at a junction"
+        _, pred = router.plain_distances(a.node)
+        path = [router.node_index[b.node]]
+        while int(pred[path[-1]]) != _NO_PRED:
+            path.append(int(pred[path[-1]]))
+        where = _why_shortest_illegal(router, path[::-1], gauge, q)
+        if "turn" in where:
+            why += "; " + where
     msg = (f"no rail route from {a.label} to {b.label} ({why}); nearest network nodes: "
            f"{_node_label(g, a.node)} and {_node_label(g, b.node)}")
     raise RouteNotFoundError(msg)
@@ -676,11 +683,11 @@ def _leg_km(route: Route, k: int) -> float:
 
 
 def _nearest_station_label(router: RailRouter, node: int) -> str:
-    """The node's station name, or where it is relative to the nearest station."""
+    """Where the node is: "at <station>", "near <station>" or "<n> km from <station>"."""
     g = router.graph
     d = g.nodes[node]
     if d.get("railway") == "station" and (d.get("name:en") or d.get("name")):
-        return str(d.get("name:en") or d.get("name"))
+        return f"at {d.get('name:en') or d.get('name')}"
     if router.station_xy is None:
         st = [(n, nd["x"], nd["y"]) for n, nd in g.nodes(data=True)
               if nd.get("railway") == "station"]
@@ -708,8 +715,8 @@ def _divergence(route: Route, router: RailRouter, path: list[int], k: int) -> st
     rejoin = next((n for n in path[split:] if n in on), path[-1])
     leave = router.nodes[path[split - 1]]
     back = router.nodes[rejoin]
-    return (f", leaving the shortest track at {_nearest_station_label(router, leave)} and "
-            f"rejoining it at {_nearest_station_label(router, back)}")
+    return (f", leaving the shortest track {_nearest_station_label(router, leave)} and "
+            f"rejoining it {_nearest_station_label(router, back)}")
 
 
 def _why_shortest_illegal(router: RailRouter, path: list[int], gauge: int, q: _Query) -> str:
@@ -736,9 +743,9 @@ def _why_shortest_illegal(router: RailRouter, path: list[int], gauge: int, q: _Q
                         f"{_nearest_station_label(router, here)} (a reversal)")
             if router.t_need[t] >= limit:
                 ang = math.degrees(float(router.t_angle[t]))
-                return (f"the shortest track needs a {ang:.0f}° turn at a junction "
-                        f"{_nearest_station_label(router, here)} (a reversal the train cannot "
-                        "make there)")
+                return (f"the shortest track needs a {ang:.0f}° turn "
+                        f"{_nearest_station_label(router, here)}, a reversal the train cannot "
+                        "make there")
         prev_e = e
     return "the shortest track is legal but differs in a gauge change or a stop's direction"
 
