@@ -29,7 +29,7 @@ from simulator.errors import NetworkError
 __all__ = ["CACHE_VERSION", "CacheError", "read_cache", "write_cache"]
 
 #: bump when the parsed form (graph attributes or derived arrays) changes
-CACHE_VERSION = "5"
+CACHE_VERSION = "6"
 MAGIC = "trainsim-network-cache"
 #: fixed zip member time: the same graph gives the same bytes
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)

@@ -143,7 +143,13 @@ def _first(value: Any) -> Any:
 
 
 def _add_parsed_attributes(g: nx.MultiDiGraph) -> None:
+    # the graph is a function of the XML alone: no creation time, and the values osmnx gathers
+    # from merged ways (in set order, which varies from run to run) sorted
+    g.graph.pop("created_date", None)
     for _u, _v, d in g.edges(data=True):
+        for key, value in d.items():
+            if isinstance(value, list):
+                d[key] = sorted(value, key=lambda x: (type(x).__name__, str(x)))
         d["gauges"] = parse_gauge(d.get("gauge"))
         d["speed_limit"] = parse_maxspeed(d.get("maxspeed"))
         for key in ("name", "name:en", "country", "source", "electrified", "trainsim:geometry"):
