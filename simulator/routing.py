@@ -930,8 +930,8 @@ def _path_refusal(router: RailRouter, edges: list[int], is_station: np.ndarray) 
     seen: set[int] = set()
     for i, n in enumerate(nodes):
         if n in seen and is_station[n] and i < len(nodes) - 1:
-            return f"passes {router.graph.nodes[router.nodes[n]].get('name:en') or 'a station'} " \
-                   "twice"
+            d = router.graph.nodes[router.nodes[n]]
+            return f"passes {d.get('name:en') or d.get('name') or 'a station'} twice"
         seen.add(n)
     return ""
 
