@@ -32,6 +32,11 @@ def _cmd_network_info(args: argparse.Namespace) -> int:
     s = net.summary()
     print(f"Rail network {net.source}")
     print(f"  nodes {s['nodes']:,}  edges {s['edges']:,}  stations {s['stations']:,}")
+    comp = s["component_km"]
+    small = len(comp) - 1
+    print(f"  connected components: {s['components']:,} (the largest {comp[0]:,.1f} km of track"
+          + (f"; {small:,} pieces the sources leave unjoined, {sum(comp[1:]):,.1f} km)"
+             if small else ")"))
     for title, key in (("country", "km_by_country"), ("gauge (mm)", "km_by_gauge"),
                        ("source", "km_by_source")):
         print(f"  km of track by {title}:")
@@ -70,18 +75,6 @@ def format_length_checks(net: object, tolerance_pct: float = 3.0) -> str:
     return "\n".join(lines)
 
 
-def _cmd_network_build(args: argparse.Namespace) -> int:
-    from simulator.network.snapshot import build_snapshot
-
-    shared = args.shared
-    if not shared.is_dir():
-        msg = f"{shared}: shared source folder not found (give --shared DIR)"
-        raise _BadInput(msg)
-    for line in build_snapshot(shared, args.out):
-        print(line)
-    return 0
-
-
 def _cmd_network_fetch(args: argparse.Namespace) -> int:
     from simulator.network.fetch import fetch_railways
 
@@ -112,8 +105,13 @@ def _cmd_route(args: argparse.Namespace) -> int:
     net = load_network(args.snapshot)
     stops = [args.origin, *(args.via or []), args.destination]
     route = find_route(net, stops, gauge=args.gauge, gauge_change_at=args.gauge_change_at or (),
-                       reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle)
-    print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km")
+                       reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle,
+                       allow_detours=args.allow_detours)
+    print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km "
+          f"({route.ratio:.2f}× the shortest track between the stops, "
+          f"{route.shortest_km:,.1f} km)")
+    if route.detour:
+        print(f"trainsim: warning: {route.detour}", file=sys.stderr)
     by_country = route.km_by("country").items()
     print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
     print("  km by line:")
@@ -170,15 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--no-cache", action="store_true", help="parse the XML, ignore the cache")
     info.set_defaults(func=_cmd_network_info)
 
-    build = net_sub.add_parser("build", help="rebuild the offline snapshot from ../shared")
-    from simulator.network.snapshot import default_shared_dir
-
-    build.add_argument("--shared", type=Path, default=default_shared_dir(),
-                       help="folder with osm-candidates/ and stations/ (default: ../shared)")
-    build.add_argument("--out", type=Path, default=settings.default_snapshot,
-                       help="output OSM XML file (default: %(default)s)")
-    build.set_defaults(func=_cmd_network_build)
-
     fetch = net_sub.add_parser("fetch", help="download OSM railways online (Overpass)")
     fetch.add_argument("--bbox", help="WEST,SOUTH,EAST,NORTH in degrees")
     fetch.add_argument("--place", help="a place name the geocoder knows")
@@ -198,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a via station where the train may reverse (repeatable)")
     route.add_argument("--max-angle", type=float, default=45.0,
                        help="largest change of direction at a junction, degrees (default 45)")
+    route.add_argument("--allow-detours", action="store_true",
+                       help="accept a route that enters a country where no stop is, crosses a "
+                            "border twice or passes a station twice (refused otherwise)")
     route.add_argument("--color-by", choices=["country", "speed"], default="country",
                        help="colour of the route on the map")
     route.add_argument("--out", type=Path, default=settings.outputs_dir / "route",

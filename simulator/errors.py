@@ -13,6 +13,7 @@ __all__ = [
     "NetworkError",
     "NoConnectionError",
     "RouteNotFoundError",
+    "RouteRefusedError",
     "ScenarioError",
     "StationNotFoundError",
     "TrainsimError",
@@ -50,3 +51,8 @@ class NoConnectionError(ConnectionError, TrainsimError):
     """An online download was asked for but the service cannot be reached."""
 
     exit_code = 1
+
+
+class RouteRefusedError(RouteNotFoundError):
+    """A route exists but is absurd (leaves the stops' countries, crosses a border twice, passes a
+    station twice) and the caller did not allow it."""

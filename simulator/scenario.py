@@ -331,6 +331,9 @@ class RouteSpec(Strict):
     gauge: int = 1435
     gauge_change_at: list[str] = Field(default_factory=list)
     reverse_at: list[str] = Field(default_factory=list)
+    allow_detours: bool = Field(
+        default=False, description="accept a route that enters a country where no stop is, "
+        "crosses a border twice or passes a station twice (refused otherwise)")
     stops: list[RouteStop] = Field(min_length=2)
 
     @model_validator(mode="after")

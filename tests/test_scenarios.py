@@ -90,13 +90,13 @@ def test_clock_time_without_zone(tmp_path: Path, network,
 
 def test_stops_in_impossible_order(tmp_path: Path, network,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    # Shenyang lies between Pyongyang and Tianjin: after Tianjin it cannot be reached
+    # Wuchang lies between Tianjin and Changsha: after Changsha it cannot be reached
     hanoi = (ROOT / "scenarios" / "hanoi-2019.yaml").read_text(encoding="utf-8")
-    text = hanoi.replace("    - at: Shenyang\n    - at: Tianjin\n",
-                         "    - at: Tianjin\n    - at: Shenyang\n")
+    text = hanoi.replace("    - at: Wuchang\n    - at: Changsha\n",
+                         "    - at: Changsha\n    - at: Wuchang\n")
     err = _run_bad(tmp_path, text, capsys)
-    assert "field 'route.stops.2.at'" in err
-    assert "impossible order: 'Shenyang' lies between 'Pyongyang' and 'Tianjin'" in err
+    assert "field 'route.stops.4.at'" in err
+    assert "impossible order: 'Wuchang' lies between 'Tianjin' and 'Changsha'" in err
 
 
 def test_reported_times_in_impossible_order(tmp_path: Path, network,
