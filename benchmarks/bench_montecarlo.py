@@ -5,8 +5,9 @@ Prints, as medians over --runs runs:
 * replications/s of the next-event engine against the chunked engine it replaced (commit
   ``OLD_ENGINE``, extracted with ``git archive`` into a temporary folder and run there, on its
   own bundled data), in one process and in two;
-* 100,000 replications on two processes: wall time and peak memory (RSS of the whole process
-  tree, sampled; shared pages count in every process, so this over-states);
+* 100,000 replications on two processes: wall time and peak memory of the whole process tree,
+  sampled (RSS counts the pages forked workers share with the parent in every process; PSS
+  divides them among the sharers);
 * a Dask ``LocalCluster`` (2 workers) against the process pool: start-up and the same run.
 
 Usage: python benchmarks/bench_montecarlo.py [--runs N] [--quick]
@@ -80,30 +81,34 @@ def _median_time(fn: Callable[[], Any], runs: int) -> float:
     return statistics.median(times)
 
 
-def _peak_rss(cmd: list[str], **kw: Any) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run ``cmd``; return it and the peak RSS (MB) of its process tree, sampled every 20 ms."""
+def _peak_memory(cmd: list[str], **kw: Any
+                 ) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run ``cmd``; return it and the peak memory (MB) of its process tree, sampled every
+    50 ms: the sum of RSS (pages shared by forked workers counted in each) and of PSS (shared
+    pages divided among the processes that share them)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             **kw)
-    peak = 0.0
+    peak_rss = peak_pss = 0.0
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak_rss, peak_pss
         root = psutil.Process(proc.pid)
         while not stop.is_set():
             try:
-                procs = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in procs) / 2**20)
+                mem = [p.memory_full_info() for p in [root, *root.children(recursive=True)]]
+                peak_rss = max(peak_rss, sum(m.rss for m in mem) / 2**20)
+                peak_pss = max(peak_pss, sum(getattr(m, "pss", m.rss) for m in mem) / 2**20)
             except psutil.Error:
                 pass
-            time.sleep(0.02)
+            time.sleep(0.05)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     out, err = proc.communicate()
     stop.set()
     thread.join()
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), peak
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), peak_rss, peak_pss
 
 
 def old_engine(n: int, runs: int) -> dict[str, float] | None:
@@ -160,15 +165,15 @@ def main() -> None:
         print(f"  ratio new/old: 1 process ×{n_new / new1 / o1:.1f}, "
               f"2 processes ×{n_new / new2 / o2:.1f}")
 
-    done, peak = _peak_rss([sys.executable, "-c", textwrap.dedent(_BIG), str(SCENARIO),
+    done, peak, pss = _peak_memory([sys.executable, "-c", textwrap.dedent(_BIG), str(SCENARIO),
                             str(args.big)], cwd=ROOT)
     if done.returncode != 0:
         print(done.stderr[-2000:])
     else:
         big = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{args.big:,} replications on 2 processes: {big['seconds']:.1f} s "
-              f"(target < 30 s), peak RSS of the process tree {peak:,.0f} MB (target < 1 GB); "
-              f"results kept {big['bytes'] / 2**20:,.0f} MB")
+              f"(target < 30 s); peak memory of the process tree (target < 1 GB): RSS "
+              f"{peak:,.0f} MB, PSS {pss:,.0f} MB; results kept {big['bytes'] / 2**20:,.0f} MB")
 
     from distributed import LocalCluster
 
