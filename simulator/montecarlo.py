@@ -216,10 +216,13 @@ def _run_pool(workers: int, plan: JourneyPlan, seed: int, tasks: list[tuple[int,
         for lo, times in pool.imap_unordered(_pool_batch, jobs):
             gather.add(lo, times)
         pool.close()
-    finally:
-        # on any exit (an error, Ctrl-C, SIGTERM turned into SystemExit) no worker survives
+        pool.join()
+    except BaseException:
+        # an error, Ctrl-C, or SIGTERM turned into SystemExit: no worker survives the run
         pool.terminate()
         pool.join()
+        raise
+    finally:
         _PLAN = None
 
 
@@ -229,11 +232,16 @@ def _init_worker(plan: JourneyPlan | None, parent: int) -> None:
         _PLAN = plan
     # Ctrl-C reaches the whole process group: let the parent alone decide to stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a forked worker inherits the parent's SIGTERM handler (the command line turns SIGTERM into
+    # an exit); a worker must simply die when the pool terminates it, whichever of its threads
+    # the signal reaches
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _watch_parent(parent: int) -> None:
     """Exit when the parent process is gone (killed without terminating its pool)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     while os.getppid() == parent:
         time.sleep(1.0)
     os._exit(1)

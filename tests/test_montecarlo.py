@@ -4,6 +4,7 @@ split (batches, processes, a Dask cluster), memory, and no orphaned workers."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -127,6 +128,26 @@ def test_unreachable_scheduler_is_one_clear_error(prep: Prepared,
     monkeypatch.setattr(simulator.montecarlo, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(NoConnectionError, match="cannot reach the Dask scheduler"):
         run_monte_carlo(prep.plan, 10, seed=1, scheduler="tcp://127.0.0.1:9")
+
+
+def test_pools_end_cleanly_when_sigterm_has_a_handler(prep: Prepared, tmp_path: Path) -> None:
+    """The command line turns SIGTERM into an exit; forked workers inherit that handler unless
+    they reset it, and then a worker could miss the pool's own SIGTERM and hang the run."""
+    plan_file = tmp_path / "plan.pickle"
+    plan_file.write_bytes(pickle.dumps(prep.plan))
+    script = f"""
+import pickle, signal
+from simulator.cli import _terminate
+from simulator.montecarlo import run_monte_carlo
+signal.signal(signal.SIGTERM, _terminate)
+plan = pickle.loads(open({str(plan_file)!r}, "rb").read())
+for seed in range(60):
+    run_monte_carlo(plan, 300, seed=seed, workers=2, batch_size=150)
+print("done")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "done", done.stderr[-2000:]
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM),
