@@ -1,21 +1,26 @@
 """The ``trainsim`` command line.
 
-Exit codes: 0 success, 1 the run failed, 2 bad input (a one-line message, no traceback).
+Exit codes: 0 success, 1 the run failed, 2 bad input (a one-line message, no traceback),
+130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM). An interrupted or terminated run
+removes its temporary folders and leaves its output folder as it was.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 
 import networkx as nx
 
 from simulator import settings
-from simulator.errors import TrainsimError
+from simulator.errors import DataFileError, TrainsimError
 
 __all__ = ["main"]
 
@@ -46,16 +51,35 @@ def length_checks(net: object) -> list[dict[str, object]]:
     from simulator.network.graph import RailNetwork
 
     assert isinstance(net, RailNetwork)
+    from simulator._io import read_csv_rows
+
     rows = []
     path = settings.data_dir / "rail" / "chainage_checks.csv"
-    with open(path, encoding="utf-8", newline="") as f:
-        for r in csv.DictReader(f):
+    for r in read_csv_rows(path, ("from", "to", "published_km", "source"), check=_chainage_row):
+        try:
             a, b = net.stations.find(r["from"]), net.stations.find(r["to"])
+        except LookupError as exc:
+            msg = f"{path}: {exc}"
+            raise DataFileError(msg) from None
+        try:
             km = nx.shortest_path_length(net.graph, a.node, b.node, weight="length") / 1000
-            pub = float(r["published_km"])
-            rows.append({"from": a.label, "to": b.label, "published_km": pub, "network_km": km,
-                         "error_pct": 100 * (km - pub) / pub, "source": r["source"]})
+        except nx.NetworkXNoPath:
+            msg = f"{path}: no track joins {a.label} and {b.label} on the network"
+            raise DataFileError(msg) from None
+        pub = float(r["published_km"])
+        rows.append({"from": a.label, "to": b.label, "published_km": pub, "network_km": km,
+                     "error_pct": 100 * (km - pub) / pub, "source": r["source"]})
     return rows
+
+
+def _chainage_row(row: dict[str, str]) -> None:
+    try:
+        km = float(row["published_km"])
+    except ValueError:
+        km = math.nan
+    if not 0 < km < 20_000:  # no railway line is longer than the Trans-Siberian's 9,289 km
+        msg = f"published_km: expected a length in km, got {row['published_km']!r}"
+        raise ValueError(msg)
 
 
 def format_length_checks(net: object, tolerance_pct: float = 3.0) -> str:
@@ -85,13 +109,7 @@ def _cmd_network_fetch(args: argparse.Namespace) -> int:
 
     bbox = None
     if args.bbox:
-        try:
-            bbox = tuple(float(x) for x in args.bbox.split(","))
-        except ValueError:
-            bbox = ()
-        if len(bbox) != 4:
-            msg = f"--bbox {args.bbox!r}: expected WEST,SOUTH,EAST,NORTH in degrees"
-            raise _BadInput(msg)
+        bbox = _bbox(args.bbox)
     elif not args.place:
         msg = "network fetch: give --bbox WEST,SOUTH,EAST,NORTH or --place NAME"
         raise _BadInput(msg)
@@ -108,6 +126,10 @@ def _cmd_route(args: argparse.Namespace) -> int:
 
     net = load_network(args.snapshot)
     stops = [args.origin, *(args.via or []), args.destination]
+    _check_distinct_stops(net, stops)
+    from simulator._outdir import OutputFolder
+
+    folder = OutputFolder(args.out).claim()
     route = find_route(net, stops, gauge=args.gauge, gauge_change_at=args.gauge_change_at or (),
                        reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle)
     print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km")
@@ -125,23 +147,90 @@ def _cmd_route(args: argparse.Namespace) -> int:
     print(f"  stations passed: {len(passed)}" + (
         ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
         if passed else ""))
-    out = args.out
-    route.write_geojson(out / "route.geojson")
-    _write_csv_atomic(out / "route.csv", route.table())
-    plot_route(route, out / "route.png", color_by=args.color_by)
+    with folder:
+        tmp = folder.path
+        assert tmp is not None
+        route.write_geojson(tmp / "route.geojson")
+        route.table().to_csv(tmp / "route.csv", index=False)
+        plot_route(route, tmp / "route.png", color_by=args.color_by)
+        folder.commit(command="route", stops=stops)
+    out = folder.target
     print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}")
     return 0
 
 
-def _write_csv_atomic(path: Path, frame: object) -> None:
-    from simulator._io import atomic_path
-
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)  # type: ignore[attr-defined]
-
-
 class _BadInput(ValueError, TrainsimError):
     """A command-line argument is unusable."""
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checks
+# ---------------------------------------------------------------------------------------------
+def _check_distinct_stops(net: object, stops: list[str]) -> None:
+    """Consecutive stops must be different stations (not a loop back to the start)."""
+    from simulator.network.graph import RailNetwork
+
+    assert isinstance(net, RailNetwork)
+    found = [net.stations.find(name) for name in stops]  # StationNotFoundError: exit 2
+    for (name_a, a), (name_b, b) in zip(zip(stops, found, strict=True),
+                                        zip(stops[1:], found[1:], strict=True), strict=False):
+        if a.node == b.node:
+            same = f"'{name_a}'" + (f" and '{name_b}' are" if name_a != name_b else " is")
+            msg = (f"{same} both ends of one leg ({a.label}): consecutive stops must be "
+                   "different stations")
+            raise _BadInput(msg)
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    expected = f"--bbox {text!r}: expected WEST,SOUTH,EAST,NORTH in degrees"
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise _BadInput(expected) from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise _BadInput(expected)
+    west, south, east, north = values
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        msg = (f"{expected}, with -180 ≤ WEST < EAST ≤ 180 and -90 ≤ SOUTH < NORTH ≤ 90 "
+               f"(got {text})")
+        raise _BadInput(msg)
+    return west, south, east, north
+
+
+def _angle(text: str) -> float:
+    """A junction angle in degrees: more than 0, at most 180 (a full reversal)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 180):
+        msg = f"expected degrees, more than 0 and at most 180, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _gauge(text: str) -> int:
+    """A track gauge in mm, as the scenario's field (600-1,700 mm)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 600 <= value <= 1700:
+        msg = f"expected a gauge in mm from 600 to 1700 (e.g. 1435, 1520), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _snapshot(text: str) -> Path:
+    """An existing, readable, regular file (not a folder or a device such as /dev/zero)."""
+    from simulator._io import file_problem
+
+    path = Path(text)
+    problem = file_problem(path)
+    if problem:
+        msg = f"{text}: {problem}"
+        raise argparse.ArgumentTypeError(msg)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     net_sub = net.add_subparsers(dest="network_command", required=True)
 
     info = net_sub.add_parser("info", help="summary of the rail network snapshot")
-    info.add_argument("--snapshot", type=Path, default=None,
+    info.add_argument("--snapshot", type=_snapshot, default=None,
                       help="OSM XML snapshot (default: the bundled data/rail/corridors.osm.bz2)")
     info.add_argument("--check", action="store_true",
                       help="also compare network lengths with published chainage")
@@ -186,18 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("destination", help="station name")
     route.add_argument("--via", action="append", metavar="STATION",
                        help="a station to pass through, in order (repeatable)")
-    route.add_argument("--gauge", type=int, default=1435, help="the train's gauge in mm")
+    route.add_argument("--gauge", type=_gauge, default=1435, help="the train's gauge in mm")
     route.add_argument("--gauge-change-at", action="append", metavar="STATION",
                        help="a station where bogies may be exchanged (repeatable)")
     route.add_argument("--reverse-at", action="append", metavar="STATION",
                        help="a via station where the train may reverse (repeatable)")
-    route.add_argument("--max-angle", type=float, default=45.0,
+    route.add_argument("--max-angle", type=_angle, default=45.0,
                        help="largest change of direction at a junction, degrees (default 45)")
     route.add_argument("--color-by", choices=["country", "speed"], default="country",
                        help="colour of the route on the map")
     route.add_argument("--out", type=Path, default=settings.outputs_dir / "route",
                        help="output folder for route.geojson, route.csv, route.png")
-    route.add_argument("--snapshot", type=Path, default=None, help="OSM XML snapshot")
+    route.add_argument("--snapshot", type=_snapshot, default=None, help="OSM XML snapshot")
     route.set_defaults(func=_cmd_route)
 
     _add_later_commands(sub)
@@ -221,24 +310,51 @@ _REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignor
 ]
 
 
+_SIGNALLED: list[int] = []
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM's default action ends the process at once, skipping every cleanup; as an
+    # exception it unwinds like Ctrl-C: temporary folders go, output folders stay as they were.
+    # A second signal while unwinding ends the process at once (what was left is removed by the
+    # next run).
+    if _SIGNALLED:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _SIGNALLED.clear()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            handlers[sig] = signal.signal(sig, _on_signal)
     try:
         return int(args.func(args))
     except TrainsimError as exc:
         print(f"trainsim: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("trainsim: interrupted", file=sys.stderr)
-        return 1
+        signum = _SIGNALLED[0] if _SIGNALLED else signal.SIGINT
+        word = "terminated" if signum == signal.SIGTERM else "interrupted"
+        print(f"trainsim: {word}; temporary files removed, outputs left as they were",
+              file=sys.stderr)
+        return 128 + signum
     except Exception as exc:  # a failure of the run, not of the input: say so in one line
         if os.environ.get("TRAINSIM_DEBUG"):
             raise
         print(f"trainsim: failed: {exc.__class__.__name__}: {exc} "
               "(set TRAINSIM_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

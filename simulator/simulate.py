@@ -6,7 +6,6 @@ rules looked up per chunk); :mod:`simulator.montecarlo` then runs the random rep
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,9 +16,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulator import settings
+from simulator._io import read_csv_rows
 from simulator.errors import (
     DataFileError,
     RouteNotFoundError,
+    ScenarioError,
     StationNotFoundError,
 )
 from simulator.journey import HaltSpec, JourneyPlan, NightSpec
@@ -87,12 +88,26 @@ class Prepared:
 
 # ----------------------------------------------------------------------------------------------
 def _zones() -> list[dict[str, str]]:
-    path = settings.timezones_file
-    if not path.exists():
-        msg = f"{path}: time-zone table not found"
-        raise DataFileError(msg)
-    with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+    return read_csv_rows(settings.timezones_file, ZONE_COLUMNS, check=_zone_row, comments=True)
+
+
+ZONE_COLUMNS = ("country", "min_lat", "max_lat", "min_lon", "max_lon", "tz")
+
+
+def _zone_row(row: dict[str, str]) -> None:
+    for key in ZONE_COLUMNS[1:5]:
+        try:
+            ok = not row[key] or math.isfinite(float(row[key]))
+        except ValueError:
+            ok = False
+        if not ok:
+            msg = f"{key}: expected degrees or nothing, got {row[key]!r}"
+            raise ValueError(msg)
+    try:
+        ZoneInfo(row["tz"])
+    except (ValueError, LookupError):
+        msg = f"tz: unknown time zone {row['tz']!r} (an IANA name such as Asia/Pyongyang)"
+        raise ValueError(msg) from None
 
 
 def zone_of(country: str, lon: float, lat: float, zones: list[dict[str, str]]) -> str:
@@ -435,7 +450,7 @@ def _stock(scenario: Scenario, loc: tuple[Any, ...], spec: Any, model: type,
         spec = str(scenario.path.parent / path)
     try:
         return loader(spec)
-    except DataFileError as exc:
+    except (DataFileError, ScenarioError) as exc:  # a missing or a bad preset
         raise scenario.error(loc, str(exc)) from None
 
 

@@ -21,3 +21,12 @@ def network(_isolated_cache: None):
     from simulator.network import load_network
 
     return load_network()
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests never touch the network: `network fetch` skips its connection probe (tests that use
+    # recorded Overpass responses replace the download itself); test_robustness tests the probe
+    from simulator.network import fetch
+
+    monkeypatch.setattr(fetch, "check_connection", lambda urls, **kwargs: None)
