@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import networkx as nx
 
@@ -236,8 +237,15 @@ def _snapshot(text: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (its default prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trainsim",
         description="Simulate long-distance rail journeys on OpenStreetMap rail data.",
     )

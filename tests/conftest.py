@@ -30,3 +30,4 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     from simulator.network import fetch
 
     monkeypatch.setattr(fetch, "check_connection", lambda urls, **kwargs: None)
+    monkeypatch.setattr(fetch, "_check_overpass_status", lambda url, **kwargs: None)

@@ -266,36 +266,54 @@ def _wait_for(pred: Callable[[], bool], limit: float = 60) -> bool:
     return False
 
 
-def killed(sig: int, then_run: bool = False) -> Callable[[Path], Outcome]:
+def _alive_with(text: str) -> list[int]:
+    """Processes whose command line holds ``text`` (the forked workers of a run share it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmd and entry.name != str(os.getpid()):
+                found.append(int(entry.name))
+    return found
+
+
+def killed(sig: int, workers: str = "1") -> Callable[[Path], Outcome]:
+    """Signal a run once it is simulating (its first progress line), then look for leftovers."""
     def run(tmp: Path) -> Outcome:
         d = tmp / "d"
         t0 = time.perf_counter()
-        p = subprocess.Popen([PY, "-m", "simulator", "run", str(BASE), "-n", "20000",
-                              "--workers", "1", "--quiet", "--out", str(d)], cwd=ROOT,
-                             stderr=subprocess.PIPE, text=True)
-        # the temporary folder exists once the run has checked its output folder (old code:
-        # only when writing starts, so wait for either)
-        seen = _wait_for(lambda: bool(hidden(tmp)), 60)
-        time.sleep(1.0)
+        log = tmp / "stderr.txt"  # a file, not a pipe: orphaned workers would hold a pipe open
+        with log.open("w") as stderr:
+            p = subprocess.Popen([PY, "-m", "simulator", "run", str(BASE), "-n", "20000",
+                                  "--workers", workers, "--out", str(d)], cwd=ROOT,
+                                 stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        # progress lines come at least every 5 s while simulating
+        simulating = _wait_for(lambda: "replications" in log.read_text() or p.poll() is not None,
+                               60) and p.poll() is None and bool(hidden(tmp))
         p.send_signal(sig)
         try:
             p.wait(30)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-        err = p.stderr.read() if p.stderr else ""
         secs = time.perf_counter() - t0
-        problems = [] if seen else ["no temporary folder seen"]
-        code = str(p.returncode)
-        if then_run:
-            c2, *_ = cli("run", str(BASE), *N, "--out", str(tmp / "other"))
-            code += f", next run {c2}"
+        err = "".join(x for x in log.read_text().splitlines(True) if "replications" not in x)
+        problems = [] if simulating else ["not simulating when signalled"]
+        time.sleep(2)
+        orphans = _alive_with(str(d))
+        if orphans:
+            problems.append(f"{len(orphans)} orphaned workers 2 s later")
+            for pid in orphans:
+                os.kill(pid, signal.SIGKILL)
         left = hidden(tmp)
-        if left:
+        if left and sig != signal.SIGKILL:
             problems.append(f"leftovers {left}")
         if "Traceback" in err:
             problems.append("traceback")
-        return Outcome(code, secs, first_line(err), problems)
+        return Outcome(str(p.returncode), secs, first_line(err), problems)
     return run
 
 
@@ -325,13 +343,13 @@ def concurrent(tmp: Path) -> Outcome:
 
 
 def stale_cleaned(tmp: Path) -> Outcome:
-    out = killed(signal.SIGKILL, then_run=False)(tmp)
+    out = killed(signal.SIGKILL)(tmp)
     before = hidden(tmp)
     c2, secs, *_ = cli("run", str(BASE), *N, "--out", str(tmp / "d"))
     problems = [] if before else ["nothing stale to clean (SIGKILL left nothing)"]
     if c2:
         problems.append(f"next run exit {c2}")
-    problems += _leftovers(tmp)
+    problems += _leftovers(tmp) + [p for p in out.problems if "orphan" in p]
     return Outcome(f"{out.code}, next {c2}", secs, f"stale before: {before}", problems)
 
 
@@ -386,7 +404,7 @@ def seeds_events(tmp: Path) -> Outcome:
     if "seed 3" not in summary:
         problems.append("summary.md does not state --seed")
     manifest = tmp / "3" / "manifest.json"
-    if not manifest.exists() or json.loads(manifest.read_text()).get("seed") != 3:
+    if not manifest.exists() or json.loads(manifest.read_text())["runs"][0]["seed"] != 3:
         problems.append("manifest does not state the seed")
     return Outcome("0" if not problems else "-", secs, "", problems)
 
@@ -426,33 +444,29 @@ def progress_lines(tmp: Path, quiet: bool) -> Outcome:
     return Outcome(str(code), secs, lines[len(lines) // 2] if lines else "(none)", problems)
 
 
-def fetch_offline(tmp: Path) -> Outcome:
-    # a black-hole address stands in for a machine without internet (connects hang, not refuse)
-    prelude = ("import osmnx as ox\nox.settings.overpass_url = 'http://10.255.255.1/api'\n"
-               "ox.settings.cache_folder = " + repr(str(tmp / "ox")))
-    code, secs, err, _ = cli("network", "fetch", "--bbox", "130,42,131,43", "--quiet", "--out",
-                             str(tmp / "x.osm.bz2"), prelude=prelude, timeout=200)
-    problems = []
-    if secs > 15:
-        problems.append(f"took {secs:.0f} s")
-    if "no internet" not in err:
-        problems.append("does not say 'no internet'")
-    if "Traceback" in err:
-        problems.append("traceback")
-    return Outcome(str(code), secs, first_line(err), problems)
+def fetch_case(prelude: str, expect: str) -> Callable[[Path], Outcome]:
+    """``network fetch`` with the network failing as ``prelude`` makes it fail."""
+    def run(tmp: Path) -> Outcome:
+        code, secs, err, _ = cli("network", "fetch", "--bbox", "130,42,131,43", "--quiet",
+                                 "--out", str(tmp / "x.osm.bz2"), timeout=200,
+                                 prelude="import osmnx as ox\nox.settings.cache_folder = " +
+                                 repr(str(tmp / "ox")) + "\n" + prelude)
+        problems = []
+        if secs > 10:
+            problems.append(f"took {secs:.0f} s")
+        if expect not in err:
+            problems.append(f"does not say {expect!r}")
+        if "Traceback" in err or err.count("\n") != 1:
+            problems.append("not one line")
+        return Outcome(str(code), secs, first_line(err), problems)
+    return run
 
 
-def fetch_nodns(tmp: Path) -> Outcome:
-    code, secs, err, _ = cli("network", "fetch", "--bbox", "130,42,131,43", "--quiet", "--out",
-                             str(tmp / "x.osm.bz2"), timeout=200,
-                             prelude="import osmnx as ox\nox.settings.cache_folder = " +
-                             repr(str(tmp / "ox")))
-    problems = []
-    if secs > 15:
-        problems.append(f"took {secs:.0f} s")
-    if "no internet" not in err:
-        problems.append("does not say 'no internet'")
-    return Outcome(str(code), secs, first_line(err), problems)
+# name resolution that never answers (a dead DNS server), a port nobody listens on, and a server
+# that answers but not as Overpass (this sandbox answers any address with HTTP 404)
+HANG_DNS = "import socket, time\nsocket.getaddrinfo = lambda *a, **k: time.sleep(120)"
+REFUSED = "ox.settings.overpass_url = 'http://127.0.0.1:9/api'"
+NOT_OVERPASS = "ox.settings.overpass_url = 'http://10.255.255.1/api'"
 
 
 def args_case(*args: str, names: tuple[str, ...] = ()) -> Callable[[Path], Outcome]:
@@ -476,7 +490,8 @@ def data_dir_case(edit: Callable[[Path], None], argv: list[str], name: str,
         prelude = ("from pathlib import Path\nfrom simulator import settings\n"
                    f"settings.data_dir = Path({str(data)!r})\n"
                    f"settings.timezones_file = settings.data_dir / 'timezones.csv'\n")
-        code, secs, err, _ = cli(*argv, prelude=prelude)
+        code, secs, err, _ = cli(*[a.replace("{tmp}", str(tmp)) for a in argv],
+                                 prelude=prelude)
         problems = bad_input(code, err, name)
         return Outcome(str(code), secs, first_line(err), problems)
     return run
@@ -491,7 +506,7 @@ def write_to(rel: str, content: bytes | None) -> Callable[[Path], None]:
 
 
 GARBAGE = bytes(range(256)) * 40
-RUN = ["run", str(BASE), *N, "--out", "/tmp/trainsim-hostile-unused"]
+RUN = ["run", str(BASE), *N, "--out", "{tmp}/out"]
 
 
 CASES: list[Case] = [
@@ -521,7 +536,7 @@ CASES: list[Case] = [
          scenario_case(BASE_TEXT + "# " + "x" * 20_000_000 + "\n", "MB", name="big.yaml")),
     Case("-n 1000000000", "exit 2 at once", args_case(*RUN, "-n", "1000000000",
                                                        names=("-n",))),
-    Case("-n 100001", "exit 2", args_case(*RUN, "-n", "100001", names=("100000",))),
+    Case("-n 100001", "exit 2", args_case(*RUN, "-n", "100001", names=("100,000",))),
     Case("replications: 1e9 in the file", "exit 2",
          scenario_case(replace("replications: 500", "replications: 1000000000"),
                        "replications")),
@@ -624,7 +639,7 @@ CASES: list[Case] = [
     Case("inline locomotive power 1e-9 kW", "exit 2",
          scenario_case(inline_loco(power_kw=1e-9), "train.locomotive.power_kw")),
     Case("inline locomotive power_kw 0", "exit 2, names power_kw",
-         scenario_case(inline_loco(power_kw=0), "train.locomotive.power_kw: ")),
+         scenario_case(inline_loco(power_kw=0), "train.locomotive.power_kw': must be > 0")),
     Case("inline locomotive mass_t -100", "exit 2, names mass_t",
          scenario_case(inline_loco(mass_t=-100), "train.locomotive.mass_t")),
     Case("inline locomotive units 2.5", "exit 2",
@@ -676,13 +691,23 @@ CASES: list[Case] = [
     Case("SIGTERM during the simulation", "exit 143, no temporaries",
          killed(signal.SIGTERM)),
     Case("SIGINT during the simulation", "exit 130, no temporaries", killed(signal.SIGINT)),
+    Case("SIGTERM during the simulation, 2 workers", "exit 143, no temporaries, no orphans "
+         "(workers: issue 12)", killed(signal.SIGTERM, workers="2")),
     Case("SIGKILL, then another run", "stale temporaries cleaned", stale_cleaned),
+    Case("SIGKILL during the simulation, 2 workers", "no orphans (workers: issue 12)",
+         killed(signal.SIGKILL, workers="2")),
     Case("six runs on one --out at once", "all exit 0; folder = manifest", concurrent),
     # 9 slow failures and silence
     Case("compare: bad station in the 2nd file, -n 3000", "exit 2 before simulating",
          compare_fail_fast),
-    Case("network fetch, black-hole Overpass", "'no internet' in seconds", fetch_offline),
-    Case("network fetch, no DNS", "'no internet' in seconds", fetch_nodns),
+    Case("network fetch, no DNS (this machine)", "'no internet' in seconds",
+         fetch_case("", "no internet")),
+    Case("network fetch, DNS that never answers", "'no internet' in seconds",
+         fetch_case(HANG_DNS, "no internet")),
+    Case("network fetch, connection refused", "'no internet' in seconds",
+         fetch_case(REFUSED, "no internet")),
+    Case("network fetch, a server answering 404", "one line in seconds",
+         fetch_case(NOT_OVERPASS, "HTTP 404")),
     Case("progress, stderr not a terminal", "a line every ~10 %",
          lambda t: progress_lines(t, quiet=False)),
     Case("progress --quiet, stderr not a terminal", "no progress lines",

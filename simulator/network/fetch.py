@@ -42,9 +42,26 @@ def check_connection(urls: list[str], *, timeout: float = CONNECT_TIMEOUT_S) -> 
             host, port = p.hostname or host, p.port or 8080
         problem = _probe(host, port, timeout)
         if problem:
-            msg = (f"no internet: cannot reach {host} ({problem} within {timeout:.0f} s); "
+            msg = (f"no internet: cannot reach {host} ({problem}); "
                    "`network fetch` needs a connection (the bundled snapshot works offline)")
             raise NoConnectionError(msg)
+
+
+def _check_overpass_status(base_url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Ask the Overpass status page first: osmnx, when it cannot read it, waits 60 s."""
+    import requests
+
+    url = base_url.rstrip("/") + "/status"
+    try:
+        response = requests.get(url, timeout=(timeout, 3 * timeout))
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        msg = (f"no internet: no answer from {url} ({exc.__class__.__name__}); `network fetch` "
+               "needs a connection (the bundled snapshot works offline)")
+        raise NoConnectionError(msg) from None
+    if response.status_code != 200:
+        msg = (f"the Overpass service at {base_url} answered HTTP {response.status_code} "
+               f"{response.reason}; try again later")
+        raise NoConnectionError(msg)
 
 
 def _probe(host: str, port: int, timeout: float) -> str | None:
@@ -62,7 +79,7 @@ def _probe(host: str, port: int, timeout: float) -> str | None:
     t.start()
     t.join(timeout)
     if not found:
-        return "name lookup timed out"
+        return f"name lookup timed out after {timeout:g} s"
     if isinstance(found[0], OSError):
         return f"name lookup failed: {found[0].strerror or found[0]}"
     problem = "no address"
@@ -73,7 +90,8 @@ def _probe(host: str, port: int, timeout: float) -> str | None:
                 sock.connect(address)
             return None
         except OSError as exc:
-            problem = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+            problem = (f"timed out after {timeout:g} s" if isinstance(exc, TimeoutError)
+                       else exc.strerror or str(exc))
     return f"connection failed: {problem}"
 
 
@@ -139,6 +157,7 @@ def fetch_railways(
     import requests
 
     check_connection([ox.settings.overpass_url] + ([ox.settings.nominatim_url] if place else []))
+    _check_overpass_status(ox.settings.overpass_url)
     responses: list[dict[str, Any]] = []
     try:
         if progress:
