@@ -301,25 +301,26 @@ _RANDOM = re.compile(r"[a-z0-9_]{8}")
 
 
 def _clean_stale(parent: Path, name: str) -> None:
-    """Remove temporary folders of ``name`` left by runs that were killed.
+    """Remove temporary folders in ``parent`` left by runs that were killed.
 
-    A live run holds a lock on its temporary folder, so a folder that can be locked is stale.
-    Folders named as the temporaries of trainsim before this module (``.NAME.XXXXXXXX``,
-    ``.NAME.old``) are removed only when they hold nothing but trainsim's output names.
+    A live run holds a lock on its temporary folder, so one that can be locked is stale (of any
+    target in ``parent``). Folders named as the temporaries of trainsim before this module
+    (``.NAME.XXXXXXXX``, ``.NAME.old``) are removed only for this ``name``, and only when they hold
+    nothing but trainsim's output names.
     """
-    prefix = f".{name}."
     for entry in os.scandir(parent):
-        if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
+        if not entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
             continue
-        rest = entry.name[len(prefix):]
         path = Path(entry.path)
-        if rest.endswith((_TMP_SUFFIX, _OLD_SUFFIX)) and _RANDOM.fullmatch(rest[:-13]):
+        stem, dot, kind = entry.name.rpartition(".")
+        if kind in ("trainsim-tmp", "trainsim-old") and _RANDOM.fullmatch(stem[-8:]) \
+                and stem[-9:-8] == dot:
             if _is_locked(path):
                 continue
-        elif _RANDOM.fullmatch(rest) or rest == "old":
-            names = os.listdir(path)
+        elif entry.name.startswith(f".{name}.") and (
+                _RANDOM.fullmatch(entry.name[len(name) + 2:]) or entry.name == f".{name}.old"):
             if not all(n in LEGACY_NAMES or (n.startswith(".") and n.endswith(".tmp"))
-                       for n in names):
+                       for n in os.listdir(path)):
                 continue
         else:
             continue

@@ -422,13 +422,16 @@ def test_stale_temporaries_are_cleaned(tmp_path: Path) -> None:
     legacy = tmp_path / ".out.k2j4h5g6"
     legacy.mkdir()
     (legacy / "map.png").write_text("half", encoding="utf-8")
+    other = tmp_path / ".other.zz99yy88.trainsim-tmp"  # a killed run into another folder
+    other.mkdir()
     mine = tmp_path / ".out.backup"  # not a trainsim name: never touched
     mine.mkdir()
     with OutputFolder(target).claim() as f:
         _write(f, **{"x.csv": "1"})
     left = sorted(p.name for p in tmp_path.iterdir())
     assert live.path is not None and live.path.name in left
-    assert killed.name not in left and legacy.name not in left and mine.name in left
+    assert killed.name not in left and legacy.name not in left and other.name not in left
+    assert mine.name in left
     live.discard()
 
 
