@@ -53,6 +53,7 @@ _OLD_SUFFIX = ".trainsim-old"
 LEGACY_NAMES = frozenset({
     "timeline.csv", "events.csv", "route.geojson", "map.png", "map.html", "timedistance.png",
     "comparison.png", "summary.md", "comparison.csv", "comparison.md", "route.csv", "route.png",
+    "journey.gpkg", "journey.kml", "route.gpkg",
 })
 
 

@@ -121,6 +121,7 @@ def _cmd_network_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
+    from simulator.exports import write_route_geopackage
     from simulator.maps import plot_route
     from simulator.network.graph import load_network
     from simulator.routing import find_route
@@ -130,33 +131,36 @@ def _cmd_route(args: argparse.Namespace) -> int:
     _check_distinct_stops(net, stops)
     from simulator._outdir import OutputFolder
 
-    folder = OutputFolder(args.out).claim()
-    route = find_route(net, stops, gauge=args.gauge, gauge_change_at=args.gauge_change_at or (),
-                       reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle)
-    print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km")
-    by_country = route.km_by("country").items()
-    print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
-    print("  km by line:")
-    for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
-        print(f"    {line:<48} {km:8,.1f}")
-    for kind, title in (("border", "border crossings"), ("gauge_change", "gauge changes")):
-        marks = route.marks_of(kind)
-        if marks:
-            print(f"  {title}: " + "; ".join(f"{m.name} at km {m.km:,.1f} ({m.detail})"
-                                             for m in marks))
-    passed = route.marks_of("station")
-    print(f"  stations passed: {len(passed)}" + (
-        ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
-        if passed else ""))
-    with folder:
+    # the output folder is checked before routing; routing errors leave nothing behind
+    with OutputFolder(args.out).claim() as folder:
+        route = find_route(net, stops, gauge=args.gauge,
+                           gauge_change_at=args.gauge_change_at or (),
+                           reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle)
+        print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km")
+        by_country = route.km_by("country").items()
+        print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
+        print("  km by line:")
+        for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
+            print(f"    {line:<48} {km:8,.1f}")
+        for kind, title in (("border", "border crossings"), ("gauge_change", "gauge changes")):
+            marks = route.marks_of(kind)
+            if marks:
+                print(f"  {title}: " + "; ".join(f"{m.name} at km {m.km:,.1f} ({m.detail})"
+                                                 for m in marks))
+        passed = route.marks_of("station")
+        print(f"  stations passed: {len(passed)}" + (
+            ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
+            if passed else ""))
         tmp = folder.path
         assert tmp is not None
         route.write_geojson(tmp / "route.geojson")
         route.table().to_csv(tmp / "route.csv", index=False)
         plot_route(route, tmp / "route.png", color_by=args.color_by)
+        write_route_geopackage(route, tmp / "route.gpkg")
         folder.commit(command="route", stops=stops)
     out = folder.target
-    print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}")
+    print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}, "
+          f"{out / 'route.gpkg'}")
     return 0
 
 
@@ -293,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--color-by", choices=["country", "speed"], default="country",
                        help="colour of the route on the map")
     route.add_argument("--out", type=Path, default=settings.outputs_dir / "route",
-                       help="output folder for route.geojson, route.csv, route.png")
+                       help="output folder for route.geojson, route.csv, route.png, route.gpkg")
     route.add_argument("--snapshot", type=_snapshot, default=None, help="OSM XML snapshot")
     route.set_defaults(func=_cmd_route)
 

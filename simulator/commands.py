@@ -148,7 +148,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.legs:
         print(legs_markdown(result.legs))
     print(f"wrote {folder.target}/ (timeline.csv, events.csv, route.geojson, map.png, map.html, "
-          "timedistance.png, comparison.png, summary.md, manifest.json)")
+          "journey.gpkg, journey.kml, timedistance.png, comparison.png, summary.md, "
+          "manifest.json)")
     return 0
 
 
@@ -295,8 +296,9 @@ def register(sub: Any) -> None:
     run = sub.add_parser(
         "run", help="simulate one scenario and write its outputs",
         description="Simulate a scenario file (Monte Carlo) and write timeline.csv, events.csv, "
-                    "route.geojson, map.png, map.html, timedistance.png, comparison.png, "
-                    "summary.md and manifest.json into outputs/<scenario>/. The folder is "
+                    "route.geojson, map.png, map.html, journey.gpkg, journey.kml, "
+                    "timedistance.png, comparison.png, summary.md and manifest.json into "
+                    "outputs/<scenario>/. The folder is "
                     "replaced only if trainsim wrote it. Exit codes: 0 ok, 1 failure, "
                     "2 bad input.")
     run.add_argument("scenario", type=Path, help="scenario YAML file")

@@ -1,96 +1,136 @@
-"""Route maps: a static PNG for reports (matplotlib/geopandas) and an interactive HTML (folium)."""
+"""Route maps: a static PNG for reports (matplotlib/geopandas) and an interactive HTML (folium).
+
+The PNG is drawn in a Lambert azimuthal equal-area projection centred on the route, with city
+labels, a locator inset, a legend, a scale bar and a north arrow. The HTML page is one file that
+works offline: Leaflet and the page's own script are inlined, online tiles (a light basemap,
+OpenStreetMap, the OpenRailwayMap overlay) are used when they load, and the bundled Natural Earth
+outlines with city labels when they do not.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
+from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from simulator import settings
 from simulator._io import atomic_path
+from simulator._mapdata import (
+    COUNTRY_COLOURS,
+    COUNTRY_NAMES,
+    EVENT_LABELS,
+    Place,
+    cities,
+    median_track,
+    places,
+    route_lines,
+    short_cause,
+    zone_label,
+)
 from simulator.routing import Route
 
-__all__ = ["plot_route", "write_html_map"]
+__all__ = ["COUNTRY_COLOURS", "encode_polyline", "plot_route", "route_figure", "write_html_map"]
 
-OSM_CREDIT = "Rail data © OpenStreetMap contributors (ODbL); station tables: data/rail/README.md"
-BASEMAP = settings.data_dir / "basemap" / "countries-50m.json"
-COUNTRY_COLOURS = {"KP": "#c0392b", "CN": "#d4a017", "RU": "#2471a3", "VN": "#239b56", "?": "#777"}
+BASEMAP_DIR = settings.data_dir / "basemap"
+BASEMAP = BASEMAP_DIR / "countries-50m.json"
+#: finer outlines for East Asia (scripts/build_basemap.py), with the region they cover
+BASEMAP_ASIA = BASEMAP_DIR / "countries-10m-asia.geojson"
+ASIA_REGION = (95.0, 15.0, 145.0, 58.0)
+CREDIT = ("Rail data © OpenStreetMap contributors (ODbL) · outlines: Natural Earth · "
+          "cities: GeoNames (CC BY 4.0)")
+_CORNER_NAMES: dict[str, Any] = {"ll": "lower left", "lr": "lower right", "ul": "upper left",
+                 "ur": "upper right"}
+_INSET_AT = {"ll": (0.015, 0.015), "lr": (0.745, 0.015), "ul": (0.015, 0.745),
+             "ur": (0.745, 0.745)}
+#: city labels on the static map at most
+MAX_CITIES = 18
+_MARKS = {"stop": ("o", "#111111", 7.5), "border": ("D", "#7d3c98", 6.5),
+          "gauge_change": ("s", "#e67e22", 7.0)}
 
 
-def _countries() -> Any:
+@cache
+def _outline_file(path: Path) -> Any:
     import geopandas as gpd
+    import shapely
 
-    g = gpd.read_file(BASEMAP, layer="countries")
-    return g.set_crs("EPSG:4326", allow_override=True)
-
-
-def _scale_bar(ax: Any, lat: float, *, km: float) -> None:
-    import math
-
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    deg = km / (111.32 * math.cos(math.radians(lat)))
-    sx, sy = x0 + 0.05 * (x1 - x0), y0 + 0.05 * (y1 - y0)
-    ax.plot([sx, sx + deg], [sy, sy], color="black", lw=3, solid_capstyle="butt")
-    ax.text(sx + deg / 2, sy + 0.015 * (y1 - y0), f"{km:g} km", ha="center", fontsize=8)
+    g = gpd.read_file(path, layer="countries") if path.suffix == ".json" else gpd.read_file(path)
+    g = g.set_crs("EPSG:4326", allow_override=True)
+    # Russia and Fiji have rings that cross the antimeridian (their longitudes jump from 180 to
+    # -180 and back): continue them past 180 instead, then repair what is left invalid
+    g["geometry"] = shapely.make_valid(np.array([_unwrap(geom) for geom in g.geometry.values]))
+    return g
 
 
+def _unwrap(geom: Any) -> Any:
+    import shapely
+
+    def east(xy: np.ndarray) -> np.ndarray:
+        return np.where(xy[:, :1] < 0, xy + np.array([360.0, 0.0]), xy)
+
+    parts = list(shapely.get_parts(geom))
+    fixed = []
+    for part in parts:
+        w, s, e, _n = part.bounds
+        if e - w > 180 and s > -60:  # Antarctica really spans every longitude
+            part = shapely.transform(part, east)
+        fixed.append(part)
+    return shapely.MultiPolygon(fixed) if len(fixed) > 1 else fixed[0]
+
+
+def _countries(bbox: tuple[float, float, float, float] | None = None) -> Any:
+    """Country outlines (GeoDataFrame, EPSG:4326), the 1:10m East Asia file where it covers
+    ``bbox`` (west, south, east, north), else the 1:50m world."""
+    w, s, e, n = ASIA_REGION
+    if bbox is not None and BASEMAP_ASIA.exists() and (
+            w <= bbox[0] and s <= bbox[1] and bbox[2] <= e and bbox[3] <= n):
+        g = _outline_file(BASEMAP_ASIA)
+    else:
+        g = _outline_file(BASEMAP)
+    return g.copy() if bbox is None else g.clip(bbox)
+
+
+def _route_bbox(route: Route) -> tuple[float, float, float, float]:
+    xy = np.concatenate([np.asarray(s.coords) for s in route.segments])
+    return (float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()),
+            float(xy[:, 1].max()))
+
+
+def _padded(bbox: tuple[float, float, float, float], frac: float,
+            minimum: float) -> tuple[float, float, float, float]:
+    w, s, e, n = bbox
+    pad = max(max(e - w, n - s) * frac, minimum)
+    return (max(w - pad, -180.0), max(s - pad, -89.0), min(e + pad, 180.0), min(n + pad, 89.0))
+
+
+# ----------------------------------------------------------------------------------------------
+# static map
+# ----------------------------------------------------------------------------------------------
 def plot_route(route: Route, path: Path, *, color_by: str = "country", title: str = "") -> None:
-    """Draw the route on country outlines and save it as PNG (atomically).
+    """Draw the route on a map and save it as PNG (atomically).
+
+    Parameters
+    ----------
+    route
+        The route to draw.
+    path
+        Where the PNG goes.
+    color_by
+        ``"country"`` (one colour per country) or ``"speed"`` (the speed limit of the track).
+    title
+        The map's title; by default the stops.
 
     Stretches of approximate geometry (station-table chords) are dashed.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
 
-    xs = [c[0] for s in route.segments for c in s.coords]
-    ys = [c[1] for s in route.segments for c in s.coords]
-    pad = max(max(xs) - min(xs), max(ys) - min(ys)) * 0.08 + 0.3
-    fig, ax = plt.subplots(figsize=(10, 9), dpi=110)
-    _countries().plot(ax=ax, color="#f2efe9", edgecolor="#9a9a9a", linewidth=0.6)
-    cmap = plt.get_cmap("viridis")
-    for s in route.segments:
-        lon = [c[0] for c in s.coords]
-        lat = [c[1] for c in s.coords]
-        colour: Any = COUNTRY_COLOURS.get(s.country, "#777")
-        if color_by == "speed" and s.speed_limit:
-            colour = cmap(min(s.speed_limit, 160) / 160)
-        ax.plot(lon, lat, color=colour, lw=2.4, ls="--" if s.approximate else "-",
-                solid_capstyle="round")
-    for m in route.marks:
-        if m.kind == "station":
-            continue
-        mx, my = route._coord_of(m.node)
-        style = {"stop": ("o", "black", 6), "border": ("D", "#8e44ad", 6),
-                 "gauge_change": ("s", "#e67e22", 7)}[m.kind]
-        ax.plot(mx, my, marker=style[0], color=style[1], ms=style[2], zorder=5)
-        label = m.name if m.kind != "gauge_change" else f"gauge change {m.detail}"
-        ax.annotate(f"{label}\n{m.km:,.0f} km", (mx, my), xytext=(5, 4),
-                    textcoords="offset points", fontsize=7.5, zorder=6,
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.75, "lw": 0})
-    ax.set_xlim(min(xs) - pad, max(xs) + pad)
-    ax.set_ylim(min(ys) - pad, max(ys) + pad)
-    ax.set_aspect(1 / max(0.2, math.cos(math.radians(sum(ys) / len(ys)))))
-    span = (max(xs) - min(xs)) * 111 * 0.2
-    _scale_bar(ax, sum(ys) / len(ys), km=float(f"{max(span, 10):.0g}"))
-    handles = [Line2D([], [], color=c, lw=2.4, label=k) for k, c in COUNTRY_COLOURS.items()
-               if any(s.country == k for s in route.segments)]
-    handles.append(Line2D([], [], color="#555", lw=2, ls="--", label="approximate geometry"))
-    ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
-    ax.set_title(title or f"{' → '.join(route.stops)} ({route.length_km:,.0f} km)", fontsize=11)
-    ax.set_xlabel("longitude")
-    ax.set_ylabel("latitude")
-    fig.text(0.01, 0.005, OSM_CREDIT + "; country outlines: Natural Earth", fontsize=7,
-             color="#444")
-    fig.tight_layout()
+    fig = route_figure(route, color_by=color_by, title=title)
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png")
@@ -98,26 +138,363 @@ def plot_route(route: Route, path: Path, *, color_by: str = "country", title: st
         plt.close(fig)
 
 
+def route_figure(route: Route, *, color_by: str = "country", title: str = "") -> Any:
+    """The static route map as a matplotlib Figure (what :func:`plot_route` saves)."""
+    import geopandas as gpd
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.patheffects as pe
+    import matplotlib.pyplot as plt
+    import shapely
+    from matplotlib.lines import Line2D
+    from matplotlib_scalebar.scalebar import ScaleBar
+
+    bbox = _route_bbox(route)
+    lon0, lat0 = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
+    crs = f"+proj=laea +lat_0={lat0:.3f} +lon_0={lon0:.3f} +datum=WGS84 +units=m +no_defs"
+    halo = [pe.withStroke(linewidth=3, foreground="white")]
+
+    lines = route_lines(route, tolerance_deg=0.001)
+    geo = gpd.GeoDataFrame(
+        [{"country": ln.country, "approximate": ln.approximate, "colour": ln.colour,
+          "geometry": shapely.MultiLineString([p for p in ln.parts if len(p) > 1])}
+         for ln in lines], crs="EPSG:4326").to_crs(crs)
+    xmin, ymin, xmax, ymax = geo.total_bounds
+    fig = plt.figure(figsize=(7.5, 8.2), dpi=160)
+    # room below the map for the credits, the scale bar (and the speed colour bar)
+    bottom = 0.15 if color_by == "speed" else 0.085
+    ax = fig.add_axes((0.02, bottom, 0.96, 0.91 - bottom))
+    # the view: the route with a margin, widened to the axes' shape
+    box_w, box_h = ax.get_position().width * 7.5, ax.get_position().height * 8.2
+    span = max(xmax - xmin, (ymax - ymin) * box_w / box_h, 60_000.0)
+    span_y = span * box_h / box_w
+    if span_y < (ymax - ymin):
+        span_y = ymax - ymin
+        span = span_y * box_w / box_h
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    view = (cx - span * 0.56, cy - span_y * 0.56, cx + span * 0.56, cy + span_y * 0.56)
+    ax.set_xlim(view[0], view[2])
+    ax.set_ylim(view[1], view[3])
+    ax.set_aspect("equal")
+    ax.set_facecolor("#d9e7f0")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("#777")
+    view_ll = _bounds_ll(view, crs)
+    land = _countries(_padded(tuple(view_ll), 0.1, 1.0)).to_crs(crs)
+    land.plot(ax=ax, color="#f6f4ef", edgecolor="#a0a0a0", linewidth=0.6, zorder=1)
+    _graticule(ax, crs, view_ll)
+
+    # the route
+    cmap = plt.get_cmap("viridis")
+    if color_by == "speed":
+        segs = gpd.GeoDataFrame(
+            [{"speed": s.speed_limit or np.nan, "approximate": s.approximate,
+              "geometry": shapely.LineString(s.coords)} for s in route.segments
+             if len(s.coords) > 1], crs="EPSG:4326").to_crs(crs)
+        segs.plot(ax=ax, color="white", linewidth=5, zorder=3)
+        known = segs[segs["speed"].notna()]
+        if len(known):
+            known.plot(ax=ax, column="speed", cmap=cmap, vmin=0, vmax=160, linewidth=3,
+                       zorder=4)
+        segs[segs["speed"].isna()].plot(ax=ax, color="#999", linewidth=3, zorder=4)
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 160))
+        cb = fig.colorbar(sm, cax=fig.add_axes((0.02, 0.118, 0.42, 0.012)),
+                          orientation="horizontal")
+        cb.set_label("speed limit of the track, km/h (grey: not tagged)", fontsize=8,
+                     labelpad=2)
+        cb.ax.tick_params(labelsize=7)
+    else:
+        geo.plot(ax=ax, color="white", linewidth=5.5, zorder=3)
+        for approximate, part in geo.groupby("approximate"):
+            if approximate:  # dashes over a thin line: approximate, but still one track
+                part.plot(ax=ax, color=part["colour"].tolist(), linewidth=1.2, zorder=4)
+            part.plot(ax=ax, color=part["colour"].tolist(), linewidth=3.2, zorder=4,
+                      linestyle=(0, (4, 2.5)) if approximate else "-")
+
+    # furniture first (legend, inset, scale bar, north arrow in the emptiest corners), then the
+    # labels of stops, borders and gauge changes, country names, and cities where there is room
+    corners = _free_corners(geo, view)
+    handles: list[Any] = []
+    if color_by != "speed":
+        handles += [Line2D([], [], color=COUNTRY_COLOURS.get(c, "#777"), lw=3,
+                           label=COUNTRY_NAMES.get(c, c))
+                    for c in dict.fromkeys(s.country for s in route.segments)]
+    if any(s.approximate for s in route.segments):
+        handles.append(Line2D([], [], color="#555", lw=2.5, ls=(0, (4, 2.5)),
+                              label="approximate track"))
+    for kind, label in (("stop", "stop"), ("border", "border crossing"),
+                        ("gauge_change", "gauge change")):
+        if route.marks_of(kind):
+            shape, colour, size = _MARKS[kind]
+            handles.append(Line2D([], [], ls="", marker=shape, color=colour, ms=size - 1,
+                                  mec="white", label=label))
+    city = Line2D([], [], ls="", marker="o", color="#777", ms=3, label="city")
+    handles.append(city)
+    legend = ax.legend(handles=handles, loc=_CORNER_NAMES[corners[1]], fontsize=8,
+                       framealpha=0.92, edgecolor="#999", borderpad=0.6)
+    inset = _locator(ax, corners[0], view, crs)
+    # scale bar and north arrow below the map, right of the credits: they never hide the route
+    ax.add_artist(ScaleBar(1, "m", location="upper right", length_fraction=0.2,
+                           frameon=False, font_properties={"size": 8}, border_pad=0.2,
+                           bbox_to_anchor=(0.93, -0.005), bbox_transform=ax.transAxes))
+    ax.annotate("", xy=(0.975, -0.04), xytext=(0.975, -0.075), xycoords="axes fraction",
+                annotation_clip=False,
+                arrowprops={"arrowstyle": "-|>", "color": "#222", "lw": 1.4, "shrinkA": 0,
+                            "shrinkB": 0})
+    ax.text(0.975, -0.035, "N", transform=ax.transAxes, ha="center", va="bottom",
+            fontsize=9, weight="bold")
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    inset.apply_aspect()  # its final place: an equal-aspect inset shrinks inside its box
+    labels: list[Any] = [legend.get_window_extent(renderer),
+                         inset.get_tightbbox(renderer).expanded(1.03, 1.03)]
+    to_xy = _projector(crs)
+    stops_xy: list[tuple[float, float]] = []
+    for m in sorted((m for m in route.marks if m.kind in _MARKS),
+                    key=lambda m: ("stop", "border", "gauge_change").index(m.kind)):
+        lon, lat = route._coord_of(m.node)
+        x, y = to_xy(lon, lat)
+        shape, colour, size = _MARKS[m.kind]
+        ax.plot(x, y, marker=shape, color=colour, ms=size, mec="white", mew=1.3,
+                zorder=6 if m.kind == "stop" else 6.5)
+        if m.kind == "stop":
+            stops_xy.append((x, y))
+            text = f"{m.name}\n{m.km:,.0f} km"
+            weight, size_pt = "bold", 9.0
+        elif m.kind == "border":
+            text, weight, size_pt = m.name, "normal", 7.5
+        else:
+            text, weight, size_pt = "gauge change", "normal", 7.5
+        _place_label(ax, renderer, labels, x, y, text, fontsize=size_pt, weight=weight,
+                     effects=halo, force=m.kind == "stop")
+    _country_names(ax, renderer, labels, land, view)
+    route_xy = np.concatenate([np.asarray(p.coords) for g in geo.geometry for p in g.geoms])
+    shown = 0
+    for name, _cc, lat, lon, _pop, capital in _city_order(cities(tuple(view_ll)), to_xy,
+                                                          route_xy, span):
+        x, y = to_xy(lon, lat)
+        if not (view[0] < x < view[2] and view[1] < y < view[3]):
+            continue
+        if any(math.hypot(x - sx, y - sy) < span * 0.02 for sx, sy in stops_xy):
+            continue  # a stop there is labelled already
+        if shown >= MAX_CITIES:
+            break
+        placed = _place_label(ax, renderer, labels, x, y, name, fontsize=8 if capital else 7.5,
+                              weight="bold" if capital else "normal", effects=halo,
+                              colour="#444", zorder=5)
+        if placed:
+            shown += 1
+            ax.plot(x, y, marker="s" if capital else "o", color="#555" if capital else "#777",
+                    mfc="white" if capital else "#777", ms=4.5 if capital else 3, mew=1.2,
+                    zorder=5)
+    if not shown:  # no city labelled: none in the legend either (it only shrinks)
+        handles.remove(city)
+        legend.remove()
+        ax.legend(handles=handles, loc=_CORNER_NAMES[corners[1]], fontsize=8,
+                  framealpha=0.92, edgecolor="#999", borderpad=0.6)
+
+    fig.text(0.02, 0.965, title or " → ".join(route.stops), fontsize=13, weight="bold",
+             va="top")
+    fig.text(0.02, 0.928, f"{' → '.join(route.stops)} · {route.length_km:,.0f} km by rail",
+             fontsize=9, color="#333", va="top")
+    fig.text(0.02, 0.067, "Rail data © OpenStreetMap contributors (ODbL). Outlines: Natural "
+             "Earth. Cities: GeoNames (CC BY 4.0).\nLambert azimuthal equal-area projection "
+             "centred on the route. Map: trainsim.", fontsize=7, color="#444", va="top",
+             linespacing=1.5)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    return fig
+
+
+def _bounds_ll(box: tuple[float, float, float, float], crs: str) -> Any:
+    """Longitude/latitude bounds of a projected box (its edges are curves in degrees)."""
+    import geopandas as gpd
+    import shapely
+
+    edge = shapely.segmentize(shapely.box(*box), max(box[2] - box[0], box[3] - box[1]) / 40)
+    return gpd.GeoSeries([edge], crs=crs).to_crs("EPSG:4326").total_bounds
+
+
+def _projector(crs: str) -> Any:
+    from pyproj import Transformer
+
+    t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+    def to_xy(lon: float, lat: float) -> tuple[float, float]:
+        x, y = t.transform(lon, lat)
+        return float(x), float(y)
+
+    return to_xy
+
+
+def _place_label(ax: Any, renderer: Any, placed: list[Any], x: float, y: float, text: str, *,
+                 fontsize: float, weight: str, effects: list[Any], colour: str = "#111",
+                 zorder: int = 7, force: bool = False) -> bool:
+    """Put a label beside (x, y) where it overlaps no label already placed: right, left, above,
+    below. With ``force`` it goes right even when nothing is free (stops are always labelled)."""
+    tries = [((6, 0), "left", "center"), ((-6, 0), "right", "center"),
+             ((0, 6), "center", "bottom"), ((0, -6), "center", "top"),
+             ((5, 5), "left", "bottom"), ((5, -5), "left", "top")]
+    axes_box = ax.get_window_extent(renderer)
+    for k, (offset, ha, va) in enumerate(tries):
+        t = ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", ha=ha, va=va,
+                        fontsize=fontsize, weight=weight, color=colour, zorder=zorder,
+                        path_effects=effects, linespacing=1.05)
+        box = t.get_window_extent(renderer).expanded(1.04, 1.08)
+        inside = (axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and axes_box.y0 <= box.y0
+                  and box.y1 <= axes_box.y1)
+        if inside and not any(box.overlaps(b) for b in placed):
+            placed.append(box)
+            return True
+        if force and k == len(tries) - 1:
+            t.remove()
+            t = ax.annotate(text, (x, y), xytext=(6, 0), textcoords="offset points",
+                            ha="left", va="center", fontsize=fontsize, weight=weight,
+                            color=colour, zorder=zorder, path_effects=effects,
+                            linespacing=1.05)
+            placed.append(t.get_window_extent(renderer))
+            return True
+        t.remove()
+    return False
+
+
+def _country_names(ax: Any, renderer: Any, placed: list[Any], land: Any,
+                   view: tuple[float, float, float, float]) -> None:
+    """Names of the countries that fill a good part of the map, where they fit."""
+    import shapely
+
+    frame = shapely.box(*view)
+    area = frame.area
+    for _, row in land.iterrows():
+        shape = row.geometry.intersection(frame)
+        if shape.is_empty or shape.area < 0.04 * area:
+            continue
+        if isinstance(shape, shapely.MultiPolygon | shapely.GeometryCollection):
+            shape = max((g for g in shape.geoms if g.area > 0), key=lambda g: g.area)
+        p = shape.representative_point()
+        t = ax.text(p.x, p.y, str(row["name"]).upper(), fontsize=10, color="#b3aca0",
+                    ha="center", va="center", zorder=2, weight="bold")
+        box = t.get_window_extent(renderer)
+        frame_box = ax.get_window_extent(renderer)
+        inside = frame_box.x0 < box.x0 and box.x1 < frame_box.x1
+        if not inside or any(box.overlaps(b) for b in placed):
+            t.remove()
+        else:
+            placed.append(box)
+
+
+def _city_order(candidates: list[Any], to_xy: Any, route_xy: np.ndarray,
+                span: float) -> list[Any]:
+    """Cities worth a label first: capitals and big cities near the route, then big ones."""
+    def key(c: Any) -> tuple[int, float]:
+        x, y = to_xy(c[3], c[2])
+        d = float(np.min(np.hypot(route_xy[:, 0] - x, route_xy[:, 1] - y)))
+        near = d < span * 0.08
+        tier = 0 if c[5] else 1 if near and c[4] >= 300_000 else 2 if c[4] >= 2_000_000 \
+            else 3 if near else 4
+        return tier, -c[4]
+
+    return sorted(candidates, key=key)
+
+
+def _graticule(ax: Any, crs: str, view_ll: Any) -> None:
+    from pyproj import Transformer
+
+    t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    w, s, e, n = view_ll
+    step = 5 if max(e - w, n - s) > 8 else 1
+    for lon in np.arange(math.floor(w / step) * step, e + step, step):
+        lat = np.linspace(s - 1, n + 1, 60)
+        x, y = t.transform(np.full_like(lat, lon), lat)
+        ax.plot(x, y, color="#c9d6de", lw=0.5, zorder=0.5)
+    for lat in np.arange(math.floor(s / step) * step, n + step, step):
+        lon = np.linspace(w - 1, e + 1, 60)
+        x, y = t.transform(lon, np.full_like(lon, lat))
+        ax.plot(x, y, color="#c9d6de", lw=0.5, zorder=0.5)
+    ax.set_xlim(*ax.get_xlim())
+
+
+def _free_corners(geo: Any, view: tuple[float, float, float, float]) -> list[str]:
+    """Corners of the map ordered from the emptiest (least route inside) to the fullest."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for geom in geo.geometry:
+        for part in geom.geoms:
+            c = np.asarray(part.coords)
+            xs.extend(c[:, 0])
+            ys.extend(c[:, 1])
+    x = (np.asarray(xs) - view[0]) / (view[2] - view[0])
+    y = (np.asarray(ys) - view[1]) / (view[3] - view[1])
+    boxes = {"ll": (x < 0.38) & (y < 0.3), "lr": (x > 0.62) & (y < 0.3),
+             "ul": (x < 0.38) & (y > 0.7), "ur": (x > 0.62) & (y > 0.7)}
+    return sorted(boxes, key=lambda k: (int(boxes[k].sum()), "ulurllr".find(k)))
+
+
+def _locator(ax: Any, corner: str, view: tuple[float, float, float, float], crs: str) -> Any:
+    """A small map of the wider region with the main map's extent outlined."""
+    import geopandas as gpd
+    import shapely
+    from matplotlib.patches import Rectangle
+
+    w, s, e, n = view
+    cx, cy = (w + e) / 2, (s + n) / 2
+    half = max(e - w, n - s) * 1.6 + 1_500_000
+    region = (cx - half, cy - half, cx + half, cy + half)
+    region_ll = _bounds_ll(region, crs)
+    pos = _INSET_AT[corner]
+    inset = ax.inset_axes((pos[0], pos[1], 0.24, 0.24))
+    world = _countries(None)
+    bounds = _padded(tuple(region_ll), 0.05, 2.0)
+    inset.set_facecolor("#d9e7f0")
+    world.clip(bounds).to_crs(crs).plot(ax=inset, color="#ece8df", edgecolor="none")
+    # outlines cut from the whole countries' boundaries: no clip edges, no antimeridian seams
+    # (either would show as lines running to the pole)
+    edges = shapely.intersection(shapely.boundary(world.geometry.values), shapely.box(
+        max(bounds[0], -179.9), max(bounds[1], -88.0), min(bounds[2], 179.9),
+        min(bounds[3], 88.0)))
+    gpd.GeoSeries(edges, crs="EPSG:4326").to_crs(crs).plot(ax=inset, color="#9a9a9a",
+                                                          linewidth=0.3)
+    inset.add_patch(Rectangle((w, s), e - w, n - s, fill=False, edgecolor="#c0392b",
+                              linewidth=1.4, zorder=5))
+    inset.set_xlim(region[0], region[2])
+    inset.set_ylim(region[1], region[3])
+    inset.set_aspect("equal")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    inset.set_xlabel("")
+    inset.set_ylabel("")
+    for spine in inset.spines.values():
+        spine.set_color("#555")
+        spine.set_linewidth(0.8)
+    return inset
+
+
 # ----------------------------------------------------------------------------------------------
 # interactive map
 # ----------------------------------------------------------------------------------------------
 _WEB = Path(__file__).parent / "web"
-_JS = ["leaflet.js", "jquery.min.js", "jquery-ui.min.js", "iso8601.js", "moment.min.js",
-       "leaflet.timedimension.min.js"]
-_CSS = ["leaflet.css", "leaflet.timedimension.control.min.css"]
+_JS = ["leaflet.js", "trainsim-map.js"]
+_CSS = ["leaflet.css", "trainsim-map.css"]
+_RANK = {"stop": 5, "border": 4, "halt": 3, "reported": 2, "pass": 1}
+_SIZE = {"stop": 16, "border": 13, "halt": 13, "reported": 13, "pass": 11}
+OFFLINE_NAME = "Offline outlines (Natural Earth)"
+#: city labels a page carries at most (largest first)
+MAX_PAGE_CITIES = 400
 
 
 def _data_uri(path: Path, mime: str) -> str:
+    import base64
+
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
 def _css(name: str) -> str:
     text = (_WEB / name).read_text(encoding="utf-8")
-    # images and the icon font the stylesheets point to, as data URIs (no network, no files)
-    text = re.sub(r"url\(images/([\w.-]+)\)",
+    # the images the stylesheets point to, as data URIs (no network, no files)
+    return re.sub(r"url\(images/([\w.-]+)\)",
                   lambda m: f"url({_data_uri(_WEB / 'images' / m[1], 'image/png')})", text)
-    font = _data_uri(_WEB / "glyphicons-halflings-regular.woff", "font/woff")
-    return re.sub(r"src:url\(//netdna[^;}]*", f"src:url({font}) format('woff')", text)
 
 
 def _inline_assets() -> str:
@@ -127,108 +504,301 @@ def _inline_assets() -> str:
     return "\n".join(parts)
 
 
+def _tiles() -> list[dict[str, Any]]:
+    """Online tile layers: the light basemap first (the default), then OpenStreetMap, then the
+    OpenRailwayMap overlay. URLs and credits come from xyzservices."""
+    import xyzservices.providers as xyz
+
+    def layer(p: Any, *, max_native: int | None = None, url: str | None = None) -> dict[str, Any]:
+        options: dict[str, Any] = {"attribution": p.html_attribution, "maxZoom": 19}
+        if max_native or p.get("max_zoom"):
+            options["maxNativeZoom"] = max_native or p.get("max_zoom")
+        if "{s}" in p.url:
+            options["subdomains"] = p.get("subdomains", "abc")
+        return {"url": url or p.build_url(fill_subdomain=False, scale_factor=""),
+                "options": options}
+
+    grey = xyz.Esri.WorldGrayCanvas
+    labels = grey.build_url(fill_subdomain=False, scale_factor="").replace(
+        "World_Light_Gray_Base", "World_Light_Gray_Reference")
+    return [
+        {"name": "Light grey (Esri)",
+         "layers": [layer(grey), layer(grey, url=labels)]},
+        {"name": "OpenStreetMap", "layers": [layer(xyz.OpenStreetMap.Mapnik)]},
+        {"name": "OpenRailwayMap (railway lines)", "overlay": True,
+         "layers": [layer(xyz.OpenRailwayMap)]},
+    ]
+
+
+def _when(row: dict[str, Any], key: str) -> str:
+    """``Tue 12 Sep 2023, 04:45`` from a timeline row's ``…_local`` text."""
+    dt = datetime.strptime(row[key][:16], "%Y-%m-%d %H:%M")
+    return f"{dt:%a} {dt.day} {dt:%b} {dt.year}, {dt:%H:%M}"
+
+
+def _short(row: dict[str, Any], key: str) -> str:
+    dt = datetime.strptime(row[key][:16], "%Y-%m-%d %H:%M")
+    return f"{dt.day} {dt:%b} {dt:%H:%M}"
+
+
+def _popup(place: Place) -> str:
+    from html import escape
+
+    others = [n for n in place.names if n != place.name]
+    head = f"<b>{escape(place.name)}</b><div class='ts-sub'>" + (
+        f"also: {escape(', '.join(others))} · " if others else "") + f"km {place.km:,.1f}</div>"
+    rows = []
+    events = place.events()
+    stops_here = place.km > 0 and any(
+        r["event"] in ("depart", "gauge_change", "locomotive_change", "ceremony", "stop", "border")
+        for r in events)
+    for r in events:
+        label = EVENT_LABELS.get(r["event"], r["event"].replace("_", " "))
+        if r["event"] == "pass" and stops_here:
+            label = "arrives"
+        if r["event"] in ("border", "gauge_change", "locomotive_change", "ceremony", "stop"):
+            label += " (starts)" if r["detail"] and r["event"] != "border" else ""
+        what = escape(label) + (f"<div class='ts-sub'>{escape(r['place'])}</div>"
+                                if others and r["place"] != place.name else "")
+        zone = r["median_local"][17:]
+        cell = (f"{_when(r, 'median_local')} <span class='ts-zone'>{escape(zone)} · "
+                f"{r['median_utc'][11:16]} UTC</span><div class='ts-band'>5–95 %: "
+                f"{_short(r, 'p05_local')} – {_short(r, 'p95_local')}</div>")
+        cause = short_cause(r["detail"]) if r["detail"] else ""
+        if cause and r["event"] not in ("pass", "arrive", "depart") and cause != r["event"]:
+            cell += f"<div class='ts-cause'>{escape(cause)}</div>"
+        rows.append(f"<tr><td>{what}</td><td>{cell}</td></tr>")
+    for rep in place.reported:
+        rows.append(f"<tr><td>reported</td><td class='ts-rep'>{escape(rep)}</td></tr>")
+    return (f"<div class='ts-popup'>{head}<table>{''.join(rows)}</table>"
+            "<div class='ts-band'>simulated median and 5–95 % band; local time</div></div>")
+
+
+def _utc_seconds(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%SZ").replace(
+        tzinfo=ZoneInfo("UTC")).timestamp())
+
+
+def _legend(result: Any, countries: list[str], approximate: bool,
+            categories: set[str]) -> str:
+    from html import escape
+
+    items = [f"<li><span class='ts-key'><span class='ts-line' style='border-top-color:"
+             f"{COUNTRY_COLOURS.get(c, '#777')}'></span></span>"
+             f"{escape(COUNTRY_NAMES.get(c, c))}</li>" for c in countries]
+    if approximate:
+        items.append("<li><span class='ts-key'><span class='ts-line ts-dashed'></span></span>"
+                     "approximate track (straight between listed stations)</li>")
+    items.append("<li><span class='ts-key'><span class='ts-train ts-train-key' "
+                 "style='width:24px;height:24px'></span></span>the train: median of "
+                 f"{result.mc.n:,} simulated runs (white while halted)</li>")
+    keys = [("stop", "stop"), ("border", "border crossing"),
+            ("halt", "halt: gauge or locomotive change, ceremony")]
+    for cat, text in keys:
+        if cat in categories:
+            items.append(f"<li><span class='ts-key'><span class='ts-place ts-{cat}'></span>"
+                         f"</span>{text}</li>")
+    items.append("<li><span class='ts-key'><span class='ts-place ts-reported'></span></span>"
+                 "pink ring: reported time</li>")
+    items.append("<li><span class='ts-key'><span class='ts-dot'></span></span>station "
+                 "(zoom in)</li>")
+    return "<summary>Legend</summary><ul>" + "".join(items) + "</ul>"
+
+
+def _rounded(values: Any, digits: int) -> list[float]:
+    return [round(float(v), digits) for v in values]
+
+
+def encode_polyline(lat_lon: Any, *, digits: int) -> str:
+    """A line as an encoded polyline (Google's algorithm: delta-coded, base-64 text).
+
+    Four to six times smaller than the same coordinates in JSON; ``trainsim-map.js`` decodes
+    it. Written here because the algorithm is a dozen lines and the page needs the decoder
+    anyway.
+    """
+    ints = np.round(np.asarray(lat_lon, dtype=float) * 10 ** digits).astype(np.int64)
+    deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()
+    out: list[str] = []
+    for d in deltas.tolist():
+        v = ~(d << 1) if d < 0 else d << 1
+        while v >= 0x20:
+            out.append(chr((0x20 | (v & 0x1F)) + 63))
+            v >>= 5
+        out.append(chr(v + 63))
+    return "".join(out)
+
+
+def _rings(geom: Any) -> list[list[str]]:
+    """Polygons as lists of encoded rings (outer ring first)."""
+    import shapely
+
+    # exterior rings counter-clockwise, holes clockwise: the page fills with the non-zero rule,
+    # so that the fine and coarse fills may overlap without cancelling out
+    polys = [shapely.orient_polygons(g) for g in shapely.get_parts(geom)
+             if g.geom_type == "Polygon" and not g.is_empty]
+    return [[encode_polyline(np.asarray(r.coords)[:, ::-1], digits=3)
+             for r in (p.exterior, *p.interiors)] for p in polys]
+
+
+def _lines(geom: Any) -> list[str]:
+    import shapely
+
+    parts = [g for g in shapely.get_parts(shapely.line_merge(geom) if geom.geom_type in (
+        "MultiLineString", "LineString") else geom) if g.geom_type in ("LineString", "LinearRing")]
+    return [encode_polyline(np.asarray(g.coords)[:, ::-1], digits=3) for g in parts
+            if len(g.coords) > 1]
+
+
+def _outlines(bbox: tuple[float, float, float, float]) -> dict[str, Any]:
+    """Country outlines for the offline base layer: fine inside ``bbox``, coarse around it.
+
+    Fills and boundary lines are kept apart so that the seam between the fine and the coarse
+    part is never stroked (no box around the route); polygons as encoded rings.
+    """
+    import shapely
+
+    extent = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
+    cx, cy = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
+    wide = (cx - max(extent * 2.5, 40.0), max(cy - max(extent * 1.5, 25.0), -85.0),
+            cx + max(extent * 2.5, 40.0), min(cy + max(extent * 1.5, 25.0), 85.0))
+    # fine and coarse fills overlap a little at the seam; lines stop short of the clip edges
+    inner = shapely.box(*bbox).buffer(-0.05, join_style="mitre")
+    wide_inner = shapely.box(*wide).buffer(-0.05, join_style="mitre")
+    fine = _countries(bbox)
+    fine_geom = shapely.make_valid(shapely.simplify(fine.geometry.values,
+                                                    max(0.006, extent / 2000)))
+    coarse = _countries(None).clip(wide)
+    coarse_geom = shapely.make_valid(shapely.simplify(coarse.geometry.values, 0.05))
+    fills: list[list[str]] = []
+    lines: list[str] = []
+    for geom in coarse_geom:
+        if geom is None or geom.is_empty:
+            continue
+        fills += _rings(shapely.difference(geom, inner))
+        lines += _lines(shapely.intersection(shapely.difference(shapely.boundary(geom), inner),
+                                             wide_inner))
+    for geom in fine_geom:
+        if geom is None or geom.is_empty:
+            continue
+        fills += _rings(geom)
+        lines += _lines(shapely.intersection(shapely.boundary(geom), inner))
+    return {"fill": fills, "line": lines}
+
+
+def _min_city(view: tuple[float, float, float, float]) -> int:
+    """Smallest city worth a label on a page of this extent (the page shows more when zoomed)."""
+    extent = max(view[2] - view[0], view[3] - view[1])
+    return 100_000 if extent > 6 else 0
+
+
 def write_html_map(result: Any, path: Path) -> None:
-    """Interactive map: the route, stations with simulated and reported times, and the train's
-    median position over time on a time slider. Self-contained (no network needed to view it).
+    """Interactive map of a simulated journey, as one self-contained HTML file.
+
+    The route (one line per country and line), the stops with permanent labels, border
+    crossings, halts and reported points (events at one spot share one popup), the stations
+    passed (when zoomed in), and the train's simulated median position with a time control that
+    shows the train's local time and UTC. Works with no network; uses online tiles when it can.
     """
     import folium
-    from folium.plugins import TimestampedGeoJson
-
-    from simulator.reports import timeline_rows
+    from branca.element import Element, MacroElement
+    from jinja2 import Template
 
     prep = result.prepared
-    route = prep.route
-    lats = [c[1] for s in route.segments for c in s.coords]
-    lons = [c[0] for s in route.segments for c in s.coords]
-    fmap = folium.Map(location=[sum(lats) / len(lats), sum(lons) / len(lons)], zoom_start=5,
-                      tiles=None, control_scale=True)
-    # offline page: no tile layer and no CDN links; the assets are inlined below
+    route: Route = prep.route
+    bbox = _route_bbox(route)
+    lines = route_lines(route)
+    spots = places(result)
+    track = median_track(result)
+    view = _padded(bbox, 0.35, 2.0)
+
+    major = [p for p in spots if not p.minor]
+    minor = [p for p in spots if p.minor]
+    minor_rows = [p.rows[0] for p in minor]
+    offsets = []
+    for r in minor_rows:
+        when = datetime.strptime(r["median_utc"], "%Y-%m-%d %H:%M:%SZ").replace(
+            tzinfo=ZoneInfo("UTC"))
+        off = when.astimezone(ZoneInfo(r["time_zone"] or "UTC")).utcoffset()
+        offsets.append(round(off.total_seconds() / 60) if off is not None else 0)
+
+    def index(values: list[str]) -> tuple[list[str], list[int]]:
+        table = list(dict.fromkeys(values))
+        pos = {v: i for i, v in enumerate(table)}
+        return table, [pos[v] for v in values]
+
+    zones, zone_i = index([zone_label(z) for z in track.tz])
+    where, where_i = index(track.place)
+    states, state_i = index(track.state)
+    epoch = track.epoch.timestamp()
+    sc = prep.scenario
+    title = sc.title or " → ".join(route.stops)
+    data = {
+        "titleHtml": f"<h1>{_esc(title)}</h1><p>Simulated journey: {_esc(' → '.join(route.stops))}"
+                     f", {route.length_km:,.0f} km by rail. Press ▶ to follow the train.</p>",
+        "credit": _esc(CREDIT),
+        "runs": f"{result.mc.n:,} runs",
+        "lengthKm": f"{route.length_km:,.0f}",
+        "bounds": [[bbox[1], bbox[0]], [bbox[3], bbox[2]]],
+        "offlineName": OFFLINE_NAME,
+        "tiles": _tiles(),
+        "outlines": _outlines(view),
+        "minZoomBelowFit": 2,
+        "cities": [[round(c[2], 4), round(c[3], 4), c[0], c[4], 1 if c[5] else 0]
+                   for c in cities(view) if c[5] or c[4] >= _min_city(view)][:MAX_PAGE_CITIES],
+        "route": [{"colour": ln.colour, "approximate": ln.approximate, "tip": ln.describe(),
+                   "parts": [encode_polyline(part[:, ::-1], digits=5) for part in ln.parts]}
+                  for ln in lines],
+        "places": [{"name": p.name, "lat": round(p.lat, 5), "lon": round(p.lon, 5),
+                    "category": p.category, "reported": bool(p.reported),
+                    "rank": _RANK.get(p.category, 0), "size": _SIZE.get(p.category, 12),
+                    "label": p.category == "stop", "labelSide": "right",
+                    # the ends of the journey win over intermediate stops when labels collide
+                    "labelPriority": 0 if p is major[0] or p is major[-1] else 1,
+                    "labelOffset": [10, 0], "popup": _popup(p)} for p in major],
+        "minor": {"name": [p.name for p in minor], "lat": _rounded((p.lat for p in minor), 5),
+                  "lon": _rounded((p.lon for p in minor), 5),
+                  "km": _rounded((p.km for p in minor), 1),
+                  "median": [_utc_seconds(r["median_utc"]) for r in minor_rows],
+                  "p05": [_utc_seconds(r["p05_utc"]) for r in minor_rows],
+                  "p95": [_utc_seconds(r["p95_utc"]) for r in minor_rows],
+                  "offset": offsets},
+        "track": {"t": [round(epoch + float(t)) for t in track.t_s],
+                  "lat": _rounded(track.lat, 5), "lon": _rounded(track.lon, 5),
+                  "km": _rounded(track.km, 1),
+                  "offset": [round(o / 60) for o in track.offset_s],
+                  "zones": zones, "zone": zone_i, "places": where, "place": where_i,
+                  "states": states, "state": state_i,
+                  "halted": [int(h) for h in track.halted]},
+        "legend": _legend(result, list(dict.fromkeys(ln.country for ln in lines)),
+                          any(ln.approximate for ln in lines), {p.category for p in major}),
+    }
+    fmap = folium.Map(location=[(bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2],
+                      zoom_start=5, tiles=None, control_scale=True, zoom_control=False,
+                      font_size="13px")
+    # one offline page: no CDN links; Leaflet and the page's script are inlined
     fmap.default_js = []
     fmap.default_css = []
     root: Any = fmap.get_root()
-    root.header.add_child(folium.Element(_inline_assets()), name="trainsim_assets",
-                                     index=0)
-    basemap = folium.FeatureGroup(name="countries (Natural Earth)")
-    pad = 4.0
-    outlines = _countries().clip((min(lons) - pad, min(lats) - pad, max(lons) + pad,
-                                  max(lats) + pad)).simplify(0.02)
-    folium.GeoJson(json.loads(outlines.to_json()),
-                   style_function=lambda _: {"color": "#999", "weight": 1,
-                                             "fillColor": "#f2efe9", "fillOpacity": 1},
-                   ).add_to(basemap)
-    basemap.add_to(fmap)
-    route_layer = folium.FeatureGroup(name="route")
-    for s in route.segments:
-        folium.PolyLine([(c[1], c[0]) for c in s.coords],
-                        color=COUNTRY_COLOURS.get(s.country, "#777"), weight=4,
-                        dash_array="6 6" if s.approximate else None,
-                        tooltip=f"{s.line} ({s.country}), km {s.km_start:,.0f}").add_to(route_layer)
-    route_layer.add_to(fmap)
-    stations = folium.FeatureGroup(name="stations and events")
-    coords_at = _coords_along(route)
-    for row in timeline_rows(result):
-        if row["km"] == "":
-            continue
-        lat, lon = coords_at(float(row["km"]))
-        major = row["event"] != "station"
-        html = (f"<b>{row['place']}</b> ({row['event']}, km {row['km']})<br>"
-                f"simulated median: {row['median_local']}<br>"
-                f"5–95 %: {row['p05_local']} – {row['p95_local']}"
-                + (f"<br>reported: {row['reported']}" if row["reported"] else ""))
-        folium.CircleMarker((lat, lon), radius=5 if major else 2,
-                            color="#000" if major else "#555", fill=True, fill_opacity=0.9,
-                            popup=folium.Popup(html, max_width=320),
-                            tooltip=row["place"]).add_to(stations)
-    stations.add_to(fmap)
-    # the train's median position, one feature per chunk boundary
-    median_arrive = np.median(result.mc.arrive_s, axis=0)
-    median_depart = np.median(result.mc.depart_s, axis=0)
-    features = []
-    for b, k in enumerate(prep.plan.km):
-        lat, lon = coords_at(float(k))
-        for t in sorted({median_arrive[b], median_depart[b]}):
-            features.append({
-                "type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                "properties": {
-                    "time": result.to_datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "popup": f"km {k:,.0f} {prep.plan.place[b]}",
-                    "icon": "circle",
-                    "iconstyle": {"color": "#c0392b", "fillColor": "#e74c3c",
-                                  "fillOpacity": 1, "radius": 7},
-                }})
-    slider = TimestampedGeoJson({"type": "FeatureCollection", "features": features},
-                                period="PT1H", duration="PT1H", add_last_point=False,
-                                auto_play=False, loop=False, date_options="YYYY-MM-DD HH:mm UTC",
-                                time_slider_drag_update=True)
-    slider.default_js = []
-    slider.default_css = []
-    slider.add_to(fmap)
-    folium.LayerControl().add_to(fmap)
-    fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
-    root.html.add_child(folium.Element(
-        f"<div style='position:fixed;bottom:4px;left:8px;z-index:999;font:11px sans-serif;"
-        f"background:#fff8;padding:2px'>{prep.scenario.title} — {OSM_CREDIT}; "
-        "outlines: Natural Earth</div>"))
+    root.header.add_child(Element(f"<title>{_esc(title)} — simulated journey map</title>"),
+                          name="trainsim_title", index=0)
+    root.header.add_child(Element(_inline_assets()), name="trainsim_assets", index=1)
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    # branca renders the script through Jinja again: no "{{", "{%" or "{#" may be left. In JSON
+    # those only occur inside strings (an object's "{" is followed by a key or "}"), where
+    # "\u007b" is the same character.
+    payload = re.sub(r"\{(?=[{%#])", r"\\u007b", payload)
+    journey = MacroElement()
+    journey._name = "TrainsimJourney"
+    journey._template = Template(
+        "{% macro script(this, kwargs) %}\n"
+        "trainsimMap({{ this._parent.get_name() }}, {{ this.payload }});\n{% endmacro %}")
+    journey.payload = payload  # type: ignore[attr-defined]
+    fmap.add_child(journey)
     with atomic_path(path) as tmp:
         fmap.save(str(tmp))
 
 
-def _coords_along(route: Route) -> Any:
-    """A function km → (lat, lon) along the route geometry."""
-    pts: list[tuple[float, float, float]] = []
-    for s in route.segments:
-        xy = np.asarray(s.coords)
-        seg = np.hypot(np.diff(xy[:, 0]) * math.cos(math.radians(float(xy[:, 1].mean()))),
-                       np.diff(xy[:, 1]))
-        cum = np.concatenate([[0.0], np.cumsum(seg)])
-        frac = cum / cum[-1] if cum[-1] > 0 else np.linspace(0, 1, len(cum))
-        for f, (lon, lat) in zip(frac, xy, strict=True):
-            pts.append((s.km_start + f * s.length_m / 1000, lat, lon))
-    kms = np.array([p[0] for p in pts])
-    lat_a = np.array([p[1] for p in pts])
-    lon_a = np.array([p[2] for p in pts])
+def _esc(text: str) -> str:
+    from html import escape
 
-    def at(km: float) -> tuple[float, float]:
-        return float(np.interp(km, kms, lat_a)), float(np.interp(km, kms, lon_a))
-
-    return at
+    return escape(text, quote=False)

@@ -318,7 +318,7 @@ def summary_markdown(result: ScenarioResult) -> str:
 
 def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     """Write every per-scenario output into ``out``; return the paths written."""
-    from simulator import maps, plots
+    from simulator import exports, maps, plots
 
     prep = result.prepared
     out.mkdir(parents=True, exist_ok=True)
@@ -337,6 +337,10 @@ def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     written.append(out / "map.png")
     maps.write_html_map(result, out / "map.html")
     written.append(out / "map.html")
+    exports.write_geopackage(result, out / "journey.gpkg", events=one.timeline.rows())
+    written.append(out / "journey.gpkg")
+    exports.write_kml(result, out / "journey.kml")
+    written.append(out / "journey.kml")
     plots.time_distance(result, out / "timedistance.png")
     written.append(out / "timedistance.png")
     plots.comparison([result], out / "comparison.png")

@@ -23,6 +23,21 @@ def network(_isolated_cache: None):
     return load_network()
 
 
+@pytest.fixture(scope="session")
+def vladivostok_result(network):
+    """A small simulated journey (Khasan → Ussuriysk → Vladivostok, 30 runs) for map and
+    export tests."""
+    from simulator.montecarlo import run_monte_carlo
+    from simulator.reports import analyse
+    from simulator.scenario import load_scenario
+    from simulator.simulate import prepare
+
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios"
+                             / "vladivostok-2019.yaml")
+    prep = prepare(scenario, network=network)
+    return analyse(prep, run_monte_carlo(prep.plan, 30, seed=scenario.seed, workers=1))
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     # tests never touch the network: `network fetch` skips its connection probe (tests that use

@@ -1,10 +1,21 @@
-"""The interactive map in a real browser: headless Chromium loads map.html from disk."""
+"""The interactive map in a real browser: headless Chromium, offline, in a non-UTC time zone.
+
+The page is loaded from disk with the network switched off (tiles fail, the bundled outlines take
+over), the time control is pressed, and what a user sees is checked: one train marker that moves
+along the route, a clock in the train's local time and in UTC, popups, no console output. A
+screenshot goes to the test's temporary folder.
+"""
 
 from __future__ import annotations
 
+import csv
+import json
+import re
 import shutil
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,46 +24,159 @@ from simulator.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
+BROWSER_ZONE = "America/Los_Angeles"  # UTC-7 in April: far from the train's UTC+10
+FRAME_S = 300  # the page steps the train every 5 minutes on journeys of up to 100 hours
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                       reason="no headless Chromium installed (Debian: apt-get install chromium "
+                              "chromium-driver; .ci/run installs them)"),
+]
 
 
-@pytest.mark.skipif(not (CHROMIUM and DRIVER),
-                    reason="no headless Chromium installed (Debian: apt-get install chromium "
-                           "chromium-driver; .ci/run installs them)")
-def test_map_html_shows_route_and_time_slider(network, tmp_path: Path) -> None:
+def _wait(driver: Any, script: str, *, timeout: float = 10.0) -> Any:
+    deadline = time.time() + timeout
+    while True:
+        value = driver.execute_script(script)
+        if value or time.time() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def page(network, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("browser") / "run"
+    assert main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "20",
+                 "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture
+def driver() -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    out = tmp_path / "run"
-    assert main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "20",
-                 "--out", str(out), "--quiet"]) == 0
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,860", "--host-resolver-rules=MAP * ~NOTFOUND"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    browser = webdriver.Chrome(service=Service(DRIVER), options=options)
+    # no network at all, and a browser clock far from UTC and from the train's zone
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": BROWSER_ZONE})
     try:
-        driver.get((out / "map.html").as_uri())
-        deadline = time.time() + 20
-        routes = sliders = 0
-        while time.time() < deadline:
-            routes = driver.execute_script(
-                "return document.querySelectorAll('.leaflet-overlay-pane path').length")
-            sliders = driver.execute_script(
-                "return document.querySelectorAll('.timecontrol-slider').length")
-            if routes and sliders:
-                break
-            time.sleep(0.2)
-        assert routes > 10, "the route layer was not drawn"
-        assert sliders >= 1, "no time slider"
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        assert not errors, errors
-        # moving the slider moves the train marker: the time control answers
-        shown = driver.execute_script(
-            "var el = document.querySelector('.timecontrol-date'); "
-            "return el ? el.textContent : ''")
-        assert "2019-04-24" in shown
+        yield browser
     finally:
-        driver.quit()
+        browser.quit()
+
+
+def _clock(driver: Any) -> tuple[datetime, datetime]:
+    """The time control's local and UTC times, as shown."""
+    text = driver.find_element("css selector", ".ts-clock").text
+    m = re.match(r"\w{3} (\d+) (\w{3}) (\d{4}), (\d\d):(\d\d) .*\(UTC\+10:00\) · "
+                 r"(\d\d):(\d\d) UTC$", text)
+    assert m, text
+    local = datetime.strptime(f"{m[1]} {m[2]} {m[3]} {m[4]}:{m[5]}", "%d %b %Y %H:%M")
+    utc = local.replace(hour=int(m[6]), minute=int(m[7]))
+    if utc > local:
+        utc -= timedelta(days=1)
+    return local, utc
+
+
+def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get((page / "map.html").as_uri())
+    assert _wait(driver, "return window.trainsim && "
+                         "document.querySelectorAll('.ts-place').length > 2"), "page not drawn"
+    assert driver.execute_script(
+        "return Intl.DateTimeFormat().resolvedOptions().timeZone") == BROWSER_ZONE
+    assert driver.execute_script("return new Date(Date.UTC(2019, 3, 24)).getTimezoneOffset()") \
+        == 7 * 60
+    # offline: the tiles fail and the bundled outlines take over
+    assert _wait(driver, "return document.querySelector('.leaflet-container')"
+                         ".classList.contains('ts-offline')"), "no offline fallback"
+    assert driver.execute_script("return document.querySelectorAll("
+                                 "'.leaflet-ts-land-pane path').length") >= 2
+    assert driver.title.startswith("Khasan → Ussuriysk → Vladivostok")
+    assert driver.find_element(By.CSS_SELECTOR, ".ts-legend").text.startswith("Legend")
+    # minor stations wait for the user to zoom in
+    assert driver.execute_script(
+        "return window.trainsim.map.getPane('ts-minor').style.display") == "none"
+
+    rows = list(csv.DictReader((page / "timeline.csv").open(encoding="utf-8")))
+    depart = datetime.strptime(rows[0]["median_utc"], "%Y-%m-%d %H:%M:%SZ")
+    route = json.loads((page / "route.geojson").read_text(encoding="utf-8"))
+    lines = [f["geometry"]["coordinates"] for f in route["features"]
+             if f["geometry"]["type"] == "LineString"]
+
+    def on_route(lat: float, lon: float) -> bool:
+        import shapely
+
+        return bool(shapely.MultiLineString(lines).distance(shapely.Point(lon, lat)) < 0.005)
+
+    def train() -> dict[str, float]:
+        trains = driver.execute_script(
+            "return document.querySelectorAll('.leaflet-map-pane .ts-train').length")
+        assert trains == 1, "exactly one train marker"
+        return driver.execute_script(
+            "var p = window.trainsim.train.getLatLng(); return {lat: p.lat, lng: p.lng};")
+
+    start = train()
+    local, utc = _clock(driver)
+    assert local - utc == timedelta(hours=10), "the train's local time, not the browser's"
+    assert abs((utc - depart).total_seconds()) < 60
+
+    steps = 12
+    for _ in range(steps):
+        driver.find_element(By.CSS_SELECTOR, ".ts-next").click()
+    moved = train()
+    assert moved != start and on_route(moved["lat"], moved["lng"])
+    local, utc = _clock(driver)
+    assert local - utc == timedelta(hours=10)
+    expected = depart + timedelta(seconds=steps * FRAME_S)
+    assert abs((utc - expected).total_seconds()) <= 60, (utc, expected)
+    km = float(re.search(r"km ([\d,]+)$", driver.find_element(
+        By.CSS_SELECTOR, ".ts-state").text)[1].replace(",", ""))
+    assert km > 0
+
+    # play runs the clock on; pause stops it
+    driver.find_element(By.CSS_SELECTOR, ".ts-play").click()
+    assert _wait(driver, f"return window.trainsim.frame() > {steps + 3}", timeout=5)
+    driver.find_element(By.CSS_SELECTOR, ".ts-play").click()
+    frame = driver.execute_script("return window.trainsim.frame()")
+    time.sleep(0.6)
+    assert driver.execute_script("return window.trainsim.frame()") == frame
+    played = train()
+    assert played != moved and on_route(played["lat"], played["lng"])
+
+    # the train's own popup: place, km, local time with zone, UTC, state
+    driver.find_element(By.CSS_SELECTOR, ".leaflet-map-pane .ts-train").click()
+    popup = _wait(driver, "var p = document.querySelector('.leaflet-popup-content');"
+                          "return p && p.innerText;")
+    assert "Vladivostok time, UTC+10:00" in popup and "UTC" in popup and "km" in popup
+    assert re.search(r"state\s+(running|halted)", popup), popup
+
+    # a reported place: one popup with its events and the reported time
+    driver.execute_script("window.trainsim.train.closePopup()")
+    driver.find_element(By.CSS_SELECTOR, '.ts-reported[data-place="Vladivostok"]').click()
+    popup = _wait(driver, "var p = document.querySelector('.leaflet-popup-content');"
+                          "return p && p.innerText;")
+    assert popup.startswith("Vladivostok") and "arrives" in popup
+    assert re.search(r"reported\s+2019-04-24 17:50–18:01", popup), popup
+    assert "UTC+10:00" in popup
+    driver.save_screenshot(str(tmp_path / "map.png"))
+    assert (tmp_path / "map.png").stat().st_size > 30_000
+
+    driver.execute_script("window.trainsim.map.setZoom(9)")
+    assert _wait(driver, "return window.trainsim.map.getPane('ts-minor').style.display === ''")
+
+    logs = driver.get_log("browser")
+    assert not [e for e in logs if e.get("source") == "console-api"], "the page logs"
+    errors = [e for e in logs if e["level"] == "SEVERE" and "ERR_" not in e["message"]]
+    assert not errors, errors  # only the tiles' failed requests (offline) are allowed

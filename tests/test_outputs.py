@@ -13,8 +13,8 @@ from simulator.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "data" / "golden"
-FILES = ["timeline.csv", "events.csv", "route.geojson", "map.png", "map.html",
-         "timedistance.png", "comparison.png", "summary.md", "manifest.json"]
+FILES = ["timeline.csv", "events.csv", "route.geojson", "map.png", "map.html", "journey.gpkg",
+         "journey.kml", "timedistance.png", "comparison.png", "summary.md", "manifest.json"]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_map_html_is_self_contained(vladivostok_run: Path) -> None:
     html = (vladivostok_run / "map.html").read_text(encoding="utf-8")
     assert "<script src=" not in html and "stylesheet" not in html.split("<body")[0].replace(
         "<style>", "")
-    assert "TimeDimension" in html and "L.polyline" in html.replace("L.polyline(", "L.polyline")
+    assert "trainsimMap(" in html and "L.polyline" in html
 
 
 def test_golden_comparison(vladivostok_run: Path) -> None:
