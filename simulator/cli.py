@@ -323,14 +323,15 @@ _REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignor
 
 
 _SIGNALLED: list[int] = []
+_MAIN_PID: list[int] = []
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     # SIGTERM's default action ends the process at once, skipping every cleanup; as an
     # exception it unwinds like Ctrl-C: temporary folders go, output folders stay as they were.
     # A second signal while unwinding ends the process at once (what was left is removed by the
-    # next run).
-    if _SIGNALLED:
+    # next run), and so does any signal in a forked worker, which has nothing to clean up.
+    if _SIGNALLED or os.getpid() not in _MAIN_PID:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
@@ -343,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _SIGNALLED.clear()
+    _MAIN_PID[:] = [os.getpid()]
     handlers = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):

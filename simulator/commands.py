@@ -49,7 +49,7 @@ def _progress(total: int, label: str, *, quiet: bool) -> Iterator[Callable[[int]
         with Progress("[progress.description]{task.description}", BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), "ETA", TimeRemainingColumn(),
                       transient=True) as bar:
-            task = bar.add_task(label, total=total)
+            task = bar.add_task(f"{label}: {total:,} replications", total=total)
             yield lambda done: bar.update(task, completed=done)
         return
     yield _LineProgress(total, label)
@@ -97,7 +97,7 @@ def _simulate(prep: Any, args: argparse.Namespace) -> Any:
     scenario = prep.scenario
     n = args.replications or scenario.replications
     seed = scenario.seed if args.seed is None else args.seed
-    with _progress(n, f"{scenario.name}: {n} replications", quiet=args.quiet) as tick:
+    with _progress(n, scenario.name, quiet=args.quiet) as tick:
         mc = run_monte_carlo(prep.plan, n, seed=seed, workers=args.workers, progress=tick)
     return analyse(prep, mc)
 
