@@ -9,7 +9,8 @@ and runs ``trainsim validate`` and ``trainsim run`` on the result, in-process. T
 * nothing is left behind: a refused run writes no output folder and no temporary one.
 
 ``make test`` runs a small, fixed (derandomized) set of examples so the suite stays fast; set
-``TRAINSIM_FUZZ_EXAMPLES=500`` for a longer campaign, with fresh random examples.
+``TRAINSIM_FUZZ_EXAMPLES=500 TRAINSIM_FUZZ_RANDOM=1`` for a longer campaign with fresh random
+examples (``--hypothesis-show-statistics`` shows how many validated and ran).
 """
 
 from __future__ import annotations
@@ -113,8 +114,14 @@ def _mutate(data: st.DataObject, doc: dict[str, Any]) -> list[str]:
         parent: Any = doc
         for key in head:
             parent = parent[key]
-        op = data.draw(st.sampled_from(["replace"] * 4 + ["delete", "add"]), label="op")
-        if op == "replace":
+        op = data.draw(st.sampled_from(["replace"] * 4 + ["delete", "add", "nudge"]), label="op")
+        if op == "nudge":  # a plausible edit: most files stay valid, and must then run
+            old = parent[last]
+            if isinstance(old, str):
+                parent[last] = old + " (edited)"
+            elif isinstance(old, int | float) and not isinstance(old, bool):
+                parent[last] = type(old)(old * data.draw(st.sampled_from([0.9, 1.1])))
+        elif op == "replace":
             parent[last] = data.draw(_value_for(parent[last]), label="value")
         elif op == "delete":
             del parent[last]
@@ -139,7 +146,7 @@ def _check_refusal(err: str, path: Path) -> None:
 
 @pytest.mark.usefixtures("network")  # the network cache is built once, before the examples
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
-          derandomize="TRAINSIM_FUZZ_EXAMPLES" not in os.environ,
+          derandomize=os.environ.get("TRAINSIM_FUZZ_RANDOM") is None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(data=st.data())
