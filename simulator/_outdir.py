@@ -74,7 +74,10 @@ class OutputFolder:
     # ---- life cycle ---------------------------------------------------------------------------
     def claim(self) -> OutputFolder:
         """Check the target and create the temporary folder; raise :class:`OutputError`."""
-        self._check_target()
+        guarded = _guarded(self.target)
+        if guarded:
+            msg = f"{self.option} {self.target}: is {guarded}; give a new folder for the outputs"
+            raise OutputError(msg)
         parent = self.target.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +85,8 @@ class OutputFolder:
             msg = f"{self.option} {self.target}: cannot create {parent} ({_reason(exc)})"
             raise OutputError(msg) from None
         with _locked(parent, self.option):
+            # under the lock: another run may be swapping its outputs into the target
+            self._check_target()
             _clean_stale(parent, self.target.name)
             try:
                 tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.target.name}.",

@@ -36,6 +36,11 @@ def _cmd_network_info(args: argparse.Namespace) -> int:
     s = net.summary()
     print(f"Rail network {net.source}")
     print(f"  nodes {s['nodes']:,}  edges {s['edges']:,}  stations {s['stations']:,}")
+    comp = s["component_km"]
+    small = len(comp) - 1
+    print(f"  connected components: {s['components']:,} (the largest {comp[0]:,.1f} km of track"
+          + (f"; {small:,} pieces the sources leave unjoined, {sum(comp[1:]):,.1f} km)"
+             if small else ")"))
     for title, key in (("country", "km_by_country"), ("gauge (mm)", "km_by_gauge"),
                        ("source", "km_by_source")):
         print(f"  km of track by {title}:")
@@ -93,18 +98,6 @@ def format_length_checks(net: object, tolerance_pct: float = 3.0) -> str:
     return "\n".join(lines)
 
 
-def _cmd_network_build(args: argparse.Namespace) -> int:
-    from simulator.network.snapshot import build_snapshot
-
-    shared = args.shared
-    if not shared.is_dir():
-        msg = f"{shared}: shared source folder not found (give --shared DIR)"
-        raise _BadInput(msg)
-    for line in build_snapshot(shared, args.out):
-        print(line)
-    return 0
-
-
 def _cmd_network_fetch(args: argparse.Namespace) -> int:
     from simulator.network.fetch import fetch_railways
 
@@ -128,15 +121,19 @@ def _cmd_route(args: argparse.Namespace) -> int:
 
     net = load_network(args.snapshot)
     stops = [args.origin, *(args.via or []), args.destination]
-    _check_distinct_stops(net, stops)
     from simulator._outdir import OutputFolder
 
     # the output folder is checked before routing; routing errors leave nothing behind
     with OutputFolder(args.out).claim() as folder:
         route = find_route(net, stops, gauge=args.gauge,
                            gauge_change_at=args.gauge_change_at or (),
-                           reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle)
-        print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km")
+                           reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle,
+                           allow_detours=args.allow_detours)
+        print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km "
+              f"({route.ratio:.2f}× the shortest track between the stops, "
+              f"{route.shortest_km:,.1f} km)")
+        if route.detour:
+            print(f"trainsim: warning: {route.detour}", file=sys.stderr)
         by_country = route.km_by("country").items()
         print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
         print("  km by line:")
@@ -171,21 +168,6 @@ class _BadInput(ValueError, TrainsimError):
 # ---------------------------------------------------------------------------------------------
 # argument checks
 # ---------------------------------------------------------------------------------------------
-def _check_distinct_stops(net: object, stops: list[str]) -> None:
-    """Consecutive stops must be different stations (not a loop back to the start)."""
-    from simulator.network.graph import RailNetwork
-
-    assert isinstance(net, RailNetwork)
-    found = [net.stations.find(name) for name in stops]  # StationNotFoundError: exit 2
-    for (name_a, a), (name_b, b) in zip(zip(stops, found, strict=True),
-                                        zip(stops[1:], found[1:], strict=True), strict=False):
-        if a.node == b.node:
-            same = f"'{name_a}'" + (f" and '{name_b}' are" if name_a != name_b else " is")
-            msg = (f"{same} both ends of one leg ({a.label}): consecutive stops must be "
-                   "different stations")
-            raise _BadInput(msg)
-
-
 def _bbox(text: str) -> tuple[float, float, float, float]:
     expected = f"--bbox {text!r}: expected WEST,SOUTH,EAST,NORTH in degrees"
     try:
@@ -200,42 +182,6 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
                f"(got {text})")
         raise _BadInput(msg)
     return west, south, east, north
-
-
-def _angle(text: str) -> float:
-    """A junction angle in degrees: more than 0, at most 180 (a full reversal)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= 180):
-        msg = f"expected degrees, more than 0 and at most 180, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _gauge(text: str) -> int:
-    """A track gauge in mm, as the scenario's field (600-1,700 mm)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 600 <= value <= 1700:
-        msg = f"expected a gauge in mm from 600 to 1700 (e.g. 1435, 1520), got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _snapshot(text: str) -> Path:
-    """An existing, readable, regular file (not a folder or a device such as /dev/zero)."""
-    from simulator._io import file_problem
-
-    path = Path(text)
-    problem = file_problem(path)
-    if problem:
-        msg = f"{text}: {problem}"
-        raise argparse.ArgumentTypeError(msg)
-    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,21 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     net_sub = net.add_subparsers(dest="network_command", required=True)
 
     info = net_sub.add_parser("info", help="summary of the rail network snapshot")
-    info.add_argument("--snapshot", type=_snapshot, default=None,
+    info.add_argument("--snapshot", type=Path, default=None,
                       help="OSM XML snapshot (default: the bundled data/rail/corridors.osm.bz2)")
     info.add_argument("--check", action="store_true",
                       help="also compare network lengths with published chainage")
     info.add_argument("--no-cache", action="store_true", help="parse the XML, ignore the cache")
     info.set_defaults(func=_cmd_network_info)
-
-    build = net_sub.add_parser("build", help="rebuild the offline snapshot from ../shared")
-    from simulator.network.snapshot import default_shared_dir
-
-    build.add_argument("--shared", type=Path, default=default_shared_dir(),
-                       help="folder with osm-candidates/ and stations/ (default: ../shared)")
-    build.add_argument("--out", type=Path, default=settings.default_snapshot,
-                       help="output OSM XML file (default: %(default)s)")
-    build.set_defaults(func=_cmd_network_build)
 
     fetch = net_sub.add_parser("fetch", help="download OSM railways online (Overpass)")
     fetch.add_argument("--bbox", help="WEST,SOUTH,EAST,NORTH in degrees")
@@ -287,18 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("destination", help="station name")
     route.add_argument("--via", action="append", metavar="STATION",
                        help="a station to pass through, in order (repeatable)")
-    route.add_argument("--gauge", type=_gauge, default=1435, help="the train's gauge in mm")
+    route.add_argument("--gauge", type=int, default=1435, help="the train's gauge in mm")
     route.add_argument("--gauge-change-at", action="append", metavar="STATION",
                        help="a station where bogies may be exchanged (repeatable)")
     route.add_argument("--reverse-at", action="append", metavar="STATION",
                        help="a via station where the train may reverse (repeatable)")
-    route.add_argument("--max-angle", type=_angle, default=45.0,
+    route.add_argument("--max-angle", type=float, default=45.0,
                        help="largest change of direction at a junction, degrees (default 45)")
+    route.add_argument("--allow-detours", action="store_true",
+                       help="accept a route that enters a country where no stop is, crosses a "
+                            "border twice or passes a station twice (refused otherwise)")
     route.add_argument("--color-by", choices=["country", "speed"], default="country",
                        help="colour of the route on the map")
     route.add_argument("--out", type=Path, default=settings.outputs_dir / "route",
                        help="output folder for route.geojson, route.csv, route.png, route.gpkg")
-    route.add_argument("--snapshot", type=_snapshot, default=None, help="OSM XML snapshot")
+    route.add_argument("--snapshot", type=Path, default=None, help="OSM XML snapshot")
     route.set_defaults(func=_cmd_route)
 
     _add_later_commands(sub)

@@ -15,6 +15,7 @@ __all__ = [
     "OutputBusyError",
     "OutputError",
     "RouteNotFoundError",
+    "RouteRefusedError",
     "ScenarioError",
     "StationNotFoundError",
     "TrainsimError",
@@ -62,3 +63,8 @@ class OutputBusyError(OutputError):
     """Another run kept the output folder locked for too long."""
 
     exit_code = 1
+
+
+class RouteRefusedError(RouteNotFoundError):
+    """A route exists but is absurd (leaves the stops' countries, crosses a border twice, passes a
+    station twice) and the caller did not allow it."""

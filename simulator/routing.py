@@ -4,15 +4,26 @@ A plain node-based shortest path lets a train turn back through a switch or run 
 gauge. Here the search state is a directed edge (plus the gauge the train is set to), and a move
 from one edge to the next is allowed only when the change of direction at the junction, measured on
 the geometry ``HEADING_PROBE_M`` either side of it, is below ``max_angle``.
+
+The states and their legal moves form a sparse graph ("turn graph") that is built once per network
+and query kind, and searched with SciPy's compiled Dijkstra. A journey with via stops is one
+search in layers, one per leg: every way of arriving at a via stop is carried into the next leg,
+so a stop never forces a reversal that another approach would avoid, and the train leaves a stop
+the way it came in unless the stop is one where it may reverse.
+
+Every route is compared with the unconstrained shortest track between the same stops: the ratio is
+reported, a large one is explained (where the detour is, and why the shortest track is not
+legal), and a route that leaves the stops' countries, crosses one border twice or passes a
+station twice is refused unless the caller allows it.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,16 +31,23 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 from simulator._io import atomic_path
-from simulator.errors import RouteNotFoundError
+from simulator.errors import RouteNotFoundError, RouteRefusedError
+from simulator.network.graph import RailNetwork, edge_arrays
 
-__all__ = ["Mark", "RailRouter", "Route", "Segment", "find_route"]
+__all__ = ["DETOUR_WARN_RATIO", "Mark", "PairOutcome", "RailRouter", "Route", "Segment",
+           "find_route", "router_for", "survey"]
 
-HEADING_PROBE_M = 300.0
-MAX_HEADING_ERROR = math.radians(30.0)
+#: a turn involving a straight station-table chord is refused only past this angle (a reversal)
 CHORD_MAX_ANGLE = math.radians(100.0)
-EARTH_RADIUS_M = 6_371_009.0
+#: between two chords at a station that is no junction, only turning straight back is refused
+BEND_MAX_ANGLE_CHORD = math.radians(170.0)
+#: routes longer than this times the unconstrained shortest track get a warning naming the detour
+DETOUR_WARN_RATIO = 1.2
+_NO_PRED = -9999
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,15 @@ class Route:
     stops: list[str]
     train_gauge: int
     gauge_after: list[tuple[float, int]] = field(default_factory=list)
+    #: the unconstrained shortest track between the same stops (no angle, gauge or country rule)
+    shortest_km: float = math.nan
+    #: why the route is longer than that, where it is (empty when the ratio is unremarkable)
+    detour: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """Length over the unconstrained shortest track between the same stops."""
+        return self.length_km / self.shortest_km if self.shortest_km > 0 else math.nan
 
     @cached_property
     def km_ends(self) -> np.ndarray:
@@ -162,178 +189,310 @@ def _edge_coords(g: nx.MultiDiGraph, u: int, v: int, d: dict[str, Any]) -> np.nd
     return np.array([[g.nodes[u]["x"], g.nodes[u]["y"]], [g.nodes[v]["x"], g.nodes[v]["y"]]])
 
 
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) else value
+def _angle_between(a: Any, b: Any) -> Any:
+    return np.abs((np.asarray(b) - np.asarray(a) + np.pi) % (2 * np.pi) - np.pi)
 
 
-def _local_xy(coords: np.ndarray) -> np.ndarray:
-    lat0 = math.radians(float(coords[:, 1].mean()))
-    x = np.radians(coords[:, 0]) * math.cos(lat0) * EARTH_RADIUS_M
-    y = np.radians(coords[:, 1]) * EARTH_RADIUS_M
-    return np.column_stack([x, y])
+@dataclass(frozen=True)
+class _Query:
+    """What a search allows: the turn graph depends on it (cached per distinct query)."""
+
+    gauges: tuple[int, ...]
+    change_nodes: frozenset[int]
+    max_angle_deg: float
+    countries: frozenset[str] | None  # None: any country
+    any_gauge: bool = False  # ignore gauges (to tell a gauge obstacle from a turn)
 
 
-def _heading(xy: np.ndarray, probe: float) -> float:
-    """Direction (radians) from the first point to the point ``probe`` metres along the line."""
-    seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    total = cum[-1]
-    if total <= 0:
-        return 0.0
-    target = min(probe, total)
-    x = float(np.interp(target, cum, xy[:, 0]))
-    y = float(np.interp(target, cum, xy[:, 1]))
-    return math.atan2(y - xy[0, 1], x - xy[0, 0])
+@dataclass
+class _Leg:
+    """One layer of a search: distances and predecessors over the turn graph's states."""
 
-
-def _angle_between(a: float, b: float) -> float:
-    return abs((b - a + math.pi) % (2 * math.pi) - math.pi)
+    dist: np.ndarray
+    pred: np.ndarray
+    #: a state that leaves a stop where the train reversed → the arrival state it came from
+    reversed_from: dict[int, int]
 
 
 class RailRouter:
-    """Precomputed edge data of a network for repeated rail-aware searches."""
+    """The rail-aware search over one network (build once: :func:`router_for`).
 
-    def __init__(self, graph: nx.MultiDiGraph, *, probe_m: float = HEADING_PROBE_M) -> None:
+    Parameters
+    ----------
+    graph
+        The network's graph.
+    arrays
+        Per-edge ``head_out``, ``head_in``, ``heading_error`` in ``graph.edges(keys=True)`` order
+        (the network cache keeps them); computed from the geometry when not given.
+    """
+
+    def __init__(self, graph: nx.MultiDiGraph, arrays: dict[str, np.ndarray] | None = None
+                 ) -> None:
+        arrays = arrays if arrays else edge_arrays(graph)
         self.graph = graph
+        self.nodes: list[int] = list(graph.nodes)
+        self.node_index = {n: i for i, n in enumerate(self.nodes)}
         self.edges: list[tuple[int, int, int]] = []
-        self.length: list[float] = []
-        self.gauges: list[frozenset[int]] = []
-        self.head_out: list[float] = []  # leaving u
-        self.head_in: list[float] = []  # arriving at v
-        self.forbidden: list[bool] = []  # against railway:preferred_direction
-        self.approximate: list[bool] = []  # chords through station points: no real angles
-        self.heading_error: list[float] = []  # radians the simplified geometry may be off
-        self.out: dict[int, list[int]] = {n: [] for n in graph.nodes}
-        index: dict[tuple[int, int, int], int] = {}
+        eu, ev, length, gauge_sets, country, forbidden, approx = [], [], [], [], [], [], []
         for u, v, k, d in graph.edges(keys=True, data=True):
-            coords = _edge_coords(graph, u, v, d)
-            xy = _local_xy(coords)
-            i = len(self.edges)
-            index[(u, v, k)] = i
             self.edges.append((u, v, k))
-            self.length.append(float(d["length"]))
-            self.gauges.append(d.get("gauges") or frozenset())
-            self.head_out.append(_heading(xy, probe_m))
-            self.head_in.append(_heading(xy[::-1], probe_m) + math.pi)
+            eu.append(self.node_index[u])
+            ev.append(self.node_index[v])
+            length.append(float(d["length"]))
+            gauge_sets.append(frozenset(d.get("gauges") or ()))
+            country.append(str(d.get("country") or "?"))
             pref = d.get("railway:preferred_direction")
-            self.forbidden.append(
-                (pref == "forward" and bool(d.get("reversed")))
-                or (pref == "backward" and not d.get("reversed"))
-            )
-            self.approximate.append(bool(d.get("trainsim:geometry")))
-            tol = float(_first(d.get("trainsim:simplified_m")) or 0.0)
-            self.heading_error.append(
-                min(math.atan(2 * tol / max(self.length[i], 1.0)), MAX_HEADING_ERROR))
-            self.out[u].append(i)
-        # a node is a switch where track leads to three or more neighbours; elsewhere a change of
-        # direction is a curve of the line (or an artefact of simplified geometry), not a turnout
+            forbidden.append((pref == "forward" and bool(d.get("reversed")))
+                             or (pref == "backward" and not d.get("reversed")))
+            approx.append(bool(d.get("trainsim:geometry")))
+        n_e = len(self.edges)
+        self.eu = np.asarray(eu, dtype=np.int64)
+        self.ev = np.asarray(ev, dtype=np.int64)
+        # csgraph treats a zero weight as no edge: every state costs at least a millimetre
+        self.length = np.maximum(np.asarray(length, dtype=float), 1e-3)
+        self.gauge_list: list[int] = sorted({x for gs in gauge_sets for x in gs})
+        bit = {g: 1 << i for i, g in enumerate(self.gauge_list)}
+        self.gauge_mask = np.asarray([sum(bit[x] for x in gs) for gs in gauge_sets],
+                                     dtype=np.int64)  # 0: gauge not known, any train may use it
+        self.country_list: list[str] = sorted(set(country))
+        code = {c: i for i, c in enumerate(self.country_list)}
+        self.country = np.asarray([code[c] for c in country], dtype=np.int64)
+        self.forbidden = np.asarray(forbidden, dtype=bool)
+        self.approximate = np.asarray(approx, dtype=bool)
+        index = {e: i for i, e in enumerate(self.edges)}
+        self.twin = np.asarray([index.get((v, u, k), -1) for u, v, k in self.edges],
+                               dtype=np.int64)
+        # a node is a switch where track leads to three or more neighbours; elsewhere a change
+        # of direction is a curve of the line (or an artefact of simplified geometry)
         undirected = graph.to_undirected(as_view=True)
-        self.switch = {n: len(set(undirected.neighbors(n)) - {n}) > 2 for n in graph.nodes}
-        self.twin = [index.get((v, u, k), -1) for u, v, k in self.edges]
-        self.index = index
+        self.switch = np.asarray([len(set(undirected.neighbors(n)) - {n}) > 2
+                                  for n in self.nodes], dtype=bool)
+        self.out: list[list[int]] = [[] for _ in self.nodes]
+        self.into: list[list[int]] = [[] for _ in self.nodes]
+        for i in range(n_e):
+            self.out[int(self.eu[i])].append(i)
+            self.into[int(self.ev[i])].append(i)
+        self._turns(np.asarray(arrays["head_out"]), np.asarray(arrays["head_in"]),
+                    np.asarray(arrays["heading_error"]))
+        self._graphs: OrderedDict[_Query, csr_matrix] = OrderedDict()
+        self._runs: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._plain: csr_matrix | None = None
+        self._turn_index: dict[tuple[int, int], int] | None = None
+        self.station_xy: tuple[np.ndarray, np.ndarray] | None = None
 
-    # -----------------------------------------------------------------------------------------
-    def search(
-        self,
-        source: int,
-        target: int,
-        *,
-        gauge: int,
-        max_angle_deg: float = 45.0,
-        change_nodes: frozenset[int] = frozenset(),
-        allowed_gauges: frozenset[int] | None = None,
-        arrive_edge: int | None = None,
-        check_angle: bool = True,
-        check_gauge: bool = True,
-        end_gauge: int | None = None,
-    ) -> tuple[list[int], list[int]] | None:
-        """Shortest legal edge sequence from ``source`` to ``target``.
+    def turn_index(self) -> dict[tuple[int, int], int]:
+        """(edge in, edge out) → index of that move in the turn arrays."""
+        if self._turn_index is None:
+            self._turn_index = {(int(f), int(t)): i for i, (f, t) in
+                                enumerate(zip(self.t_from.tolist(), self.t_to.tolist(),
+                                              strict=True))}
+        return self._turn_index
 
-        Returns the edge indices and the gauge the train is set to on each, or None. With
-        ``arrive_edge`` the first move must be a legal continuation of that edge (no reversal);
-        with ``end_gauge`` the train must arrive set to that gauge.
+    def _turns(self, head_out: np.ndarray, head_in: np.ndarray, err: np.ndarray) -> None:
+        """Every move from an edge into the next (no U-turn), with the angle it needs."""
+        by_node = np.argsort(self.eu, kind="stable")
+        starts = np.searchsorted(self.eu[by_node], np.arange(len(self.nodes)))
+        ends = np.searchsorted(self.eu[by_node], np.arange(len(self.nodes)), side="right")
+        counts = (ends - starts)[self.ev]
+        t_from = np.repeat(np.arange(len(self.edges)), counts)
+        offsets = np.arange(len(t_from)) - np.repeat(np.cumsum(counts) - counts, counts)
+        t_to = by_node[np.repeat(starts[self.ev], counts) + offsets]
+        keep = t_to != self.twin[t_from]
+        t_from, t_to = t_from[keep], t_to[keep]
+        angle = _angle_between(head_in[t_from], head_out[t_to])
+        widened = angle - err[t_from] - err[t_to]  # simplified geometry may be off by err
+        chord = self.approximate[t_from] | self.approximate[t_to]
+        at_switch = self.switch[self.ev[t_from]]
+        # a move is legal when need < max_angle; -inf: always, +inf: never.
+        # At a switch: the angle test (a straight chord between stations says little about the
+        # track's direction there, but a turn past CHORD_MAX_ANGLE is still a reversal).
+        # Elsewhere a bend is a curve of the line or an artefact of simplification, but turning
+        # back (two parallel ways, a little closed way) is a reversal all the same.
+        switch_need = np.where(chord, np.where(angle < CHORD_MAX_ANGLE, -np.inf, np.inf),
+                               widened)
+        bend_ok = np.where(chord, angle < BEND_MAX_ANGLE_CHORD, widened < CHORD_MAX_ANGLE)
+        need = np.where(at_switch, switch_need, np.where(bend_ok, -np.inf, np.inf))
+        self.t_from, self.t_to, self.t_need = t_from, t_to, need
+        self.t_angle = angle
+
+    # -- the turn graph --------------------------------------------------------------------
+    def usable(self, q: _Query) -> np.ndarray:
+        """(gauges × edges): may a train set to that gauge run on that edge?"""
+        ok = ~self.forbidden
+        if q.countries is not None:
+            allowed = [i for i, c in enumerate(self.country_list) if c in q.countries]
+            ok = ok & np.isin(self.country, allowed)
+        rows = []
+        for g in q.gauges:
+            b = 1 << self.gauge_list.index(g) if g in self.gauge_list else 0
+            rows.append(ok if q.any_gauge
+                        else ok & ((self.gauge_mask == 0) | ((self.gauge_mask & b) != 0)))
+        return np.asarray(rows)
+
+    def _state_graph(self, q: _Query) -> csr_matrix:
+        if q in self._graphs:
+            self._graphs.move_to_end(q)
+            return self._graphs[q]
+        n_e, n_g = len(self.edges), len(q.gauges)
+        usable = self.usable(q)
+        legal = self.t_need < math.radians(q.max_angle_deg)
+        f, t = self.t_from[legal], self.t_to[legal]
+        rows, cols = [], []
+        at_change = np.isin(self.ev[f], [self.node_index[n] for n in q.change_nodes])
+        for gi in range(n_g):
+            for gj in range(n_g):
+                sel = usable[gi][f] & usable[gj][t]
+                if gi != gj:
+                    sel &= at_change
+                rows.append(gi * n_e + f[sel])
+                cols.append(gj * n_e + t[sel])
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        n = n_g * n_e + 1  # the last state is the search's source
+        m = csr_matrix((self.length[c % n_e], (r, c)), shape=(n, n))
+        self._graphs[q] = m
+        while len(self._graphs) > 8:
+            self._graphs.popitem(last=False)
+        return m
+
+    def _run(self, q: _Query, seeds: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Dijkstra from a virtual source joined to ``seeds`` (state → cost on arrival)."""
+        base = self._state_graph(q)
+        n = base.shape[0]
+        states = np.fromiter(seeds, dtype=np.int64, count=len(seeds))
+        costs = np.fromiter(seeds.values(), dtype=float, count=len(seeds))
+        indptr = base.indptr.copy()
+        indptr[-1] = base.nnz + len(states)
+        m = csr_matrix((np.concatenate([base.data, costs]),
+                        np.concatenate([base.indices, states]), indptr), shape=(n, n))
+        dist, pred = dijkstra(m, directed=True, indices=n - 1, return_predecessors=True)
+        return dist, pred
+
+    def _run_cached(self, q: _Query, seeds: dict[int, float]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        # one origin's run serves every destination (the all-pairs test, repeated legs)
+        key = (q, tuple(sorted(seeds.items())))
+        if key in self._runs:
+            self._runs.move_to_end(key)
+            return self._runs[key]
+        result = self._run(q, seeds)
+        self._runs[key] = result
+        while len(self._runs) > 16:
+            self._runs.popitem(last=False)
+        return result
+
+    def plain_distances(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unconstrained shortest track from a node to every node (lengths in m, predecessors)."""
+        if self._plain is None:
+            order = np.lexsort((self.length, self.ev, self.eu))
+            u, v, w = self.eu[order], self.ev[order], self.length[order]
+            first = np.ones(len(u), dtype=bool)
+            first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])  # parallel edges: the shortest
+            n = len(self.nodes)
+            self._plain = csr_matrix((w[first], (u[first], v[first])), shape=(n, n))
+        dist, pred = dijkstra(self._plain, directed=True, indices=self.node_index[node],
+                              return_predecessors=True)
+        return dist, pred
+
+    # -- the layered search -----------------------------------------------------------------
+    def search(self, stops: Sequence[int], *, gauge: int, q: _Query,
+               reverse_nodes: frozenset[int] = frozenset()
+               ) -> tuple[list[int], list[int]] | int:
+        """Shortest legal edge sequence through ``stops`` (node ids) in order.
+
+        Returns the edge indices and the gauge of each, or the index of the first leg that
+        cannot be completed.
         """
-        max_angle = math.radians(max_angle_deg)
-        gauges_ok = allowed_gauges or frozenset({gauge})
-
-        def usable(e: int, g: int) -> bool:
-            if self.forbidden[e]:
-                return False
-            return not check_gauge or not self.gauges[e] or g in self.gauges[e]
-
-        def turn_ok(e1: int, e2: int) -> bool:
-            if e2 == self.twin[e1]:
-                return False
-            if not check_angle or not self.switch[self.edges[e1][1]]:
-                return True
-            if self.approximate[e1] or self.approximate[e2]:
-                # a straight chord between stations says little about the track's direction at
-                # the junction, but a turn past CHORD_MAX_ANGLE is still a reversal
-                return _angle_between(self.head_in[e1], self.head_out[e2]) < CHORD_MAX_ANGLE
-            # simplified geometry moves a chord by up to its tolerance: widen the test by that
-            limit = max_angle + self.heading_error[e1] + self.heading_error[e2]
-            return _angle_between(self.head_in[e1], self.head_out[e2]) < limit
-
-        dist: dict[tuple[int, int], float] = {}
-        prev: dict[tuple[int, int], tuple[int, int] | None] = {}
-        heap: list[tuple[float, int, int]] = []
-        starts = self.out.get(source, [])
-        for e in starts:
-            if arrive_edge is not None and not turn_ok(arrive_edge, e):
-                continue
-            for g in _gauge_options(gauge, gauges_ok, source in change_nodes):
-                if usable(e, g):
-                    dist[(e, g)] = self.length[e]
-                    prev[(e, g)] = None
-                    heapq.heappush(heap, (self.length[e], e, g))
-        while heap:
-            d, e, g = heapq.heappop(heap)
-            if d > dist.get((e, g), math.inf):
-                continue
-            v = self.edges[e][1]
-            if v == target and (end_gauge is None or g == end_gauge):
-                path, gauges = [], []
-                step: tuple[int, int] | None = (e, g)
-                while step is not None:
-                    path.append(step[0])
-                    gauges.append(step[1])
-                    step = prev[step]
-                return path[::-1], gauges[::-1]
-            options = _gauge_options(g, gauges_ok, v in change_nodes)
-            for e2 in self.out[v]:
-                if not turn_ok(e, e2):
-                    continue
-                for g2 in options:
-                    if not usable(e2, g2):
-                        continue
-                    nd = d + self.length[e2]
-                    if nd < dist.get((e2, g2), math.inf):
-                        dist[(e2, g2)] = nd
-                        prev[(e2, g2)] = (e, g)
-                        heapq.heappush(heap, (nd, e2, g2))
-        return None
-
-
-def _gauge_options(current: int, allowed: frozenset[int], can_change: bool) -> Iterable[int]:
-    if can_change:
-        return sorted(allowed, key=lambda g: g != current)
-    return (current,)
+        n_e = len(self.edges)
+        legs: list[_Leg] = []
+        first = self.node_index[stops[0]]
+        start_gauges = q.gauges if stops[0] in q.change_nodes else (gauge,)
+        seeds: dict[int, float] = {}
+        usable = self.usable(q)
+        for e in self.out[first]:
+            for g in start_gauges:
+                gi = q.gauges.index(g)
+                if usable[gi][e]:
+                    seeds[gi * n_e + e] = float(self.length[e])
+        reversed_from: dict[int, int] = {}
+        for k in range(1, len(stops)):
+            if not seeds:
+                return k - 1
+            dist, pred = self._run_cached(q, seeds)
+            leg = _Leg(dist, pred, reversed_from)
+            legs.append(leg)
+            target = self.node_index[stops[k]]
+            arrivals = {gi * n_e + e: float(leg.dist[gi * n_e + e])
+                        for e in self.into[target] for gi in range(len(q.gauges))
+                        if np.isfinite(leg.dist[gi * n_e + e])}
+            if not arrivals:
+                return k - 1
+            seeds = dict(arrivals)
+            reversed_from = {}
+            if stops[k] in reverse_nodes and k < len(stops) - 1:
+                # the train may leave in any direction: from its best arrival in each gauge
+                for e in self.out[target]:
+                    for gi in range(len(q.gauges)):
+                        if not usable[gi][e]:
+                            continue
+                        best = min(((c, s) for s, c in arrivals.items()
+                                    if s // n_e == gi or stops[k] in q.change_nodes),
+                                   default=None)
+                        if best is None:
+                            continue
+                        state = gi * n_e + e
+                        cost = best[0] + float(self.length[e])
+                        if cost < seeds.get(state, math.inf):
+                            seeds[state] = cost
+                            reversed_from[state] = best[1]
+        end = min(seeds, key=lambda s: seeds[s])
+        # back through the layers
+        states: list[int] = []
+        state = end
+        for leg in reversed(legs):
+            chain = [state]
+            while int(leg.pred[chain[-1]]) != len(leg.pred) - 1:
+                chain.append(int(leg.pred[chain[-1]]))
+            seed = chain[-1]
+            states.extend(chain[:-1])
+            if seed in leg.reversed_from:
+                states.append(seed)
+                state = leg.reversed_from[seed]
+            else:
+                state = seed
+        states.append(state)
+        states.reverse()
+        return [s % n_e for s in states], [q.gauges[s // n_e] for s in states]
 
 
-def _nearest_node(g: nx.MultiDiGraph, node: int) -> str:
+def router_for(network: RailNetwork) -> RailRouter:
+    """The network's router, built on first use and kept on the network."""
+    if network.router is None:
+        network.router = RailRouter(network.graph, network.arrays)
+    router: RailRouter = network.router
+    return router
+
+
+def _node_label(g: nx.MultiDiGraph, node: int) -> str:
     d = g.nodes[node]
     return f"node {node} ({d.get('name:en') or d.get('name') or 'unnamed'}, " \
            f"{d['y']:.4f} N {d['x']:.4f} E)"
 
 
+def _check_angle(max_angle_deg: float) -> None:
+    if not (math.isfinite(max_angle_deg) and 0 < max_angle_deg <= 180):
+        msg = f"max angle {max_angle_deg!r}: expected degrees in (0, 180]"
+        raise RouteNotFoundError(msg)
+
+
 def find_route(
-    network: Any,
+    network: RailNetwork,
     stops: Sequence[str],
     *,
     gauge: int = 1435,
     gauge_change_at: Sequence[str] = (),
     reverse_at: Sequence[str] = (),
     max_angle_deg: float = 45.0,
+    allow_detours: bool = False,
     router: RailRouter | None = None,
 ) -> Route:
     """Route a train through ``stops`` (station names, in order).
@@ -350,83 +509,248 @@ def find_route(
         Station names where the train's bogies may be exchanged; at each the train may continue on
         the other gauges present in the network. The route marks every change it makes.
     reverse_at
-        Intermediate stops where the train may reverse (leave back the way it came).
+        Intermediate stops where the train may reverse (leave back the way it came). Elsewhere a
+        via stop is passed through: the train leaves it in the direction it arrived.
     max_angle_deg
         Largest change of direction allowed at a junction.
+    allow_detours
+        Accept a route that enters a country where no stop is, crosses the same border twice or
+        passes the same station twice (outside a reversal at a ``reverse_at`` stop). Without it
+        the search keeps to the stops' countries and such a route is refused.
+    router
+        The network's router (default: :func:`router_for`, built once per network).
+
+    Returns
+    -------
+    Route
+        With ``shortest_km`` (the unconstrained shortest track between the same stops) and, when
+        the route is more than ``DETOUR_WARN_RATIO`` times that, ``detour`` saying where and why.
 
     Raises
     ------
     RouteNotFoundError
         Naming the two points it could not join, the nearest node to each, and why.
+    RouteRefusedError
+        A route exists only through another country, or crosses a border twice, or passes a
+        station twice, and ``allow_detours`` is not set.
     """
     if len(stops) < 2:
         msg = "a route needs at least two stops"
         raise RouteNotFoundError(msg)
+    _check_angle(max_angle_deg)
+    router = router or router_for(network)
     g = network.graph
-    router = router or RailRouter(g)
     stations = [network.stations.find(s) for s in stops]
-    change_nodes = frozenset(network.stations.find(s).node for s in gauge_change_at)
-    reverse_nodes = {network.stations.find(s).node for s in reverse_at}
-    all_gauges = frozenset(x for gs in router.gauges for x in gs)
-    allowed = all_gauges if change_nodes else frozenset({gauge})
-    edges: list[int] = []
-    gauges: list[int] = []
-    current_gauge = gauge
-    # the last leg: from, to, the edge it continued, where its edges start, the gauge it began on
-    previous: tuple[Any, Any, int | None, int, int] | None = None
     for a, b in itertools.pairwise(stations):
-        arrive = edges[-1] if edges and a.node not in reverse_nodes else None
-        found = router.search(a.node, b.node, gauge=current_gauge, max_angle_deg=max_angle_deg,
-                              change_nodes=change_nodes, allowed_gauges=allowed,
-                              arrive_edge=arrive)
-        if found is None and previous is not None and change_nodes:
-            # legs are searched one at a time: the previous leg may have kept a gauge that this
-            # one cannot continue on (dual-gauge track up to the stop); redo it ending in another
-            pa, pb, parrive, start, pgauge = previous
-            for alt in sorted(allowed - {current_gauge}):
-                redo = router.search(pa.node, pb.node, gauge=pgauge, max_angle_deg=max_angle_deg,
-                                     change_nodes=change_nodes, allowed_gauges=allowed,
-                                     arrive_edge=parrive, end_gauge=alt)
-                if redo is None:
-                    continue
-                arrive2 = redo[0][-1] if a.node not in reverse_nodes else None
-                found = router.search(a.node, b.node, gauge=alt, max_angle_deg=max_angle_deg,
-                                      change_nodes=change_nodes, allowed_gauges=allowed,
-                                      arrive_edge=arrive2)
-                if found is not None:
-                    del edges[start:], gauges[start:]
-                    edges.extend(redo[0])
-                    gauges.extend(redo[1])
-                    break
-        if found is None:
-            why = _why_not(router, a.node, b.node, current_gauge, max_angle_deg, change_nodes,
-                           allowed, arrive)
-            msg = (f"no rail route from {a.label} to {b.label} ({why}); nearest network nodes: "
-                   f"{_nearest_node(g, a.node)} and {_nearest_node(g, b.node)}")
+        if a.node == b.node:
+            msg = f"'{a.label}' follows itself: consecutive stops must be different stations"
             raise RouteNotFoundError(msg)
-        previous = (a, b, arrive, len(edges), current_gauge)
-        edges.extend(found[0])
-        gauges.extend(found[1])
-        current_gauge = found[1][-1]
-    return _build_route(network, router, edges, gauges, stations, gauge)
+    if gauge not in router.gauge_list:
+        have = ", ".join(map(str, router.gauge_list))
+        msg = f"gauge {gauge} mm: the network has track of {have} mm only"
+        raise RouteNotFoundError(msg)
+    change_nodes = frozenset(network.stations.find(s).node for s in gauge_change_at)
+    reverse_nodes = frozenset(network.stations.find(s).node for s in reverse_at)
+    gauges = tuple(router.gauge_list) if change_nodes else (gauge,)
+    stop_countries = frozenset(str(g.nodes[s.node].get("country") or "?") for s in stations)
+    nodes = [s.node for s in stations]
+    q = _Query(gauges, change_nodes, float(max_angle_deg),
+               None if allow_detours else stop_countries)
+    found = router.search(nodes, gauge=gauge, q=q, reverse_nodes=reverse_nodes)
+    if isinstance(found, int):
+        _fail(network, router, stations, found, gauge, q, reverse_nodes, allow_detours)
+    assert not isinstance(found, int)
+    edges, edge_gauges = found
+    route = _build_route(network, router, edges, edge_gauges, stations, gauge)
+    if not allow_detours:
+        _refuse_absurd(route, stations, reverse_nodes)
+    _compare_with_shortest(route, router, stations, gauge, q)
+    return route
 
 
-def _why_not(router: RailRouter, s: int, t: int, gauge: int, angle: float,
-             change: frozenset[int], allowed: frozenset[int], arrive: int | None) -> str:
-    if not nx.has_path(router.graph.to_undirected(as_view=True), s, t):
-        return "the two points are not connected by track"
-    if arrive is not None and router.search(
-        s, t, gauge=gauge, max_angle_deg=angle, change_nodes=change, allowed_gauges=allowed
-    ) is not None:
-        return "the train would have to reverse at the stop; the scenario does not allow it"
-    if router.search(s, t, gauge=gauge, check_gauge=False, max_angle_deg=angle,
-                     arrive_edge=arrive) is not None:
-        return f"track of another gauge than the train's {gauge} mm lies between, " \
-               "and no gauge change is allowed there"
-    return f"every path needs a turn sharper than {angle:g}° at a junction"
+def _fail(network: RailNetwork, router: RailRouter, stations: list[Any], leg: int, gauge: int,
+          q: _Query, reverse_nodes: frozenset[int], allow_detours: bool) -> None:
+    """Raise the error that says why leg ``leg`` has no legal route."""
+    g = network.graph
+    a, b = stations[leg], stations[leg + 1]
+    nodes = [s.node for s in stations]
+    dist, _ = router.plain_distances(a.node)
+    why: str
+    if not np.isfinite(dist[router.node_index[b.node]]):
+        why = "the two points are not connected by track"
+    elif q.countries is not None and not isinstance(router.search(
+            nodes, gauge=gauge, q=_Query(q.gauges, q.change_nodes, q.max_angle_deg, None),
+            reverse_nodes=reverse_nodes), int):
+        wide = _Query(q.gauges, q.change_nodes, q.max_angle_deg, None)
+        found = router.search(nodes, gauge=gauge, q=wide, reverse_nodes=reverse_nodes)
+        assert not isinstance(found, int)
+        foreign = sorted({router.country_list[router.country[e]] for e in found[0]}
+                         - set(q.countries))
+        msg = (f"route refused: the only rail route from {stations[0].label} to "
+               f"{stations[-1].label} runs through {', '.join(foreign)}, where no stop is; "
+               "allow it explicitly with --allow-detours (route: allow_detours: true)")
+        raise RouteRefusedError(msg)
+    elif leg > 0 and stations[leg].node not in reverse_nodes and not isinstance(
+            router.search(nodes, gauge=gauge, q=q, reverse_nodes=reverse_nodes | {a.node}), int):
+        why = "the train would have to reverse at the stop; the scenario does not allow it"
+    elif not isinstance(router.search(
+            [a.node, b.node], gauge=gauge,
+            q=_Query((gauge,), frozenset(), q.max_angle_deg, q.countries, any_gauge=True)), int):
+        why = (f"track of another gauge than the train's {gauge} mm lies between, "
+               "and no gauge change is allowed there")
+    else:
+        why = f"every path needs a turn sharper than {q.max_angle_deg:g}° at a junction"
+        _, pred = router.plain_distances(a.node)
+        path = [router.node_index[b.node]]
+        while int(pred[path[-1]]) != _NO_PRED:
+            path.append(int(pred[path[-1]]))
+        where = _why_shortest_illegal(router, path[::-1], gauge, q)
+        if "turn" in where:
+            why += "; " + where
+    msg = (f"no rail route from {a.label} to {b.label} ({why}); nearest network nodes: "
+           f"{_node_label(g, a.node)} and {_node_label(g, b.node)}")
+    raise RouteNotFoundError(msg)
 
 
-def _build_route(network: Any, router: RailRouter, edges: list[int], gauges: list[int],
+def _refuse_absurd(route: Route, stations: list[Any], reverse_nodes: frozenset[int]) -> None:
+    """Refuse a route that crosses one border twice or passes a station twice.
+
+    Each run between reversals (at ``reverse_at`` stops) is checked on its own: coming back
+    the same way after an allowed reversal is what the caller asked for.
+    """
+    allow = "; allow it explicitly with --allow-detours (route: allow_detours: true)"
+    reversal_km = [m.km for m in route.marks_of("stop") if m.node in reverse_nodes]
+    bounds = [0.0, *reversal_km, math.inf]
+    for lo, hi in itertools.pairwise(bounds):
+        crossed: dict[frozenset[str], float] = {}
+        for m in route.marks_of("border"):
+            if not lo <= m.km < hi:
+                continue
+            pair = frozenset(m.detail.split(" → "))
+            if pair in crossed:
+                msg = (f"route refused: it crosses the {'–'.join(sorted(pair))} border twice "
+                       f"(km {crossed[pair]:,.0f} and km {m.km:,.0f}), {route.length_km:,.0f} km "
+                       f"in all{allow}")
+                raise RouteRefusedError(msg)
+            crossed[pair] = m.km
+        seen: dict[int, Mark] = {}
+        for m in route.marks:
+            if m.kind not in ("station", "stop") or not lo <= m.km <= hi:
+                continue
+            first = seen.get(m.node)
+            # a stop listed twice is the caller's wish; passing a station again is a loop
+            if first is not None and m.km > first.km + 1e-6 and "station" in (m.kind, first.kind):
+                msg = (f"route refused: it passes {m.name} twice (km {first.km:,.0f} and "
+                       f"km {m.km:,.0f}), {route.length_km:,.0f} km in all{allow}")
+                raise RouteRefusedError(msg)
+            seen.setdefault(m.node, m)
+
+
+def _compare_with_shortest(route: Route, router: RailRouter, stations: list[Any], gauge: int,
+                           q: _Query) -> None:
+    """Set ``shortest_km`` and, for a long route, ``detour`` (where, how long, and why)."""
+    total = 0.0
+    worst: tuple[float, int, list[int]] | None = None
+    for k, (a, b) in enumerate(itertools.pairwise(stations)):
+        dist, pred = router.plain_distances(a.node)
+        j = router.node_index[b.node]
+        total += float(dist[j])
+        path = [j]
+        while int(pred[path[-1]]) != _NO_PRED:
+            path.append(int(pred[path[-1]]))
+        path.reverse()
+        leg_km = _leg_km(route, k)
+        excess = leg_km - float(dist[j]) / 1000
+        if worst is None or excess > worst[0]:
+            worst = (excess, k, path)
+    route.shortest_km = total / 1000
+    if worst is None or route.ratio <= DETOUR_WARN_RATIO:
+        return
+    excess, k, path = worst
+    a, b = stations[k], stations[k + 1]
+    shortest_leg = _leg_km(route, k) - excess
+    where = _divergence(route, router, path, k)
+    why = _why_shortest_illegal(router, path, gauge, q)
+    route.detour = (f"the route is {route.ratio:.2f}× the shortest track between its stops "
+                    f"({route.length_km:,.0f} km against {route.shortest_km:,.0f} km); the "
+                    f"detour is on {a.label} → {b.label} ({_leg_km(route, k):,.0f} km against "
+                    f"{shortest_leg:,.0f} km, +{excess:,.0f} km){where}: {why}")
+
+
+def _leg_km(route: Route, k: int) -> float:
+    stops = route.marks_of("stop")
+    return stops[k + 1].km - stops[k].km
+
+
+def _nearest_station_label(router: RailRouter, node: int) -> str:
+    """Where the node is: "at <station>", "near <station>" or "<n> km from <station>"."""
+    g = router.graph
+    d = g.nodes[node]
+    if d.get("railway") == "station" and (d.get("name:en") or d.get("name")):
+        return f"at {d.get('name:en') or d.get('name')}"
+    if router.station_xy is None:
+        st = [(n, nd["x"], nd["y"]) for n, nd in g.nodes(data=True)
+              if nd.get("railway") == "station"]
+        router.station_xy = (np.asarray([n for n, _, _ in st]),
+                             np.asarray([(x, y) for _, x, y in st], dtype=float))
+    ids, xy = router.station_xy
+    if not len(ids):
+        return f"at {d['y']:.4f} N {d['x']:.4f} E"
+    k = math.cos(math.radians(d["y"]))
+    dist = np.hypot((xy[:, 0] - d["x"]) * k, xy[:, 1] - d["y"]) * 111.2
+    i = int(np.argmin(dist))
+    nd = g.nodes[int(ids[i])]
+    name = str(nd.get("name:en") or nd.get("name"))
+    return f"near {name}" if dist[i] < 2 else f"{dist[i]:.0f} km from {name}"
+
+
+def _divergence(route: Route, router: RailRouter, path: list[int], k: int) -> str:
+    stops = route.marks_of("stop")
+    lo, hi = stops[k].km, stops[k + 1].km
+    on_route = [router.node_index[s.v] for s in route.segments if lo < s.km_end <= hi + 1e-9]
+    on = set(on_route)
+    split = next((i for i, n in enumerate(path[1:], 1) if n not in on), None)
+    if split is None:
+        return ""
+    rejoin = next((n for n in path[split:] if n in on), path[-1])
+    leave = router.nodes[path[split - 1]]
+    back = router.nodes[rejoin]
+    return (f", leaving the shortest track {_nearest_station_label(router, leave)} and "
+            f"rejoining it {_nearest_station_label(router, back)}")
+
+
+def _why_shortest_illegal(router: RailRouter, path: list[int], gauge: int, q: _Query) -> str:
+    """The first rule the unconstrained shortest track breaks."""
+    usable = router.usable(_Query((gauge,), q.change_nodes, q.max_angle_deg, None))[0]
+    prev_e = -1
+    limit = math.radians(q.max_angle_deg)
+    turns = router.turn_index()
+    for a, b in itertools.pairwise(path):
+        e = min((e for e in router.out[a] if int(router.ev[e]) == b),
+                key=lambda i: router.length[i])
+        country = router.country_list[router.country[e]]
+        if q.countries is not None and country not in q.countries:
+            return (f"the shortest track runs through {country} "
+                    f"({_nearest_station_label(router, router.nodes[a])}), where no stop is")
+        if not usable[e] and not q.change_nodes:
+            return (f"the shortest track has no {gauge} mm rail "
+                    f"{_nearest_station_label(router, router.nodes[a])}")
+        if prev_e >= 0:
+            t = turns.get((prev_e, e))
+            here = router.nodes[a]
+            if t is None:
+                return ("the shortest track turns back on itself "
+                        f"{_nearest_station_label(router, here)} (a reversal)")
+            if router.t_need[t] >= limit:
+                ang = math.degrees(float(router.t_angle[t]))
+                return (f"the shortest track needs a {ang:.0f}° turn "
+                        f"{_nearest_station_label(router, here)}, a reversal the train cannot "
+                        "make there")
+        prev_e = e
+    return "the shortest track is legal but differs in a gauge change or a stop's direction"
+
+
+def _build_route(network: RailNetwork, router: RailRouter, edges: list[int], gauges: list[int],
                  stations: list[Any], start_gauge: int) -> Route:
     g = network.graph
     segments: list[Segment] = []
@@ -478,3 +802,147 @@ def _border_name(g: nx.MultiDiGraph, node: int, a: str, b: str) -> str:
     if d.get("border_crossing"):
         return str(d.get("name:en") or d.get("name"))
     return f"{a}–{b} border"
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """What the router makes of one origin–destination pair (see :func:`survey`)."""
+
+    origin: str
+    destination: str
+    gauge: int
+    outcome: str  # "routed", "refused", "no_route"
+    length_km: float = math.nan
+    shortest_km: float = math.nan
+    reason: str = ""  # why refused / no route, or why the route is a detour
+
+    @property
+    def ratio(self) -> float:
+        return self.length_km / self.shortest_km if self.shortest_km > 0 else math.nan
+
+
+def survey(network: RailNetwork, origins: Sequence[Any], destinations: Sequence[Any], *,
+           gauge_of: Any, max_angle_deg: float = 45.0) -> list[PairOutcome]:
+    """Route every origin to every destination (stations) the way :func:`find_route` would.
+
+    One search per origin serves all its destinations, so that thousands of pairs take seconds:
+    the all-pairs property test and network surveys use it; the test checks it against
+    :func:`find_route` on a sample. ``gauge_of(station)`` gives the train's gauge for an origin.
+    The outcome of a pair is ``routed`` (with the ratio to the shortest track and, above
+    ``DETOUR_WARN_RATIO``, the reason), ``refused`` (crosses a border twice, passes a station
+    twice, or runs only through a country where no stop is) or ``no_route`` (with the reason).
+    """
+    router = router_for(network)
+    g = network.graph
+    n_e = len(router.edges)
+    is_station = np.asarray([d.get("railway") == "station" for _, d in g.nodes(data=True)])
+    out: list[PairOutcome] = []
+    for a in origins:
+        gauge = int(gauge_of(a))
+        ca = str(g.nodes[a.node].get("country") or "?")
+        wide = _Query((gauge,), frozenset(), float(max_angle_deg), None)
+        usable = router.usable(wide)[0]
+        seeds = {e: float(router.length[e]) for e in router.out[router.node_index[a.node]]
+                 if usable[e]}
+        plain, plain_pred = router.plain_distances(a.node)
+        runs: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+
+        def run(q: _Query, seeds: dict[int, float] = seeds,
+                runs: dict[Any, tuple[np.ndarray, np.ndarray]] = runs
+                ) -> tuple[np.ndarray, np.ndarray]:
+            if q not in runs:
+                runs[q] = router._run(q, seeds) if seeds else (
+                    np.full(n_e + 1, np.inf), np.full(n_e + 1, _NO_PRED))
+            return runs[q]
+
+        for b in destinations:
+            if b.node == a.node:
+                continue
+            j = router.node_index[b.node]
+            allowed = frozenset({ca, str(g.nodes[b.node].get("country") or "?")})
+            res = _best_path(router, run(wide), j)
+            if res is not None and any(router.country_list[router.country[e]] not in allowed
+                                       for e in res[1]):
+                res = _best_path(router, run(_Query((gauge,), frozenset(), wide.max_angle_deg,
+                                                    allowed)), j)
+                if res is None:
+                    foreign = sorted({router.country_list[router.country[e]]
+                                      for e in _best_path(router, run(wide), j)[1]}  # type: ignore[index]
+                                     - allowed)
+                    out.append(PairOutcome(a.label, b.label, gauge, "refused",
+                                           reason=f"runs through {', '.join(foreign)}, where no "
+                                                  "stop is"))
+                    continue
+            if res is None:
+                out.append(PairOutcome(a.label, b.label, gauge, "no_route",
+                                       reason=_why_no_pair(router, a.node, b.node, gauge, run,
+                                                           plain, wide)))
+                continue
+            length_m, edges = res
+            refusal = _path_refusal(router, edges, is_station)
+            shortest = float(plain[j]) / 1000
+            if refusal:
+                out.append(PairOutcome(a.label, b.label, gauge, "refused", length_m / 1000,
+                                       shortest, refusal))
+                continue
+            reason = ""
+            if length_m / 1000 > DETOUR_WARN_RATIO * shortest:
+                path = [j]
+                while int(plain_pred[path[-1]]) != _NO_PRED:
+                    path.append(int(plain_pred[path[-1]]))
+                path.reverse()
+                reason = _why_shortest_illegal(router, path, gauge, _Query(
+                    (gauge,), frozenset(), wide.max_angle_deg, allowed))
+            out.append(PairOutcome(a.label, b.label, gauge, "routed", length_m / 1000,
+                                   shortest, reason))
+    return out
+
+
+def _best_path(router: RailRouter, run: tuple[np.ndarray, np.ndarray], target: int
+               ) -> tuple[float, list[int]] | None:
+    """The cheapest arrival at node ``target`` of a one-gauge run: (metres, edges)."""
+    dist, pred = run
+    arrivals = router.into[target]
+    if not arrivals:
+        return None
+    best = min(arrivals, key=lambda e: dist[e])
+    if not np.isfinite(dist[best]):
+        return None
+    source = len(pred) - 1
+    edges = [best]
+    while int(pred[edges[-1]]) != source:
+        edges.append(int(pred[edges[-1]]))
+    edges.reverse()
+    return float(dist[best]), edges
+
+
+def _path_refusal(router: RailRouter, edges: list[int], is_station: np.ndarray) -> str:
+    """The refusal :func:`find_route` would give a one-leg route, or ''."""
+    countries = [router.country_list[router.country[e]] for e in edges]
+    crossed: set[frozenset[str]] = set()
+    for x, y in itertools.pairwise(countries):
+        if x != y:
+            pair = frozenset((x, y))
+            if pair in crossed:
+                return f"crosses the {'–'.join(sorted(pair))} border twice"
+            crossed.add(pair)
+    nodes = [int(router.eu[edges[0]]), *(int(router.ev[e]) for e in edges)]
+    seen: set[int] = set()
+    for i, n in enumerate(nodes):
+        if n in seen and is_station[n] and i < len(nodes) - 1:
+            d = router.graph.nodes[router.nodes[n]]
+            return f"passes {d.get('name:en') or d.get('name') or 'a station'} twice"
+        seen.add(n)
+    return ""
+
+
+def _why_no_pair(router: RailRouter, a: int, b: int, gauge: int, run: Any, plain: np.ndarray,
+                 wide: _Query) -> str:
+    j = router.node_index[b]
+    if not np.isfinite(plain[j]):
+        return "not connected by track"
+    q = _Query((gauge,), frozenset(), wide.max_angle_deg, None, any_gauge=True)
+    seeds = {e: float(router.length[e]) for e in router.out[router.node_index[a]]}
+    if _best_path(router, router._run_cached(q, seeds), j) is not None:
+        return f"track of another gauge than {gauge} mm lies between"
+    return f"every path needs a turn sharper than {wide.max_angle_deg:g}° at a junction"

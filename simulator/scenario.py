@@ -416,6 +416,9 @@ class RouteSpec(Strict):
     gauge: Annotated[int, Field(strict=True), within(600, 1700, "mm")] = 1435
     gauge_change_at: list[str] = Field(default_factory=list)
     reverse_at: list[str] = Field(default_factory=list)
+    allow_detours: bool = Field(
+        default=False, description="accept a route that enters a country where no stop is, "
+        "crosses a border twice or passes a station twice (refused otherwise)")
     #: the flagship trips have 2-7 stops; each stop is a routing search
     stops: list[RouteStop] = Field(min_length=2, max_length=100)
 

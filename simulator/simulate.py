@@ -498,7 +498,8 @@ def _route(scenario: Scenario, network: Any) -> Route:
     def route_of(stops: list[str]) -> Route:
         return find_route(network, stops, gauge=scenario.route.gauge,
                           gauge_change_at=scenario.route.gauge_change_at,
-                          reverse_at=scenario.route.reverse_at)
+                          reverse_at=scenario.route.reverse_at,
+                          allow_detours=scenario.route.allow_detours)
 
     try:
         route = route_of(names)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
-import time
+import pickle
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
 
+from simulator import settings
 from simulator.cli import length_checks, main
-from simulator.errors import DataFileError, NoConnectionError, StationNotFoundError
+from simulator.errors import DataFileError, NetworkError, NoConnectionError, StationNotFoundError
 from simulator.network import load_network, normalize_name, parse_gauge, parse_maxspeed
+from simulator.network._cache import CACHE_VERSION, read_meta, write_cache
+from simulator.network.graph import bundled_graph_path
+from simulator.network.osmxml import OsmXmlWriter
 
 DATA = Path(__file__).parent / "data"
 
@@ -47,12 +53,33 @@ def test_every_way_carries_required_tags(network) -> None:
         assert d.get("source")
 
 
-def test_summary_covers_both_corridors(network) -> None:
+def test_summary_covers_the_whole_network(network) -> None:
     s = network.summary()
     assert set(s["km_by_country"]) == {"KP", "CN", "RU", "VN"}
     assert len(s["borders"]) == 3
     assert s["km_by_gauge"]["1435;1520"] > 40  # Tumangang–Khasan dual gauge
     assert s["km_by_source"]["station table"] > 2000
+    # every conventional line of the Chinese files and every Russian trace
+    assert s["km_by_country"]["CN"] > 35_000 and s["km_by_country"]["RU"] > 12_000
+    # one network: the pieces the sources leave unjoined are small
+    assert s["components"] == len(s["component_km"])
+    assert s["component_km"][0] > 0.95 * sum(s["component_km"])
+
+
+def test_stations_are_through_nodes_on_the_track(network) -> None:
+    # Dandong and Benxi stand on the Shenyang–Dandong line: two ways on, no connector spur
+    g = network.graph
+    for name in ("Dandong", "Benxi", "Shenyang", "Tianjin", "Hankou"):
+        node = network.stations.find(name).node
+        neighbours = set(g.successors(node)) | set(g.predecessors(node))
+        assert len(neighbours) >= 2, name
+        assert all(d.get("source") != "connector" for *_, d in g.edges(node, data=True)), name
+
+
+def test_metro_and_high_speed_stations_are_left_out(network) -> None:
+    for name in ("Tanhualin & Wushengmen", "Zhongnan Road"):  # Wuhan metro
+        with pytest.raises(StationNotFoundError):
+            network.stations.find(name)
 
 
 @pytest.mark.parametrize(
@@ -89,22 +116,129 @@ def test_osm_join_keeps_chinese_alternatives(network) -> None:
     assert len(on_cycles) > 20
 
 
-def test_cached_load_is_equal_and_faster(tmp_path: Path) -> None:
-    t0 = time.perf_counter()
-    a = load_network(cache_dir=tmp_path)
-    t1 = time.perf_counter()
-    b = load_network(cache_dir=tmp_path)
-    t2 = time.perf_counter()
-    assert list(tmp_path.glob("network-*.pickle"))
-    assert a.graph.number_of_edges() == b.graph.number_of_edges()
-    assert (t2 - t1) < (t1 - t0)
+# ---------------------------------------------------------------------------------------------
+# the parsed network on disk: safe format, keyed, rebuilt when it does not fit
+# ---------------------------------------------------------------------------------------------
+def _tiny_snapshot(path: Path) -> Path:
+    """A small OSM file (two stations on a line with a branch), written by the public writer."""
+    w = OsmXmlWriter()
+    a = w.add_node(42.40, 130.50, {"railway": "station", "name": "Alpha", "name:en": "Alpha"})
+    m = w.add_node(42.41, 130.52)
+    j = w.add_node(42.42, 130.54)
+    b = w.add_node(42.43, 130.56, {"railway": "station", "name": "Beta", "name:en": "Beta"})
+    c = w.add_node(42.45, 130.55, {"railway": "station", "name": "Gamma"})
+    tags = {"railway": "rail", "gauge": "1435", "country": "KP", "source": "test"}
+    w.add_way([a, m, j, b], tags)
+    w.add_way([j, c], {**tags, "gauge": "1435;1520"})
+    w.write(path)
+    return path
 
 
-def test_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
-    load_network(cache_dir=tmp_path)
-    for f in tmp_path.glob("network-*.pickle"):
-        f.write_bytes(b"not a pickle")
-    assert load_network(cache_dir=tmp_path).graph.number_of_nodes() > 1000
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    return _tiny_snapshot(tmp_path / "tiny.osm")
+
+
+def test_cache_round_trip_is_equal(tiny: Path, tmp_path: Path) -> None:
+    parsed = load_network(tiny, cache=False)
+    load_network(tiny, cache_dir=tmp_path / "c")  # parses and writes the cache
+    files = list((tmp_path / "c").glob("network-*.npz"))
+    assert len(files) == 1
+    cached = load_network(tiny, cache_dir=tmp_path / "c")
+    assert list(parsed.graph.nodes(data=True)) == list(cached.graph.nodes(data=True))
+    e1 = list(parsed.graph.edges(keys=True, data=True))
+    e2 = list(cached.graph.edges(keys=True, data=True))
+    assert [(u, v, k) for u, v, k, _ in e1] == [(u, v, k) for u, v, k, _ in e2]
+    for (*_, d1), (*_, d2) in zip(e1, e2, strict=True):
+        assert d1.keys() == d2.keys()
+        for key in d1:
+            if key == "geometry":
+                assert d1[key].equals(d2[key])
+            else:
+                assert d1[key] == d2[key], key
+    assert cached.stations.find("Beta").node == parsed.stations.find("Beta").node
+    for name in ("head_out", "head_in", "heading_error"):
+        assert cached.arrays[name] == pytest.approx(parsed.arrays[name])
+
+
+def _cache_file(tiny: Path, folder: Path) -> Path:
+    load_network(tiny, cache_dir=folder)
+    return next(folder.glob("network-*.npz"))
+
+
+def test_crafted_pickle_cache_is_never_run(tiny: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    cache = _cache_file(tiny, tmp_path / "c")
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (marker.touch, ())  # type: ignore[return-value]
+
+    cache.write_bytes(pickle.dumps(Evil()))
+    net = load_network(tiny, cache_dir=tmp_path / "c")
+    assert not marker.exists()
+    assert net.stations.find("Alpha")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not used (unreadable" in err and "rebuilding" in err
+    # rebuilt: the next load is quiet
+    load_network(tiny, cache_dir=tmp_path / "c")
+    assert capsys.readouterr().err == ""
+
+
+def test_cache_of_the_wrong_shape_or_version_is_rebuilt(
+        tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cache = _cache_file(tiny, tmp_path / "c")
+    with np.load(cache) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    variants = {
+        "wrong shape": {**arrays, "edge_u": arrays["edge_u"][:-1]},
+        "cache version": {**arrays, "meta": np.frombuffer(
+            json.dumps({**meta, "version": "0"}).encode(), dtype=np.uint8)},
+        "another snapshot": {**arrays, "meta": np.frombuffer(
+            json.dumps({**meta, "snapshot_sha256": "0" * 64}).encode(), dtype=np.uint8)},
+    }
+    for why, content in variants.items():
+        with open(cache, "wb") as f:
+            np.savez(f, **content)
+        assert load_network(tiny, cache_dir=tmp_path / "c").stations.find("Gamma")
+        err = capsys.readouterr().err
+        assert why in err and err.count("\n") == 1, (why, err)
+
+
+def test_empty_graph_cache_never_blames_the_scenario(
+        tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cache = _cache_file(tiny, tmp_path / "c")
+    digest = hashlib.sha256(tiny.read_bytes()).hexdigest()
+    write_cache(cache, nx.MultiDiGraph(), snapshot_sha256=digest)
+    net = load_network(tiny, cache_dir=tmp_path / "c")
+    assert net.stations.find("Alpha")  # the XML was parsed again
+    assert "empty network" in capsys.readouterr().err
+    # a snapshot that really holds no network is the snapshot's error, named as such
+    empty = tmp_path / "empty.osm"
+    OsmXmlWriter().write(empty)
+    with pytest.raises(NetworkError, match=r"empty.osm: cannot read as OSM XML"):
+        load_network(empty, cache=False)
+
+
+def test_bundled_graph_is_the_parsed_snapshot() -> None:
+    # a clean clone never parses the XML: the bundled graph is keyed by the XML's hash
+    meta = read_meta(bundled_graph_path(settings.default_snapshot))
+    digest = hashlib.sha256(settings.default_snapshot.read_bytes()).hexdigest()
+    assert meta["snapshot_sha256"] == digest, "run `make snapshot` to rebuild the bundled graph"
+    assert meta["version"] == CACHE_VERSION, "CACHE_VERSION changed: run `make snapshot`"
+
+
+def test_network_loads_without_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.network import graph
+
+    def refuse(path: Path) -> None:
+        raise AssertionError("the XML was parsed")
+
+    monkeypatch.setattr(graph, "parse_snapshot", refuse)
+    net = load_network(cache_dir=tmp_path)
+    assert net.graph.number_of_edges() > 40_000 and not list(tmp_path.iterdir())
 
 
 def test_missing_snapshot_is_a_data_file_error(tmp_path: Path) -> None:
@@ -112,10 +246,24 @@ def test_missing_snapshot_is_a_data_file_error(tmp_path: Path) -> None:
         load_network(tmp_path / "nope.osm.bz2")
 
 
+@pytest.mark.parametrize("path", ["/dev/zero", "FOLDER"])
+def test_snapshot_that_is_no_file_is_named(path: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path if path == "FOLDER" else Path(path)
+    if not target.exists():
+        pytest.skip(f"{path} does not exist here")
+    with pytest.raises(DataFileError, match=r"a rail network snapshot is an OSM XML file"):
+        load_network(target)
+    assert main(["network", "info", "--snapshot", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(target) in err
+
+
 def test_network_info_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["network", "info", "--check"]) == 0
     out = capsys.readouterr().out
     assert "border crossings" in out and "Gia Lâm" in out and "OUTSIDE" not in out
+    assert "connected components" in out and "km of track by country" in out
 
 
 def test_cli_bad_snapshot_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,3 +309,31 @@ def test_fetch_without_connection_is_a_clear_error(
     assert code == 1
     assert "cannot reach the Overpass service" in capsys.readouterr().err
     assert not (tmp_path / "y.osm.bz2").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# the bundled snapshot is rebuilt byte for byte from ../shared by the committed recipe
+# ---------------------------------------------------------------------------------------------
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def test_osm_writer_is_deterministic(tmp_path: Path) -> None:
+    for name in ("a.osm.bz2", "b.osm.bz2", "c.osm.gz", "d.osm.gz"):
+        _tiny_snapshot(tmp_path / name)
+    assert (tmp_path / "a.osm.bz2").read_bytes() == (tmp_path / "b.osm.bz2").read_bytes()
+    assert (tmp_path / "c.osm.gz").read_bytes() == (tmp_path / "d.osm.gz").read_bytes()
+    assert load_network(tmp_path / "c.osm.gz", cache=False).stations.find("Gamma")
+
+
+def test_rebuilt_snapshot_is_the_bundled_one(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from railsnapshot.build import build_snapshot, default_shared_dir
+
+    shared = default_shared_dir()
+    if not (shared / "osm-candidates").is_dir():
+        pytest.skip(f"{shared}: the shared source material is not here, nothing to rebuild from")
+    out = tmp_path / "corridors.osm.bz2"
+    build_snapshot(shared, out)
+    assert out.read_bytes() == settings.default_snapshot.read_bytes(), (
+        "data/rail/corridors.osm.bz2 is not what the recipe builds: run `make snapshot`")

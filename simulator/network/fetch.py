@@ -12,7 +12,7 @@ from typing import Any
 
 from simulator import settings
 from simulator.errors import NetworkError, NoConnectionError
-from simulator.network.snapshot import SnapshotBuilder, _Node
+from simulator.network.osmxml import OsmNode, OsmXmlWriter
 
 __all__ = ["RAIL_FILTER", "check_connection", "fetch_railways", "overpass_json_to_osm"]
 
@@ -116,12 +116,12 @@ def _responses(
 
 def overpass_json_to_osm(responses: list[dict[str, Any]], out: Path) -> tuple[int, int]:
     """Write Overpass JSON responses as compressed OSM XML; return (nodes, ways)."""
-    b = SnapshotBuilder()
+    b = OsmXmlWriter(generator="trainsim network fetch (osmnx/Overpass)")
     ways = 0
     for resp in responses:
         for el in resp.get("elements", []):
             if el.get("type") == "node":
-                b.nodes[int(el["id"])] = _Node(el["lat"], el["lon"], dict(el.get("tags", {})))
+                b.nodes[int(el["id"])] = OsmNode(el["lat"], el["lon"], dict(el.get("tags", {})))
         for el in resp.get("elements", []):
             if el.get("type") == "way" and el.get("nodes"):
                 tags = dict(el.get("tags", {}))

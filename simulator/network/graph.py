@@ -1,29 +1,42 @@
-"""Load the rail network with osmnx, keep the rail tags, correct lengths, cache the result."""
+"""Load the rail network with osmnx, keep the rail tags, correct lengths, cache the result.
+
+Loading order: the parsed graph bundled next to the snapshot (``<name>.graph.npz``, written by
+``make snapshot``), else the user cache (``settings.cache_dir()``), else the XML is parsed (slow)
+and the cache written. Both files are the safe format of :mod:`simulator.network._cache`, keyed by
+the snapshot's SHA-256 and the code's cache version; one that does not fit is rebuilt with one
+line on stderr saying why.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import pickle
+import math
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from simulator import settings
-from simulator._io import atomic_path
 from simulator.errors import DataFileError, NetworkError
+from simulator.network._cache import CACHE_VERSION, CacheError, read_cache, write_cache
 from simulator.network.stations import StationIndex
 from simulator.network.tags import parse_gauge, parse_maxspeed
 
-__all__ = ["RailNetwork", "load_network"]
+__all__ = ["CACHE_VERSION", "RailNetwork", "bundled_graph_path", "load_network",
+           "parse_snapshot"]
 
 log = logging.getLogger(__name__)
 
-#: bump when the parsed form changes, so that old caches are not reused
-CACHE_VERSION = "3"
+#: the switch-angle test measures each edge's direction this far from its ends
+HEADING_PROBE_M = 100.0
+#: simplified geometry: the router widens its angle test by at most this much per edge
+MAX_HEADING_ERROR = math.radians(30.0)
+EARTH_RADIUS_M = 6_371_009.0
 
 #: edge attributes that must not be merged across when simplifying
 EDGE_ATTRS_DIFFER = ["name", "gauge", "country", "source", "maxspeed", "electrified",
@@ -38,6 +51,10 @@ class RailNetwork:
     stations: StationIndex
     source: Path
     borders: list[int] = field(default_factory=list)
+    #: per-edge arrays in ``graph.edges(keys=True)`` order (headings etc., see edge_arrays)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: the rail-aware router, built once per network by simulator.routing
+    router: Any = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
         """Counts and km of track by country, gauge and source (each undirected edge once)."""
@@ -55,9 +72,16 @@ class RailNetwork:
             gauges = d.get("gauges") or frozenset()
             km_gauge[";".join(str(g) for g in sorted(gauges)) or "?"] += km
             km_source[_source_kind(d.get("source"))] += km
+        comps = sorted(nx.weakly_connected_components(self.graph), key=len, reverse=True)
+        comp_km = []
+        for c in comps:
+            km = sum(d["length"] for _u, _v, d in self.graph.subgraph(c).edges(data=True)) / 2000
+            comp_km.append(km)
         return {
             "nodes": self.graph.number_of_nodes(),
             "edges": len(seen),
+            "components": len(comps),
+            "component_km": comp_km,
             "stations": len(self.stations),
             "borders": [self.graph.nodes[n].get("name:en") or self.graph.nodes[n].get("name")
                         for n in self.borders],
@@ -119,7 +143,13 @@ def _first(value: Any) -> Any:
 
 
 def _add_parsed_attributes(g: nx.MultiDiGraph) -> None:
+    # the graph is a function of the XML alone: no creation time, and the values osmnx gathers
+    # from merged ways (in set order, which varies from run to run) sorted
+    g.graph.pop("created_date", None)
     for _u, _v, d in g.edges(data=True):
+        for key, value in d.items():
+            if isinstance(value, list):
+                d[key] = sorted(value, key=lambda x: (type(x).__name__, str(x)))
         d["gauges"] = parse_gauge(d.get("gauge"))
         d["speed_limit"] = parse_maxspeed(d.get("maxspeed"))
         for key in ("name", "name:en", "country", "source", "electrified", "trainsim:geometry"):
@@ -133,6 +163,62 @@ def _add_parsed_attributes(g: nx.MultiDiGraph) -> None:
                 break
 
 
+def _edge_coords(g: nx.MultiDiGraph, u: int, v: int, d: dict[str, Any]) -> np.ndarray:
+    """The edge's (lon, lat) points from u to v."""
+    geom = d.get("geometry")
+    if geom is not None:
+        coords = np.asarray(geom.coords, dtype=float)[:, :2]
+        ux, uy = g.nodes[u]["x"], g.nodes[u]["y"]
+        if (coords[0, 0] - ux) ** 2 + (coords[0, 1] - uy) ** 2 > (coords[-1, 0] - ux) ** 2 + (
+            coords[-1, 1] - uy
+        ) ** 2:
+            coords = coords[::-1]
+        return coords
+    return np.array([[g.nodes[u]["x"], g.nodes[u]["y"]], [g.nodes[v]["x"], g.nodes[v]["y"]]])
+
+
+def _heading(x: np.ndarray, y: np.ndarray, probe: float) -> float:
+    """Direction (radians) from the first point to the point ``probe`` metres along the line."""
+    cum = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+    if cum[-1] <= 0:
+        return 0.0
+    target = min(probe, float(cum[-1]))
+    return math.atan2(float(np.interp(target, cum, y)) - y[0],
+                      float(np.interp(target, cum, x)) - x[0])
+
+
+def edge_arrays(g: nx.MultiDiGraph, *, probe_m: float = HEADING_PROBE_M) -> dict[str, np.ndarray]:
+    """What the router needs of each edge's geometry (in ``g.edges(keys=True)`` order).
+
+    ``head_out``: direction leaving u; ``head_in``: direction arriving at v (radians, measured
+    ``probe_m`` along the track); ``heading_error``: how far a simplified geometry's direction may
+    be off (from ``trainsim:simplified_m``). Costly (a pass over every edge's geometry), so it is
+    computed once when the XML is parsed and kept in the cache.
+    """
+    head_out, head_in, err = [], [], []
+    for u, v, _k, d in g.edges(keys=True, data=True):
+        c = _edge_coords(g, u, v, d)
+        lat0 = math.radians(float(c[:, 1].mean()))
+        x = np.radians(c[:, 0]) * math.cos(lat0) * EARTH_RADIUS_M
+        y = np.radians(c[:, 1]) * EARTH_RADIUS_M
+        head_out.append(_heading(x, y, probe_m))
+        head_in.append(_heading(x[::-1], y[::-1], probe_m) + math.pi)
+        tol = float(_first(d.get("trainsim:simplified_m")) or 0.0)
+        err.append(min(math.atan(2 * tol / max(float(d["length"]), 1.0)), MAX_HEADING_ERROR))
+    return {"head_out": np.asarray(head_out), "head_in": np.asarray(head_in),
+            "heading_error": np.asarray(err)}
+
+
+def bundled_graph_path(snapshot: Path) -> Path:
+    """Where ``make snapshot`` puts a snapshot's parsed graph (``x.osm.bz2`` → ``x.graph.npz``)."""
+    return snapshot.with_name(snapshot.name.split(".", 1)[0] + ".graph.npz")
+
+
+def _note(msg: str) -> None:
+    """One line on stderr: the run goes on."""
+    print(f"trainsim: note: {msg}", file=sys.stderr)
+
+
 def load_network(
     path: Path | str | None = None, *, cache: bool = True, cache_dir: Path | None = None
 ) -> RailNetwork:
@@ -143,43 +229,79 @@ def load_network(
     path
         The snapshot; the bundled ``data/rail/corridors.osm.bz2`` by default.
     cache
-        Reuse (and write) a parsed copy keyed by the snapshot's content hash.
+        Reuse the bundled parsed graph or the user cache (and write the latter) when they were
+        made from this very snapshot by this code's cache version; ``False`` parses the XML.
     cache_dir
-        Where the cache lives; ``settings.cache_dir()`` by default.
+        Where the user cache lives; ``settings.cache_dir()`` by default.
 
     Returns
     -------
     RailNetwork
+
+    Raises
+    ------
+    DataFileError
+        The snapshot is missing or not a regular file.
+    NetworkError
+        The snapshot is not OSM XML, or holds no rail network.
     """
     path = Path(path) if path is not None else settings.default_snapshot
-    if not path.is_file():
+    if not path.exists():
         msg = f"{path}: rail network snapshot not found (run `make snapshot` to rebuild it)"
         raise DataFileError(msg)
-    graph = None
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        msg = f"{path}: is {kind}; a rail network snapshot is an OSM XML file (.osm, .osm.bz2)"
+        raise DataFileError(msg)
+    digest = _file_hash(path)
+    loaded: tuple[nx.MultiDiGraph, dict[str, np.ndarray]] | None = None
     cache_file = None
     if cache:
-        folder = cache_dir or settings.cache_dir()
-        cache_file = folder / f"network-{_file_hash(path)[:20]}-v{CACHE_VERSION}.pickle"
-        if cache_file.is_file():
-            try:
-                with open(cache_file, "rb") as f:
-                    graph = pickle.load(f)
-            except Exception:  # a stale or truncated cache is rebuilt, never trusted
-                log.warning("ignoring unreadable cache %s", cache_file)
-                graph = None
-    if graph is None:
+        bundled = bundled_graph_path(path)
+        if bundled.is_file():
+            loaded = _try_cache(bundled, digest, then="parsing the XML; `make snapshot` "
+                                                      "rebuilds it")
+        if loaded is None:
+            folder = cache_dir or settings.cache_dir()
+            cache_file = folder / f"network-{digest[:20]}-v{CACHE_VERSION}.npz"
+            if cache_file.exists():
+                loaded = _try_cache(cache_file, digest, then="rebuilding it")
+    if loaded is None:
         graph = parse_snapshot(path)
+        _check_not_empty(graph, path)
+        arrays = edge_arrays(graph)
         if cache_file is not None:
-            _write_atomic_pickle(cache_file, graph)
+            try:
+                write_cache(cache_file, graph, snapshot_sha256=digest, arrays=arrays)
+            except OSError as exc:  # a read-only cache folder only costs speed
+                _note(f"could not write the network cache {cache_file}: {exc}")
+    else:
+        graph, arrays = loaded
+        for _u, _v, d in graph.edges(data=True):
+            d["gauges"] = frozenset(d.get("gauges") or ())
     aliases = settings.data_dir / "rail" / "aliases.csv"
     stations = StationIndex.from_graph(graph, aliases if aliases.is_file() else None)
     borders = [n for n, d in graph.nodes(data=True) if d.get("border_crossing")]
-    return RailNetwork(graph=graph, stations=stations, source=path, borders=borders)
+    return RailNetwork(graph=graph, stations=stations, source=path, borders=borders,
+                       arrays=arrays)
 
 
-def _write_atomic_pickle(target: Path, obj: Any) -> None:
+def _try_cache(file: Path, digest: str, *, then: str
+               ) -> tuple[nx.MultiDiGraph, dict[str, np.ndarray]] | None:
     try:
-        with atomic_path(target) as tmp, open(tmp, "wb") as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-    except OSError as exc:  # a read-only cache folder only costs speed
-        log.warning("could not write network cache %s: %s", target, exc)
+        graph, arrays = read_cache(file, snapshot_sha256=digest)
+        _check_not_empty(graph, file)
+        if set(arrays) != {"head_out", "head_in", "heading_error"}:
+            msg = "wrong shape: derived arrays"
+            raise CacheError(msg)
+        return graph, arrays
+    except (CacheError, NetworkError) as exc:
+        _note(f"network cache {file} not used ({exc}); {then}")
+        return None
+
+
+def _check_not_empty(graph: nx.MultiDiGraph, where: Path) -> None:
+    """A network without track is an error of the file, never of a scenario."""
+    if graph.number_of_edges() == 0:
+        msg = f"{where}: holds no rail network (no track)"
+        raise NetworkError(msg)

@@ -1,0 +1,431 @@
+"""China: every conventional line of the east-asia-railway-map extract, joined into one network."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from scipy.spatial import cKDTree
+
+from railsnapshot.geometry import (
+    M_PER_DEG,
+    LineDistance,
+    SegmentIndex,
+    Snap,
+    haversine_m,
+    insert_points,
+    line_angle,
+    local_heading,
+    segment_error,
+)
+from simulator.network.osmxml import OsmXmlWriter
+
+
+def load(shared: Path, rc: dict[str, Any]
+         ) -> tuple[list[dict[str, Any]], dict[str, list[np.ndarray]], list[dict[str, Any]]]:
+    """Conventional ways (sorted by OSM id); the other lines by kind (``hsr``, ``metro``: to tell
+    their stations apart); every station point (sorted by OSM id)."""
+    folder = shared / rc["folder"]
+    ways: dict[int, dict[str, Any]] = {}
+    other: dict[str, dict[int, np.ndarray]] = {"hsr": {}, "metro": {}}
+    stations: dict[int, dict[str, Any]] = {}
+    for region in rc["files"]:
+        data = json.loads((folder / f"china-{region}.json").read_text(encoding="utf-8"))
+        for feat in data["lines"]:
+            p = feat["properties"]
+            if feat["geometry"]["type"] != "LineString":
+                continue
+            coords = feat["geometry"]["coordinates"]
+            if p.get("railway") in ("subway", "tram", "light_rail"):
+                other["metro"][int(p["osm_id"])] = np.asarray(coords, dtype=float)
+                continue
+            if p.get("railway") != "rail":
+                continue
+            name = p.get("name") or ""
+            flagged = p.get("is_hsr") or p.get("rail_type") == "hsr"
+            if any(m in name for m in rc["hsr_name_marks"]) or (
+                    flagged and name not in rc["conventional_flagged_hsr"]):
+                other["hsr"][int(p["osm_id"])] = np.asarray(coords, dtype=float)
+                continue
+            ways[int(p["osm_id"])] = {"id": int(p["osm_id"]), "coords": coords, "props": p}
+        for feat in data["stations"]:
+            p = feat["properties"]
+            if p.get("railway") == "station" and p.get("name"):
+                lon, lat = feat["geometry"]["coordinates"]
+                stations[int(p["osm_id"])] = {"lat": lat, "lon": lon, "props": p,
+                                              "name": str(p["name"])}
+    lines = {kind: [v[k] for k in sorted(v)] for kind, v in other.items()}
+    return [ways[k] for k in sorted(ways)], lines, [stations[k] for k in sorted(stations)]
+
+
+def add_ways(b: OsmXmlWriter, ways: list[dict[str, Any]], rc: dict[str, Any],
+             report: list[str]) -> list[int]:
+    """Add the ways; vertices at exactly the same point become one node. Return way indices."""
+    at: dict[tuple[float, float], int] = {}
+    added: list[int] = []
+    km = 0.0
+    for w in ways:
+        nodes = []
+        for lon, lat in w["coords"]:
+            key = (round(lat, 6), round(lon, 6))
+            if key not in at:
+                at[key] = b.add_node(lat, lon)
+            nodes.append(at[key])
+        tags = {"railway": "rail", "gauge": "1435", "usage": "main", "country": "CN",
+                "source": rc["source_tag"], "trainsim:simplified_m": str(rc["simplified_m"])}
+        for key in ("name", "name:en"):
+            if w["props"].get(key):
+                tags[key] = str(w["props"][key])
+        before = len(b.ways)
+        if b.add_way(nodes, tags, way_id=w["id"]):
+            added.append(before)
+            c = w["coords"]
+            km += sum(float(haversine_m(p[1], p[0], q[1], q[0])) for p, q in itertools.pairwise(c))
+    report.append(f"China: {len(added)} conventional OSM ways, {km / 1000:,.0f} km of ways "
+                  f"(double track counted twice)")
+    return added
+
+
+def _usage(b: OsmXmlWriter, ways: list[int]) -> Counter[int]:
+    c: Counter[int] = Counter()
+    for wi in ways:
+        c.update(b.ways[wi].nodes)
+    return c
+
+
+def _dangling_ends(b: OsmXmlWriter, ways: list[int]) -> list[tuple[int, int, int]]:
+    """(way index, end node, its neighbour on the way) for way ends no other way touches."""
+    use = _usage(b, ways)
+    out = []
+    for wi in ways:
+        w = b.ways[wi]
+        if len(w.nodes) < 2:  # collapsed by a merge: dropped when written
+            continue
+        for end, nb in ((w.nodes[0], w.nodes[1]), (w.nodes[-1], w.nodes[-2])):
+            if use[end] == 1:
+                out.append((wi, end, nb))
+    return out
+
+
+def merge_ends(b: OsmXmlWriter, ways: list[int], radius_m: float, report: list[str]) -> None:
+    """Make way ends closer than ``radius_m`` one node.
+
+    The extract was converted from topology tiles that lost exact node sharing: ways that meet
+    at one OSM node end a few metres apart. Ends (kept exactly by the simplification) that close
+    are the same OSM node; they are merged (single linkage), keeping the lowest id's position.
+    """
+    ends = sorted({n for wi in ways for n in (b.ways[wi].nodes[0], b.ways[wi].nodes[-1])},
+                  key=abs)
+    lat = np.array([b.nodes[n].lat for n in ends])
+    lon = np.array([b.nodes[n].lon for n in ends])
+    xy = np.column_stack([lon * np.cos(np.radians(lat)), lat]) * M_PER_DEG
+    parent = list(range(len(ends)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in sorted(cKDTree(xy).query_pairs(radius_m)):
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    mapping = {ends[i]: ends[root(i)] for i in range(len(ends)) if root(i) != i}
+    for wi in ways:
+        w = b.ways[wi]
+        if w.nodes[0] in mapping or w.nodes[-1] in mapping:
+            nodes = [mapping.get(n, n) for n in w.nodes]
+            w.nodes = [n for i, n in enumerate(nodes) if i == 0 or n != nodes[i - 1]]
+    report.append(f"China: {len(mapping)} way ends merged into a way end within {radius_m:g} m")
+
+
+def snap_junctions(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m: float,
+                   report: list[str]) -> None:
+    """Join each dangling way end to track it meets at a switch-like angle (not a bridge).
+
+    The simplified extract keeps way ends but drops the middle vertex where a branch leaves a
+    line, so a branch ends up to ~200 m from its line. An end within ``junction_radius_m`` of
+    another way's track is joined there (a vertex is inserted) when the two run at an angle
+    below the router's switch angle, widened by the heading error simplification allows; a
+    line that ends on a bridge over another line meets it at a steep angle and is left alone.
+    """
+    ends = _dangling_ends(b, ways)
+    index = SegmentIndex(b, ways)
+    lat = np.array([b.nodes[e].lat for _, e, _ in ends])
+    lon = np.array([b.nodes[e].lon for _, e, _ in ends])
+    found = index.near(lat, lon, topo["junction_radius_m"])
+    chosen: list[Snap] = []
+    which: list[tuple[int, int]] = []
+    refused = 0
+    for (wi, end, nb), snaps in zip(ends, found, strict=True):
+        heading = local_heading(b, nb, end)
+        seg_len = float(haversine_m(b.nodes[nb].lat, b.nodes[nb].lon,
+                                    b.nodes[end].lat, b.nodes[end].lon))
+        err_end = segment_error(seg_len, tol_m)
+        for s in snaps:
+            if s.way == wi:
+                continue
+            w = b.ways[s.way]
+            u, v = b.nodes[w.nodes[s.seg]], b.nodes[w.nodes[s.seg + 1]]
+            err_t = segment_error(float(haversine_m(u.lat, u.lon, v.lat, v.lon)), tol_m)
+            limit = math.radians(topo["switch_angle_deg"]) + err_end + err_t
+            if float(line_angle(heading, s.heading)) <= limit:
+                chosen.append(s)
+                which.append((wi, end))
+                break
+        else:
+            refused += any(s.way != wi for s in snaps)
+    targets = insert_points(b, chosen, snap_to_vertex_m=topo["snap_to_vertex_m"])
+    # merge each end into its target; two ends that pick each other end up as one node
+    parent: dict[int, int] = {}
+
+    def root(n: int) -> int:
+        while parent.get(n, n) != n:
+            n = parent[n]
+        return n
+
+    for (_wi, end), target in zip(which, targets, strict=True):
+        r_end, r_target = root(end), root(target)
+        if r_end != r_target:
+            parent[r_end] = r_target
+    for wi in ways:
+        w = b.ways[wi]
+        if any(n in parent for n in w.nodes):
+            w.nodes = [root(n) for n in w.nodes]
+            w.nodes = [n for i, n in enumerate(w.nodes) if i == 0 or n != w.nodes[i - 1]]
+    report.append(f"China: {len(chosen)} way ends joined to the track they meet; {refused} "
+                  f"left alone (steeper than a switch: lines crossing on bridges)")
+
+
+def close_gaps(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m: float,
+               report: list[str]) -> None:
+    """Join remaining dangling ends to track ahead of them with a connector way.
+
+    The extract dropped short connecting ways (station throats, ways without the kept tags), so
+    lines stop a few hundred metres to a few km short of where they continue. A dangling end is
+    joined to the nearest track within ``gap_radius_m`` that lies ahead of it (within
+    ``gap_ahead_deg`` of its own direction) and that the connector meets at a switch-like angle.
+    Each join is a ``source=connector`` way.
+    """
+    ends = _dangling_ends(b, ways)
+    index = SegmentIndex(b, ways)
+    lat = np.array([b.nodes[e].lat for _, e, _ in ends])
+    lon = np.array([b.nodes[e].lon for _, e, _ in ends])
+    found = index.near(lat, lon, topo["gap_radius_m"])
+    chosen: list[Snap] = []
+    which: list[int] = []
+    ahead = math.radians(topo["gap_ahead_deg"])
+    for (wi, end, nb), snaps in zip(ends, found, strict=True):
+        heading = local_heading(b, nb, end)
+        e = b.nodes[end]
+        neighbours = set(b.ways[wi].nodes)
+        for s in snaps:
+            if s.way == wi or s.dist_m < 1.0:
+                continue
+            w = b.ways[s.way]
+            if w.nodes[s.seg] in neighbours and w.nodes[s.seg + 1] in neighbours:
+                continue
+            kx = math.cos(math.radians(e.lat))
+            bearing = math.atan2(s.lat - e.lat, (s.lon - e.lon) * kx)
+            off = abs((bearing - heading + math.pi) % (2 * math.pi) - math.pi)
+            if off > ahead:
+                continue
+            limit = math.radians(topo["switch_angle_deg"]) + segment_error(s.dist_m, tol_m)
+            if float(line_angle(bearing, s.heading)) > limit:
+                continue
+            chosen.append(s)
+            which.append(end)
+            break
+    targets = insert_points(b, chosen, snap_to_vertex_m=topo["snap_to_vertex_m"])
+    longest = 0.0
+    for end, target, s in zip(which, targets, chosen, strict=True):
+        if target == end:
+            continue
+        b.add_way([end, target], {
+            "railway": "rail", "gauge": "1435", "country": "CN", "source": "connector",
+            "trainsim:geometry": "approximate",
+            "note": f"closes a {s.dist_m:.0f} m gap left by the simplified extract",
+        })
+        longest = max(longest, s.dist_m)
+    report.append(f"China: {len(chosen)} connectors close gaps (longest {longest:.0f} m)")
+
+
+def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[np.ndarray]],
+                   stations: list[dict[str, Any]], topo: dict[str, Any], source: str,
+                   report: list[str], *, first: list[str]) -> dict[str, int]:
+    """Put each OSM station on the conventional track it stands on (the way is split there).
+
+    A station nearer a high-speed, metro or tram line than to conventional track, when that
+    track is further than ``other_station_margin_m``, is a station of that other line and is
+    left out (metro lines often run under main stations: those stay). Of several stations
+    with one name, the one nearest its track is kept. ``first`` names stations placed before the
+    others (the ones the build's chainage uses), so that they keep a point two stations share.
+    """
+    index = SegmentIndex(b, [wi for wi in ways if b.ways[wi].tags.get("source") != "connector"])
+    lat = np.array([st["lat"] for st in stations])
+    lon = np.array([st["lon"] for st in stations])
+    radius = topo["station_radius_m"]
+    found = index.near(lat, lon, radius)
+    d_hsr = LineDistance(other["hsr"]).distance(lat, lon, radius)
+    d_metro = LineDistance(other["metro"]).distance(lat, lon, radius)
+    best: dict[str, tuple[float, int]] = {}
+    skipped = {"hsr": 0, "metro": 0}
+    for k, (st, snaps) in enumerate(zip(stations, found, strict=True)):
+        if not snaps:
+            continue
+        d = snaps[0].dist_m
+        if d > topo["other_station_margin_m"] and min(d_metro[k], d_hsr[k]) < d:
+            skipped["metro" if d_metro[k] < d_hsr[k] else "hsr"] += 1
+            continue
+        if st["name"] not in best or d < best[st["name"]][0]:
+            best[st["name"]] = (d, k)
+    names = sorted(best, key=lambda n: (n not in first, n))
+    # the station stands on every track parallel to its own within station_parallel_m (the
+    # other track of a double-track line, a parallel line through the station): one node on all
+    snaps: list[Snap] = []
+    owner: list[int] = []
+    for k, name in enumerate(names):
+        own = found[best[name][1]]
+        snaps.append(own[0])
+        owner.append(k)
+        ways_done = {own[0].way}
+        for s in own[1:]:
+            if (s.way not in ways_done and s.dist_m <= own[0].dist_m + topo["station_parallel_m"]
+                    and float(line_angle(s.heading, own[0].heading))
+                    <= math.radians(topo["station_parallel_deg"])):
+                snaps.append(s)
+                owner.append(k)
+                ways_done.add(s.way)
+    nodes = insert_points(b, snaps, snap_to_vertex_m=topo["snap_to_vertex_m"])
+    main: dict[int, int] = {}
+    merge: dict[int, int] = {}
+    for k, nid in zip(owner, nodes, strict=True):
+        if k not in main:
+            main[k] = nid
+        elif nid != main[k] and b.nodes[nid].tags.get("railway") != "station" \
+                and nid not in merge and nid not in main.values():
+            merge[nid] = main[k]
+    for wi in ways:
+        w = b.ways[wi]
+        if any(n in merge for n in w.nodes):
+            nodes_ = [merge.get(n, n) for n in w.nodes]
+            w.nodes = [n for i, n in enumerate(nodes_) if i == 0 or n != nodes_[i - 1]]
+    placed: dict[str, int] = {}
+    for k, name in enumerate(names):
+        nid = merge.get(main[k], main[k])
+        if b.nodes[nid].tags.get("railway") == "station":
+            continue  # two stations on one point: the first placed keeps it
+        b.nodes[nid].tags.update(station_tags(name, stations[best[name][1]], source))
+        placed[name] = nid
+    report.append(f"China: {len(placed)} stations put on the track (split there; on "
+                  f"{len(merge)} parallel tracks too); "
+                  f"{skipped['hsr']} high-speed and {skipped['metro']} metro stations left out")
+    return placed
+
+
+def station_tags(name: str, st: dict[str, Any], source: str) -> dict[str, str]:
+    p = st["props"]
+    tags = {"railway": "station", "name": name, "source": source,
+            "source:osm_node": str(p["osm_id"])}
+    if p.get("name:en"):
+        tags["name:en"] = str(p["name:en"])
+    return tags
+
+
+def bridge_station(b: OsmXmlWriter, ways: list[int], st: dict[str, Any], name: str,
+                   spec: dict[str, Any], source: str, report: list[str]) -> int:
+    """Join a station that stands in a hole of the extract to its line on either side.
+
+    Through Nanning the extract has no conventional track for ~14 km (the station tracks were
+    dropped with the service ways). The station point is joined by a connector way to the
+    nearest vertex of its line (or a dangling line end) within ``max_km``, and by a second one
+    to the nearest such point at least 90° away from the first, seen from the station: the
+    station becomes a through station of the line.
+    """
+    use: Counter[int] = _usage(b, ways)
+    cands = sorted({n for wi in ways for n in b.ways[wi].nodes
+                    if b.ways[wi].tags.get("name") == spec["line"]
+                    or (use[n] == 1 and n in (b.ways[wi].nodes[0], b.ways[wi].nodes[-1]))},
+                   key=abs)
+    lat0, lon0 = st["lat"], st["lon"]
+    d = haversine_m(lat0, lon0, np.array([b.nodes[n].lat for n in cands]),
+                    np.array([b.nodes[n].lon for n in cands]))
+    order = [int(k) for k in np.argsort(d, kind="stable") if d[k] <= spec["max_km"] * 1000]
+    if not order:
+        msg = f"station {name}: no track of {spec['line']} within {spec['max_km']} km"
+        raise ValueError(msg)
+    first = cands[order[0]]
+    b1 = math.atan2(b.nodes[first].lat - lat0, b.nodes[first].lon - lon0)
+    second = None
+    for k in order[1:]:
+        n = cands[k]
+        b2 = math.atan2(b.nodes[n].lat - lat0, b.nodes[n].lon - lon0)
+        if abs((b2 - b1 + math.pi) % (2 * math.pi) - math.pi) > math.pi / 2:
+            second = n
+            break
+    nid = b.add_node(lat0, lon0, station_tags(name, st, source))
+    for end in (first, second):
+        if end is None:
+            continue
+        dist = float(haversine_m(lat0, lon0, b.nodes[end].lat, b.nodes[end].lon))
+        b.add_way([end, nid], {
+            "railway": "rail", "gauge": "1435", "country": "CN", "source": "connector",
+            "name": spec["line"], "trainsim:geometry": "approximate",
+            "note": f"station {name} joined over a {dist:.0f} m hole in the extract",
+        })
+        report.append(f"China: station {name} joined to {spec['line']} {dist / 1000:.1f} km away")
+    return nid
+
+
+def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
+              chainage: list[dict[str, Any]], report: list[str]) -> None:
+    """Scale the ways between stations with published chainage to the published length.
+
+    The path between the two stations is the shortest one preferring ways of the named line
+    (the chainage stations are not always on ways carrying the line's name); every way of that
+    line whose vertices all lie within 1 km of the path (the other track of a double-track line)
+    gets the same scale.
+    """
+    g = nx.Graph()
+    way_of_index = {b.ways[wi].id: wi for wi in ways}
+    line_ways: dict[str, list[int]] = defaultdict(list)
+    for wi in ways:
+        w = b.ways[wi]
+        line_ways[w.tags.get("name", "")].append(wi)
+        for u, v in itertools.pairwise(w.nodes):
+            nu, nv = b.nodes[u], b.nodes[v]
+            g.add_edge(u, v, length=float(haversine_m(nu.lat, nu.lon, nv.lat, nv.lon)),
+                       way=w.id, name=w.tags.get("name", ""))
+    for c in chainage:
+        line, a, b_name = c["line"], c["from"], c["to"]
+        ends = [station_nodes[a], station_nodes[b_name]]
+        path = nx.shortest_path(
+            g, ends[0], ends[1],
+            weight=lambda u, v, d, line=line: d["length"] * (1.0 if d["name"] == line else 3.0))
+        geo = sum(g.edges[u, v]["length"] for u, v in itertools.pairwise(path))
+        published = abs(c["km_to"] - c["km_from"])
+        scale = published * 1000 / geo
+        on_path = {g.edges[u, v]["way"] for u, v in itertools.pairwise(path)}
+        pts = np.array([(b.nodes[n].lon, b.nodes[n].lat) for n in path])
+        k = math.cos(math.radians(float(pts[:, 1].mean())))
+        tree = cKDTree(np.column_stack([pts[:, 0] * k, pts[:, 1]]))
+        for wid in sorted(on_path | {b.ways[wi].id for wi in line_ways.get(line, [])}):
+            w = b.ways[way_of_index[wid]]
+            if wid not in on_path:
+                q = np.array([(b.nodes[n].lon * k, b.nodes[n].lat) for n in w.nodes])
+                if tree.query(q)[0].max() * M_PER_DEG >= 1000:
+                    continue
+            if "trainsim:length_scale" not in w.tags:
+                w.tags["trainsim:length_scale"] = f"{scale:.4f}"
+                w.tags["trainsim:length_source"] = c["source"]
+        report.append(f"China chainage {line} {a}–{b_name}: geometry {geo / 1000:.1f} km, "
+                      f"published {published:.1f} km, scale {scale:.3f}")
+        for st, km in ((a, c["km_from"]), (b_name, c["km_to"])):
+            b.nodes[station_nodes[st]].tags.setdefault("railway:position", f"{km:g}")

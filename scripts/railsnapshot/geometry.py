@@ -1,0 +1,188 @@
+"""Geometry helpers of the snapshot build: distances, a segment index, snapping onto track."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely import STRtree
+
+from simulator.network.osmxml import OsmXmlWriter
+
+EARTH_RADIUS_M = 6_371_009.0
+M_PER_DEG = math.radians(1) * EARTH_RADIUS_M
+
+
+def haversine_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
+    """Great-circle distance in metres (scalars or numpy arrays; osmnx's formula and radius)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dlmb = np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def line_angle(a: Any, b: Any) -> Any:
+    """Angle between two undirected lines given as headings (radians), in [0, pi/2]."""
+    d = np.abs((np.asarray(b) - np.asarray(a) + np.pi) % (2 * np.pi) - np.pi)
+    return np.minimum(d, np.pi - d)
+
+
+@dataclass
+class Snap:
+    """A point on a way's segment: way index, segment index, position 0..1, distance."""
+
+    way: int
+    seg: int
+    t: float
+    dist_m: float
+    lat: float
+    lon: float
+    heading: float  # of the segment, radians (east = 0, north = pi/2), local metric frame
+
+
+class SegmentIndex:
+    """The segments of some ways of a writer, for nearest-track queries in metres."""
+
+    def __init__(self, b: OsmXmlWriter, ways: list[int]) -> None:
+        seg_way, seg_i, coords = [], [], []
+        for wi in ways:
+            w = b.ways[wi]
+            pts = [(b.nodes[n].lon, b.nodes[n].lat) for n in w.nodes]
+            for i in range(len(pts) - 1):
+                seg_way.append(wi)
+                seg_i.append(i)
+                coords.append((pts[i], pts[i + 1]))
+        self.way = np.asarray(seg_way, dtype=np.int64)
+        self.seg = np.asarray(seg_i, dtype=np.int64)
+        arr = np.asarray(coords, dtype=float).reshape(-1, 2, 2)
+        self.a, self.b = arr[:, 0, :], arr[:, 1, :]
+        self.tree = STRtree(shapely.linestrings(arr)) if len(arr) else None
+
+    def near(self, lat: np.ndarray, lon: np.ndarray, radius_m: float) -> list[list[Snap]]:
+        """For each point, the snaps onto segments within ``radius_m``, nearest first."""
+        out: list[list[Snap]] = [[] for _ in range(len(lat))]
+        if self.tree is None or not len(lat):
+            return out
+        # the query in degrees is generous (longitude degrees shrink with latitude): the exact
+        # distance is computed below in a local metric frame
+        deg = radius_m / M_PER_DEG / max(math.cos(math.radians(float(np.max(np.abs(lat))))), 0.2)
+        pts = shapely.points(lon, lat)
+        qi, si = self.tree.query(pts, predicate="dwithin", distance=deg)
+        if not len(qi):
+            return out
+        plat, plon = lat[qi], lon[qi]
+        kx = np.cos(np.radians(plat)) * M_PER_DEG
+        ax = (self.a[si, 0] - plon) * kx
+        ay = (self.a[si, 1] - plat) * M_PER_DEG
+        bx = (self.b[si, 0] - plon) * kx
+        by = (self.b[si, 1] - plat) * M_PER_DEG
+        dx, dy = bx - ax, by - ay
+        len2 = dx * dx + dy * dy
+        t = np.where(len2 > 0, -(ax * dx + ay * dy) / np.where(len2 > 0, len2, 1), 0.0)
+        t = np.clip(t, 0.0, 1.0)
+        px, py = ax + t * dx, ay + t * dy
+        dist = np.hypot(px, py)
+        heading = np.arctan2(dy, dx)
+        slat = self.a[si, 1] + t * (self.b[si, 1] - self.a[si, 1])
+        slon = self.a[si, 0] + t * (self.b[si, 0] - self.a[si, 0])
+        order = np.lexsort((si, dist, qi))
+        for k in order:
+            if dist[k] > radius_m:
+                continue
+            s = int(si[k])
+            out[int(qi[k])].append(Snap(int(self.way[s]), int(self.seg[s]), float(t[k]),
+                                        float(dist[k]), float(slat[k]), float(slon[k]),
+                                        float(heading[k])))
+        return out
+
+
+def local_heading(b: OsmXmlWriter, frm: int, to: int) -> float:
+    """Heading from node ``frm`` to node ``to`` in the local metric frame (radians)."""
+    p, q = b.nodes[frm], b.nodes[to]
+    kx = math.cos(math.radians(p.lat))
+    return math.atan2(q.lat - p.lat, (q.lon - p.lon) * kx)
+
+
+def segment_error(length_m: float, tolerance_m: float) -> float:
+    """How far (radians) a simplified segment may be off the track (the router's rule)."""
+    if tolerance_m <= 0:
+        return 0.0
+    return min(math.atan(2 * tolerance_m / max(length_m, 1.0)), math.radians(30.0))
+
+
+def insert_points(b: OsmXmlWriter, snaps: list[Snap], *, snap_to_vertex_m: float,
+                  tags: list[dict[str, str] | None] | None = None) -> list[int]:
+    """Put each snap on its way as a vertex (an existing one when close enough); return node ids.
+
+    Snaps on the same segment are inserted in order along it. ``tags`` (one per snap) are put on
+    the resulting node.
+    """
+    result: list[int] = [0] * len(snaps)
+    by_way: dict[int, list[int]] = {}
+    for k, s in enumerate(snaps):
+        by_way.setdefault(s.way, []).append(k)
+    for wi in sorted(by_way):
+        w = b.ways[wi]
+        inserts: dict[int, list[tuple[float, int]]] = {}
+        for k in by_way[wi]:
+            s = snaps[k]
+            u, v = w.nodes[s.seg], w.nodes[s.seg + 1]
+            nu, nv = b.nodes[u], b.nodes[v]
+            du = float(haversine_m(s.lat, s.lon, nu.lat, nu.lon))
+            dv = float(haversine_m(s.lat, s.lon, nv.lat, nv.lon))
+            if min(du, dv) <= snap_to_vertex_m:
+                result[k] = u if du <= dv else v
+                continue
+            inserts.setdefault(s.seg, []).append((s.t, k))
+        if not inserts:
+            continue
+        new_nodes: list[int] = []
+        for i, n in enumerate(w.nodes):
+            new_nodes.append(n)
+            for _t, k in sorted(inserts.get(i, [])):
+                s = snaps[k]
+                prev = b.nodes[new_nodes[-1]]
+                if float(haversine_m(s.lat, s.lon, prev.lat, prev.lon)) <= 1.0:
+                    result[k] = new_nodes[-1]
+                    continue
+                nid = b.add_node(s.lat, s.lon)
+                new_nodes.append(nid)
+                result[k] = nid
+        w.nodes = new_nodes
+    if tags:
+        for k, nid in enumerate(result):
+            if tags[k]:
+                b.nodes[nid].tags.update(tags[k] or {})
+    return result
+
+
+class LineDistance:
+    """Distance (m) from points to a set of lines, in a sinusoidal projection (good locally)."""
+
+    def __init__(self, lines: list[np.ndarray]) -> None:
+        lines = [c for c in lines if len(c) >= 2]
+        if not lines:
+            self.tree = None
+            return
+        xy = self._xy(np.concatenate([np.asarray(c, dtype=float)[:, :2] for c in lines]))
+        which = np.repeat(np.arange(len(lines)), [len(c) for c in lines])
+        self.tree = STRtree(shapely.linestrings(xy, indices=which))
+
+    @staticmethod
+    def _xy(c: np.ndarray) -> np.ndarray:
+        c = np.asarray(c, dtype=float)[:, :2]
+        return np.column_stack([c[:, 0] * np.cos(np.radians(c[:, 1])), c[:, 1]]) * M_PER_DEG
+
+    def distance(self, lat: np.ndarray, lon: np.ndarray, max_m: float) -> np.ndarray:
+        """Distance to the nearest line, ``inf`` beyond ``max_m``."""
+        out = np.full(len(lat), np.inf)
+        if self.tree is None or not len(lat):
+            return out
+        pts = shapely.points(self._xy(np.column_stack([lon, lat])))
+        (qi, _ti), d = self.tree.query_nearest(pts, max_distance=max_m, return_distance=True)
+        np.minimum.at(out, qi, d)
+        return out
