@@ -1,23 +1,27 @@
 """The ``trainsim`` command line.
 
-Exit codes: 0 success, 1 the run failed, 2 bad input (a one-line message, no traceback).
+Exit codes: 0 success, 1 the run failed, 2 bad input (a one-line message, no traceback),
+130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM). An interrupted or terminated run
+removes its temporary folders and leaves its output folder as it was.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import math
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 import networkx as nx
 
 from simulator import settings
-from simulator.errors import TrainsimError
+from simulator.errors import DataFileError, TrainsimError
 
 __all__ = ["main"]
 
@@ -53,16 +57,35 @@ def length_checks(net: object) -> list[dict[str, object]]:
     from simulator.network.graph import RailNetwork
 
     assert isinstance(net, RailNetwork)
+    from simulator._io import read_csv_rows
+
     rows = []
     path = settings.data_dir / "rail" / "chainage_checks.csv"
-    with open(path, encoding="utf-8", newline="") as f:
-        for r in csv.DictReader(f):
+    for r in read_csv_rows(path, ("from", "to", "published_km", "source"), check=_chainage_row):
+        try:
             a, b = net.stations.find(r["from"]), net.stations.find(r["to"])
+        except LookupError as exc:
+            msg = f"{path}: {exc}"
+            raise DataFileError(msg) from None
+        try:
             km = nx.shortest_path_length(net.graph, a.node, b.node, weight="length") / 1000
-            pub = float(r["published_km"])
-            rows.append({"from": a.label, "to": b.label, "published_km": pub, "network_km": km,
-                         "error_pct": 100 * (km - pub) / pub, "source": r["source"]})
+        except nx.NetworkXNoPath:
+            msg = f"{path}: no track joins {a.label} and {b.label} on the network"
+            raise DataFileError(msg) from None
+        pub = float(r["published_km"])
+        rows.append({"from": a.label, "to": b.label, "published_km": pub, "network_km": km,
+                     "error_pct": 100 * (km - pub) / pub, "source": r["source"]})
     return rows
+
+
+def _chainage_row(row: dict[str, str]) -> None:
+    try:
+        km = float(row["published_km"])
+    except ValueError:
+        km = math.nan
+    if not 0 < km < 20_000:  # no railway line is longer than the Trans-Siberian's 9,289 km
+        msg = f"published_km: expected a length in km, got {row['published_km']!r}"
+        raise ValueError(msg)
 
 
 def format_length_checks(net: object, tolerance_pct: float = 3.0) -> str:
@@ -80,13 +103,7 @@ def _cmd_network_fetch(args: argparse.Namespace) -> int:
 
     bbox = None
     if args.bbox:
-        try:
-            bbox = tuple(float(x) for x in args.bbox.split(","))
-        except ValueError:
-            bbox = ()
-        if len(bbox) != 4:
-            msg = f"--bbox {args.bbox!r}: expected WEST,SOUTH,EAST,NORTH in degrees"
-            raise _BadInput(msg)
+        bbox = _bbox(args.bbox)
     elif not args.place:
         msg = "network fetch: give --bbox WEST,SOUTH,EAST,NORTH or --place NAME"
         raise _BadInput(msg)
@@ -104,43 +121,44 @@ def _cmd_route(args: argparse.Namespace) -> int:
 
     net = load_network(args.snapshot)
     stops = [args.origin, *(args.via or []), args.destination]
-    route = find_route(net, stops, gauge=args.gauge, gauge_change_at=args.gauge_change_at or (),
-                       reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle,
-                       allow_detours=args.allow_detours)
-    print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km "
-          f"({route.ratio:.2f}× the shortest track between the stops, "
-          f"{route.shortest_km:,.1f} km)")
-    if route.detour:
-        print(f"trainsim: warning: {route.detour}", file=sys.stderr)
-    by_country = route.km_by("country").items()
-    print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
-    print("  km by line:")
-    for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
-        print(f"    {line:<48} {km:8,.1f}")
-    for kind, title in (("border", "border crossings"), ("gauge_change", "gauge changes")):
-        marks = route.marks_of(kind)
-        if marks:
-            print(f"  {title}: " + "; ".join(f"{m.name} at km {m.km:,.1f} ({m.detail})"
-                                             for m in marks))
-    passed = route.marks_of("station")
-    print(f"  stations passed: {len(passed)}" + (
-        ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
-        if passed else ""))
-    out = args.out
-    route.write_geojson(out / "route.geojson")
-    _write_csv_atomic(out / "route.csv", route.table())
-    plot_route(route, out / "route.png", color_by=args.color_by)
-    write_route_geopackage(route, out / "route.gpkg")
+    from simulator._outdir import OutputFolder
+
+    # the output folder is checked before routing; routing errors leave nothing behind
+    with OutputFolder(args.out).claim() as folder:
+        route = find_route(net, stops, gauge=args.gauge,
+                           gauge_change_at=args.gauge_change_at or (),
+                           reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle,
+                           allow_detours=args.allow_detours)
+        print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km "
+              f"({route.ratio:.2f}× the shortest track between the stops, "
+              f"{route.shortest_km:,.1f} km)")
+        if route.detour:
+            print(f"trainsim: warning: {route.detour}", file=sys.stderr)
+        by_country = route.km_by("country").items()
+        print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
+        print("  km by line:")
+        for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
+            print(f"    {line:<48} {km:8,.1f}")
+        for kind, title in (("border", "border crossings"), ("gauge_change", "gauge changes")):
+            marks = route.marks_of(kind)
+            if marks:
+                print(f"  {title}: " + "; ".join(f"{m.name} at km {m.km:,.1f} ({m.detail})"
+                                                 for m in marks))
+        passed = route.marks_of("station")
+        print(f"  stations passed: {len(passed)}" + (
+            ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
+            if passed else ""))
+        tmp = folder.path
+        assert tmp is not None
+        route.write_geojson(tmp / "route.geojson")
+        route.table().to_csv(tmp / "route.csv", index=False)
+        plot_route(route, tmp / "route.png", color_by=args.color_by)
+        write_route_geopackage(route, tmp / "route.gpkg")
+        folder.commit(command="route", stops=stops)
+    out = folder.target
     print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}, "
           f"{out / 'route.gpkg'}")
     return 0
-
-
-def _write_csv_atomic(path: Path, frame: object) -> None:
-    from simulator._io import atomic_path
-
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)  # type: ignore[attr-defined]
 
 
 class _BadInput(ValueError, TrainsimError):
@@ -148,10 +166,36 @@ class _BadInput(ValueError, TrainsimError):
 
 
 # ---------------------------------------------------------------------------------------------
+# argument checks
+# ---------------------------------------------------------------------------------------------
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    expected = f"--bbox {text!r}: expected WEST,SOUTH,EAST,NORTH in degrees"
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise _BadInput(expected) from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise _BadInput(expected)
+    west, south, east, north = values
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        msg = (f"{expected}, with -180 ≤ WEST < EAST ≤ 180 and -90 ≤ SOUTH < NORTH ≤ 90 "
+               f"(got {text})")
+        raise _BadInput(msg)
+    return west, south, east, north
+
+
+# ---------------------------------------------------------------------------------------------
 # parser
 # ---------------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (its default prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trainsim",
         description="Simulate long-distance rail journeys on OpenStreetMap rail data.",
     )
@@ -218,40 +262,53 @@ _REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignor
 ]
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # unwind like an exception, so that worker processes are stopped and temporary files
-    # removed on the way out; the exit status is the usual one for a signal (128 + number)
-    raise SystemExit(128 + signum)
+_SIGNALLED: list[int] = []
+_MAIN_PID: list[int] = []
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM's default action ends the process at once, skipping every cleanup; as an
+    # exception it unwinds like Ctrl-C: temporary folders go, output folders stay as they were.
+    # A second signal while unwinding ends the process at once (what was left is removed by the
+    # next run), and so does any signal in a forked worker, which has nothing to clean up.
+    if _SIGNALLED or os.getpid() not in _MAIN_PID:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = (signal.signal(signal.SIGTERM, _terminate)
-                if threading.current_thread() is threading.main_thread() else None)
-    try:
-        return _run(args)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _run(args: argparse.Namespace) -> int:
+    _SIGNALLED.clear()
+    _MAIN_PID[:] = [os.getpid()]
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            handlers[sig] = signal.signal(sig, _on_signal)
     try:
         return int(args.func(args))
     except TrainsimError as exc:
         print(f"trainsim: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("trainsim: interrupted", file=sys.stderr)
-        return 1
+        signum = _SIGNALLED[0] if _SIGNALLED else signal.SIGINT
+        word = "terminated" if signum == signal.SIGTERM else "interrupted"
+        print(f"trainsim: {word}; temporary files removed, outputs left as they were",
+              file=sys.stderr)
+        return 128 + signum
     except Exception as exc:  # a failure of the run, not of the input: say so in one line
         if os.environ.get("TRAINSIM_DEBUG"):
             raise
         print(f"trainsim: failed: {exc.__class__.__name__}: {exc} "
               "(set TRAINSIM_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,8 @@ __all__ = [
     "DataFileError",
     "NetworkError",
     "NoConnectionError",
+    "OutputBusyError",
+    "OutputError",
     "RouteNotFoundError",
     "RouteRefusedError",
     "ScenarioError",
@@ -49,6 +51,16 @@ class RouteNotFoundError(ValueError, TrainsimError):
 
 class NoConnectionError(ConnectionError, TrainsimError):
     """An online download was asked for but the service cannot be reached."""
+
+    exit_code = 1
+
+
+class OutputError(ValueError, TrainsimError):
+    """An output folder cannot be used: it holds a user's files, is a file, or is not writable."""
+
+
+class OutputBusyError(OutputError):
+    """Another run kept the output folder locked for too long."""
 
     exit_code = 1
 

@@ -24,7 +24,7 @@ from simulator.montecarlo import MonteCarloResult, summarize
 from simulator.network.stations import normalize_name
 from simulator.planning import Prepared, TimelineKind, TimelinePoint, Which
 
-__all__ = ["LegComparison", "ScenarioResult", "analyse", "write_outputs"]
+__all__ = ["LegComparison", "ScenarioResult", "analyse", "check_reported_legs", "write_outputs"]
 
 
 @dataclass
@@ -111,7 +111,8 @@ def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
     times = [_point_times(mc, p) for p in prep.points]
     road = None
     if sc.road is not None:
-        rng = np.random.default_rng([sc.seed, 7])
+        # the road leg draws from its own stream of the run's seed (--seed or the scenario's)
+        rng = np.random.default_rng([mc.seed, 7])
         wait = sc.road.wait.sample_s(rng, mc.n)
         speed = rng.uniform(*sc.road.speed_kmh, mc.n)
         road = mc.arrive_s[:, -1] + wait + sc.road.km.value / speed * 3600
@@ -144,6 +145,39 @@ def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
             sc.name, f"{name_a} → {name_b} ({leg.id})", leg.kind, leg.hours,
             (end - start) / 3600, leg.sources, leg.note))
     return result
+
+
+def check_reported_legs(prep: Prepared) -> None:
+    """Each reported leg must run forwards along the route: its 'to' after its 'from'.
+
+    (A leg may start and end at one place only from an arrival to a departure: a halt.)
+    Raises a one-line :class:`~simulator.errors.ScenarioError` naming the leg's field.
+    """
+    sc = prep.scenario
+    for i, leg in enumerate(sc.reported.legs):
+        (km_a, event_a), (km_b, event_b) = _leg_end(prep, leg.start), _leg_end(prep, leg.end)
+        if km_a is None or km_b is None:
+            continue
+        if km_b > km_a or (km_b == km_a and event_a == "arrive" and event_b == "depart"):
+            continue
+        msg = (f"the leg runs backwards: '{leg.end}' ({_km_text(km_b)}) does not come after "
+               f"'{leg.start}' ({_km_text(km_a)}) on the route; swap 'from' and 'to'")
+        raise sc.error(("reported", "legs", i, "to"), msg)
+
+
+def _km_text(km: float) -> str:
+    return "the end of the road leg" if math.isinf(km) else f"km {km:,.1f}"
+
+
+def _leg_end(prep: Prepared, key: str) -> tuple[float | None, str]:
+    """km along the route of a leg's end (a reported-time id or a place), and its event."""
+    sc = prep.scenario
+    rt = next((t for t in sc.reported.times if t.id == key), None)
+    place = rt.at if rt is not None else key
+    event = rt.event if rt is not None else ""
+    if sc.road is not None and normalize_name(place) == normalize_name(sc.road.to):
+        return math.inf, event
+    return prep.reported_km.get(key), event
 
 
 def _sim_at(prep: Prepared, result: ScenarioResult, key: str, event: str) -> np.ndarray:
@@ -239,7 +273,8 @@ def summary_markdown(result: ScenarioResult) -> str:
             result.mc.halt_end_s[:, k] - result.mc.halt_start_s[:, k])) / 3600
     running = prep.day.running_time_s / 3600
     out = [f"# {sc.title}", "", sc.description.strip(), "",
-           f"Scenario `{sc.path}`; {result.mc.n} replications, seed {result.mc.seed}.", "",
+           f"Scenario `{sc.path}`; {result.mc.n} replications, seed {result.mc.seed} "
+           "(events.csv is replication 1).", "",
            "## Route", "",
            f"{' → '.join(route.stops)}: **{route.length_km:,.1f} km** "
            f"({', '.join(f'{k} {v:,.0f} km' for k, v in route.km_by('country').items())}).",
@@ -285,7 +320,7 @@ def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     written = []
     write_csv(out / "timeline.csv", timeline_rows(result))
     written.append(out / "timeline.csv")
-    # replication 0 of the run, event by event
+    # replication 1 of the Monte Carlo (row 0 of its parameters) again, recording its events
     one = simulate_batch(prep.plan, draw_parameters(prep.plan, result.mc.seed, 1), record=True)
     assert one.timelines is not None
     events = one.timelines[0].rows()

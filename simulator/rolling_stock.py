@@ -7,16 +7,16 @@ the ``assumption`` behind it, so that a reader of a result can see what it rests
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from simulator import settings
-from simulator._provenance import Provenance, Strict
+from simulator._provenance import Provenance, Strict, within
 from simulator._yaml import load_yaml, validate_model
 from simulator.errors import DataFileError
 
-__all__ = ["Consist", "Locomotive", "Sourced", "load_consist", "load_locomotive"]
+__all__ = ["Cars", "Consist", "Locomotive", "Sourced", "Units", "load_consist", "load_locomotive"]
 
 
 class Sourced(Provenance):
@@ -25,11 +25,39 @@ class Sourced(Provenance):
     value: float
 
 
-def _require_positive(model: Strict, names: tuple[str, ...]) -> None:
-    for name in names:
-        if getattr(model, name).value <= 0:
-            msg = f"{name} must be positive"
-            raise ValueError(msg)
+# Physically sensible ranges. Each is far wider than any real train, so that a what-if stays
+# possible, but narrow enough to stop a typo (a mass in kg, a power in W) or a sign error.
+#: coaches: passenger trains in Russia and China run up to 24-25 coaches (platform lengths); the
+#: leader's train was reported with 10-21 cars
+Cars = Annotated[Sourced, within(1, 60, "cars", whole=True)]
+#: a bogie coach weighs 40-70 t; heavy six-axle saloon cars about 130 t
+CarMass = Annotated[Sourced, within(10, 150, "t")]
+#: passenger coaches are 20-29.5 m long over buffers
+CarLength = Annotated[Sourced, within(5, 40, "m")]
+#: the fastest trains in service run at 350 km/h; operating caps stop at 400 too
+MaxSpeed = Annotated[Sourced, within(5, 400, "km/h")]
+#: Davis coefficients per tonne: A is 10-20 N/t for coaches and locomotives (up to ~60 N/t when
+#: starting), B below 0.3 N/t per km/h, C 0.0003-0.01 N/t per (km/h)²
+ResistanceA = Annotated[Sourced, within(0, 100, "N/t")]
+ResistanceB = Annotated[Sourced, within(0, 5, "N/t per km/h")]
+ResistanceC = Annotated[Sourced, within(0, 0.05, "N/t per (km/h)²")]
+#: loco-hauled trains 1.05-1.10 (DESIGN.md); 1.5 is beyond any rolling stock
+RotatingMass = Annotated[Sourced, within(1.0, 1.5)]
+#: service braking of heavy passenger trains 0.3-0.5 m/s², emergency about 1.2-1.5; above 2 m/s²
+#: the wheels would slide (adhesion ~0.2 g)
+Braking = Annotated[Sourced, within(0.05, 2.0, "m/s²")]
+#: locomotives in multiple: up to four sections/units run together
+Units = Annotated[Sourced, within(1, 6, "units", whole=True)]
+#: per unit: the smallest shunting locomotives give ~100-200 kW; the strongest single units
+#: about 10 MW
+Power = Annotated[Sourced, within(50, 15_000, "kW")]
+#: per unit: a small shunter starts with ~50 kN; adhesion limits starting effort to mass·g·0.4,
+#: about 1.2 MN for a 300 t unit
+TractiveEffort = Annotated[Sourced, within(10, 1_500, "kN")]
+#: per unit: 60-140 t for a single-section locomotive, up to ~400 t for a four-section one
+LocoMass = Annotated[Sourced, within(10, 400, "t")]
+#: per unit: 12-25 m for one section, up to ~70 m for a four-section locomotive
+LocoLength = Annotated[Sourced, within(5, 80, "m")]
 
 
 class Consist(Strict):
@@ -38,23 +66,15 @@ class Consist(Strict):
     id: str
     name: str
     kind: Literal["consist"]
-    cars: Sourced
-    car_mass_t: Sourced
-    car_length_m: Sourced
-    max_speed_kmh: Sourced
-    resistance_a_n_per_t: Sourced
-    resistance_b_n_per_t_per_kmh: Sourced
-    resistance_c_n_per_t_per_kmh2: Sourced
-    rotating_mass_factor: Sourced
-    braking_mps2: Sourced
-
-    @model_validator(mode="after")
-    def _positive(self) -> Consist:
-        _require_positive(self, ("cars", "car_mass_t", "max_speed_kmh", "braking_mps2"))
-        if not 1.0 <= self.rotating_mass_factor.value <= 1.5:
-            msg = "rotating_mass_factor must lie between 1.0 and 1.5"
-            raise ValueError(msg)
-        return self
+    cars: Cars
+    car_mass_t: CarMass
+    car_length_m: CarLength
+    max_speed_kmh: MaxSpeed
+    resistance_a_n_per_t: ResistanceA
+    resistance_b_n_per_t_per_kmh: ResistanceB
+    resistance_c_n_per_t_per_kmh2: ResistanceC
+    rotating_mass_factor: RotatingMass
+    braking_mps2: Braking
 
     @property
     def mass_t(self) -> float:
@@ -71,20 +91,14 @@ class Locomotive(Strict):
     id: str
     name: str
     kind: Literal["electric", "diesel"]
-    units: Sourced
-    power_kw: Sourced = Field(description="power at the rail per unit")
-    max_tractive_effort_kn: Sourced = Field(description="starting tractive effort per unit")
-    max_speed_kmh: Sourced
-    mass_t: Sourced
-    length_m: Sourced
-    resistance_a_n_per_t: Sourced
-    resistance_c_n_per_t_per_kmh2: Sourced
-
-    @model_validator(mode="after")
-    def _positive(self) -> Locomotive:
-        _require_positive(self, ("units", "power_kw", "max_tractive_effort_kn", "max_speed_kmh",
-                                 "mass_t"))
-        return self
+    units: Units
+    power_kw: Power = Field(description="power at the rail per unit")
+    max_tractive_effort_kn: TractiveEffort = Field(description="starting tractive effort per unit")
+    max_speed_kmh: MaxSpeed
+    mass_t: LocoMass
+    length_m: LocoLength
+    resistance_a_n_per_t: ResistanceA
+    resistance_c_n_per_t_per_kmh2: ResistanceC
 
 
 def _path_of(name_or_path: str | Path) -> Path:
@@ -100,7 +114,11 @@ def _available() -> str:
 
 def _load(model: type[Consist] | type[Locomotive], name_or_path: str | Path) -> object:
     path = _path_of(name_or_path)
-    if not path.exists():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name the file system cannot hold (NUL, too long)
+        found = False
+    if not found:
         msg = f"{path}: no rolling-stock file '{name_or_path}' (available: {_available()})"
         raise DataFileError(msg)
     data, lines = load_yaml(path)

@@ -9,6 +9,7 @@ Every number carries a ``source`` or an ``assumption``.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,17 +20,20 @@ import numpy as np
 from pydantic import (
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     field_validator,
     model_validator,
 )
 
 from simulator import settings
-from simulator._provenance import Provenance, Strict
-from simulator._yaml import line_of, load_yaml, validate_model
+from simulator._io import file_problem
+from simulator._provenance import Provenance, Strict, within
+from simulator._yaml import TAG, line_of, load_yaml, validate_model
 from simulator.errors import ScenarioError
-from simulator.rolling_stock import Consist, Locomotive, Sourced
+from simulator.rolling_stock import Cars, Consist, Locomotive, Sourced
 
 __all__ = [
     "Duration",
@@ -42,9 +46,31 @@ __all__ = [
 
 _ZONE_RE = re.compile(r"^(?P<stamp>.+?)\s+(?P<zone>[A-Za-z]+(?:/[A-Za-z_+\-0-9]+)+|UTC)$")
 
+#: Years a clock time may fall in. Before 1900 the tz database gives most Asian zones local mean
+#: time, not a legal offset; after 2100 any offset is a guess. (Years near 1 or 9999 would also
+#: overflow Python's datetime once the journey's hours are added.)
+YEARS = (1900, 2100)
+#: Longest duration (minutes) of a halt, wait, delay or headway: a week. The longest halts in the
+#: reported trips last hours (a gauge change, a welcome ceremony); a longer stay is another trip.
+MAX_DURATION_MIN = 7 * 24 * 60.0
+#: Longest reported leg (hours): 30 days. The longest trip, Pyongyang → Đồng Đăng, took ~66 h.
+MAX_LEG_H = 30 * 24.0
+
 
 def parse_clock_time(value: Any) -> datetime:
-    """Parse ``2019-02-23 17:00 +09:00`` or ``2019-02-23 17:00 Asia/Pyongyang`` (zone required)."""
+    """Parse ``2019-02-23 17:00 +09:00`` or ``2019-02-23 17:00 Asia/Pyongyang`` (zone required).
+
+    The year must lie within :data:`YEARS`.
+    """
+    stamp = _parse_clock_time(value)
+    if not YEARS[0] <= stamp.year <= YEARS[1]:
+        msg = (f"clock time '{value}': the year must lie in {YEARS[0]}–{YEARS[1]} "
+               "(the years whose time-zone offsets are known)")
+        raise ValueError(msg)
+    return stamp
+
+
+def _parse_clock_time(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             msg = f"clock time '{value}' has no time zone; add an offset (+09:00) or a zone name"
@@ -77,7 +103,7 @@ def parse_clock_time(value: Any) -> datetime:
 def _fromiso(text: str, original: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         msg = f"'{original}' is not a clock time like '2019-02-23 17:00 +09:00'"
         raise ValueError(msg) from None
 
@@ -102,14 +128,54 @@ def _time_range(value: Any) -> tuple[datetime, datetime]:
 TimeRange = Annotated[tuple[datetime, datetime], BeforeValidator(_time_range)]
 
 
+def _clock(value: Any) -> Any:
+    """A local clock time ``HH:MM`` (00:00–23:59)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d\d:\d\d", value):
+        msg = f"expected a clock time 'HH:MM', got {value!r}"
+        raise ValueError(msg)
+    h, m = map(int, value.split(":"))
+    if h > 23 or m > 59:
+        msg = f"'{value}' is not a clock time (00:00–23:59)"
+        raise ValueError(msg)
+    return value
+
+
+Clock = Annotated[str, BeforeValidator(_clock)]
+Minutes = Annotated[float, within(0, MAX_DURATION_MIN, "min")]
+
+
+def _preset_or_inline(model: type, what: str) -> Discriminator:
+    """How to read a rolling-stock field: a preset's name (or path), or the stock given inline.
+
+    A tagged union, so that an error inside inline stock names its real field
+    (``train.locomotive.power_kw``) rather than the string branch of the union.
+    """
+    def tag(value: Any) -> str | None:
+        if isinstance(value, str):
+            return TAG + "preset"
+        if isinstance(value, dict | model):
+            return TAG + "inline"
+        return None
+
+    return Discriminator(tag, custom_error_type="preset_or_inline",
+                         custom_error_message=f"expected a preset name or an inline {what} "
+                                              "(a mapping of its fields)")
+
+
+LocomotiveSpec = Annotated[
+    Annotated[str, Tag(TAG + "preset")] | Annotated[Locomotive, Tag(TAG + "inline")],
+    _preset_or_inline(Locomotive, "locomotive")]
+ConsistSpec = Annotated[
+    Annotated[str, Tag(TAG + "preset")] | Annotated[Consist, Tag(TAG + "inline")],
+    _preset_or_inline(Consist, "consist")]
 
 
 class Duration(Provenance):
     """Minutes: ``fixed``, ``uniform: [a, b]`` or ``triangular: [low, mode, high]``."""
 
-    fixed: float | None = Field(default=None, ge=0)
-    uniform: tuple[float, float] | None = None
-    triangular: tuple[float, float, float] | None = None
+    fixed: Minutes | None = None
+    uniform: tuple[Minutes, Minutes] | None = None
+    triangular: tuple[Minutes, Minutes, Minutes] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Duration:
@@ -179,9 +245,13 @@ class _Rule(Provenance):
             self.line is None or self.line.casefold() in line.casefold())
 
 
+#: operating speed caps: 5 km/h (a severe temporary restriction) to 400 km/h (above any line)
+CapKmh = Annotated[float, within(5, 400, "km/h")]
+
+
 class CapRule(_Rule):
-    kmh: float = Field(gt=0, le=400)
-    kmh_range: tuple[float, float] | None = Field(
+    kmh: CapKmh
+    kmh_range: tuple[CapKmh, CapKmh] | None = Field(
         default=None, description="[low, high]: the cap is uncertain; each replication draws it")
 
     @model_validator(mode="after")
@@ -203,20 +273,27 @@ class CapRule(_Rule):
 
 
 class DelayRule(_Rule):
-    per_100km: float = Field(ge=0, description="expected number of unplanned stops per 100 km")
+    #: the calibrated rate on the P'yŏngra Line is 0.68; 20 would be a stop every 5 km
+    per_100km: Annotated[float, within(0, 20, "per 100 km")] = Field(
+        description="expected number of unplanned stops per 100 km")
     duration: Duration
 
 
 class NightRule(_Rule):
-    start: str = Field(pattern=r"^\d{2}:\d{2}$", description="local clock time")
-    end: str = Field(pattern=r"^\d{2}:\d{2}$")
+    start: Clock = Field(description="local clock time HH:MM")
+    end: Clock
     mode: Literal["slow", "halt"]
-    speed_factor: float | None = Field(default=None, gt=0, le=1)
+    #: night running at half speed is typical; below a tenth the train is in effect halted (use
+    #: mode: halt), and the running-time physics is not meant for crawling
+    speed_factor: Annotated[float, within(0.1, 1)] | None = None
 
     @model_validator(mode="after")
     def _factor(self) -> NightRule:
         if self.mode == "slow" and self.speed_factor is None:
-            msg = "a 'slow' night rule needs speed_factor (0–1)"
+            msg = "a 'slow' night rule needs speed_factor (0.1–1)"
+            raise ValueError(msg)
+        if self.start == self.end:
+            msg = f"start and end are both {self.start}: the night would last no time"
             raise ValueError(msg)
         return self
 
@@ -228,7 +305,8 @@ class NightRule(_Rule):
 
 class PowerRule(_Rule):
     kind: Literal["electric", "diesel"]
-    factor: float = Field(gt=0, le=1)
+    #: a derating of traction power (weak catenary, old diesels); below a tenth nothing would run
+    factor: Annotated[float, within(0.1, 1)]
 
 
 class BorderRule(Provenance):
@@ -260,15 +338,21 @@ class PilotRule(Provenance):
 class StationPassing(Provenance):
     """Speed through stations the train passes without stopping."""
 
-    kmh: float = Field(gt=0, le=400)
-    zone_m: float = Field(gt=0, le=5000, description="length of the station zone")
+    kmh: CapKmh
+    #: platforms and the switches at both ends: about 0.5–2 km
+    zone_m: Annotated[float, within(0, 5000, "m", above=True)] = Field(
+        description="length of the station zone")
     reason: str | None = None
+
+
+#: running-time supplement, a fraction: timetables add 3–10 %; half the running time is far beyond
+Supplement = Annotated[Sourced, within(0, 0.5)]
 
 
 class OperatingDefaults(Strict):
     """The operating rules shared by every scenario."""
 
-    supplement: Sourced
+    supplement: Supplement
     station_passing: StationPassing | None = None
     caps: list[CapRule]
     delays: list[DelayRule] = Field(default_factory=list)
@@ -283,7 +367,7 @@ class OperatingDefaults(Strict):
 class Overrides(Strict):
     """A scenario's changes to the defaults; every rule given here needs a ``reason``."""
 
-    supplement: Sourced | None = None
+    supplement: Supplement | None = None
     station_passing: StationPassing | None = None
     caps: list[CapRule] = Field(default_factory=list)
     delays: list[DelayRule] = Field(default_factory=list)
@@ -313,11 +397,11 @@ class Overrides(Strict):
 # the scenario
 # ----------------------------------------------------------------------------------------------
 class TrainSpec(Strict):
-    consist: str | Consist = Field(
+    consist: ConsistSpec = Field(
         default="armored-train",
         description="a preset in data/rolling_stock (name or path), or the consist inline")
-    cars: Sourced | None = None
-    locomotive: str | Locomotive = Field(
+    cars: Cars | None = None
+    locomotive: LocomotiveSpec = Field(
         description="locomotive class hauling the train from the origin: preset or inline")
 
 
@@ -328,13 +412,15 @@ class RouteStop(Strict):
 
 
 class RouteSpec(Strict):
-    gauge: int = 1435
+    #: track gauges in use run from 600 mm (narrow) to 1,676 mm (Indian broad gauge)
+    gauge: Annotated[int, Field(strict=True), within(600, 1700, "mm")] = 1435
     gauge_change_at: list[str] = Field(default_factory=list)
     reverse_at: list[str] = Field(default_factory=list)
     allow_detours: bool = Field(
         default=False, description="accept a route that enters a country where no stop is, "
         "crosses a border twice or passes a station twice (refused otherwise)")
-    stops: list[RouteStop] = Field(min_length=2)
+    #: the flagship trips have 2-7 stops; each stop is a routing search
+    stops: list[RouteStop] = Field(min_length=2, max_length=100)
 
     @model_validator(mode="after")
     def _origin_time(self) -> RouteSpec:
@@ -357,9 +443,9 @@ class Halt(Strict):
     at: str
     kind: Literal["stop", "ceremony", "locomotive_change"]
     duration: Duration | None = None
-    to: str | Locomotive | None = Field(
+    to: LocomotiveSpec | None = Field(
         default=None, description="locomotive class after a change: preset or inline")
-    units: float | None = None
+    units: Annotated[float, within(1, 6, "units", whole=True)] | None = None
     note: str = ""
 
     @model_validator(mode="after")
@@ -381,9 +467,12 @@ class ReservedSection(Provenance):
 
 class RoadLeg(Strict):
     to: str
-    km: Sourced
+    #: a motorcade from the railhead: 170 km to Hanoi; beyond 3,000 km it is a road trip
+    km: Annotated[Sourced, within(0, 3000, "km", above=True)]
     wait: Duration
-    speed_kmh: tuple[float, float]
+    #: road speeds: from a crawl through crowds to motorway speed
+    speed_kmh: tuple[Annotated[float, within(1, 200, "km/h")],
+                     Annotated[float, within(1, 200, "km/h")]]
     speed_source: str
 
     @field_validator("speed_kmh")
@@ -410,7 +499,8 @@ class ReportedLeg(Strict):
     id: str
     start: str = Field(alias="from")
     end: str = Field(alias="to")
-    hours: tuple[float, float]
+    hours: tuple[Annotated[float, within(0, MAX_LEG_H, "h", above=True)],
+                 Annotated[float, within(0, MAX_LEG_H, "h", above=True)]]
     kind: Literal["measured", "claim"]
     sources: list[str] = Field(min_length=1)
     note: str = ""
@@ -419,12 +509,33 @@ class ReportedLeg(Strict):
     @field_validator("hours", mode="before")
     @classmethod
     def _range(cls, v: Any) -> Any:
-        return [v, v] if isinstance(v, int | float) else v
+        return [v, v] if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+    @field_validator("hours")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[1] < v[0]:
+            msg = f"[low, high] needs low ≤ high (got [{v[0]:g}, {v[1]:g}])"
+            raise ValueError(msg)
+        return v
+
+    @model_validator(mode="after")
+    def _two_places(self) -> ReportedLeg:
+        if self.start == self.end:
+            msg = f"the leg starts and ends at '{self.start}'"
+            raise ValueError(msg)
+        return self
 
 
 class Reported(Strict):
     times: list[ReportedTime] = Field(default_factory=list)
     legs: list[ReportedLeg] = Field(default_factory=list)
+
+
+#: the most Monte Carlo replications a run may ask for (the file's field and ``-n`` alike)
+MAX_REPLICATIONS = 100_000
+#: seeds are 64-bit non-negative integers (numpy's SeedSequence takes any; CSV readers do not)
+MAX_SEED = 2**63 - 1
 
 
 class Scenario(Strict):
@@ -440,8 +551,9 @@ class Scenario(Strict):
     reserved: list[ReservedSection] = Field(default_factory=list)
     road: RoadLeg | None = None
     operating: Overrides = Field(default_factory=Overrides)
-    replications: int = Field(default=500, ge=1, le=100_000)
-    seed: int = Field(default=20190223, ge=0)
+    #: 100,000 replications take minutes and tens of MB; the flagship scenarios use 500
+    replications: int = Field(default=500, ge=1, le=MAX_REPLICATIONS, strict=True)
+    seed: int = Field(default=20190223, ge=0, le=MAX_SEED, strict=True)
     reported: Reported = Field(default_factory=Reported)
 
     #: set by :func:`load_scenario`
@@ -485,13 +597,21 @@ def load_scenario(path: Path | str, *, defaults: Path | None = None) -> Scenario
     if not isinstance(data, dict):
         msg = f"{path}:1: a scenario is a mapping of fields (name, title, train, route, ...)"
         raise ScenarioError(msg)
+    for key in ("path", "defaults"):  # set below, never by the file
+        if key in data:
+            msg = f"{path}:{line_of(lines, (key,))}: field '{key}': unknown field"
+            raise ScenarioError(msg)
     scenario = validate_model(Scenario, data, lines, path)
     network = scenario.network
     if network is not None and not network.is_absolute():
-        network = (path.parent / network).resolve()
+        network = Path(os.path.abspath(path.parent / network))
     out = scenario.model_copy(update={
         "path": path, "defaults": load_defaults(defaults), "network": network})
     out._lines = lines
+    if network is not None:
+        problem = file_problem(network)
+        if problem:
+            raise out.error(("network",), f"{network}: {problem}")
     return out
 
 

@@ -36,3 +36,13 @@ def vladivostok_result(network):
                              / "vladivostok-2019.yaml")
     prep = prepare(scenario, network=network)
     return analyse(prep, run_monte_carlo(prep.plan, 30, seed=scenario.seed, workers=1))
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests never touch the network: `network fetch` skips its connection probe (tests that use
+    # recorded Overpass responses replace the download itself); test_robustness tests the probe
+    from simulator.network import fetch
+
+    monkeypatch.setattr(fetch, "check_connection", lambda urls, **kwargs: None)
+    monkeypatch.setattr(fetch, "_check_overpass_status", lambda url, **kwargs: None)

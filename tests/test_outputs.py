@@ -14,7 +14,7 @@ from simulator.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "data" / "golden"
 FILES = ["timeline.csv", "events.csv", "route.geojson", "map.png", "map.html", "journey.gpkg",
-         "journey.kml", "timedistance.png", "comparison.png", "summary.md"]
+         "journey.kml", "timedistance.png", "comparison.png", "summary.md", "manifest.json"]
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,34 @@ def test_same_seed_same_outputs(vladivostok_run: Path, tmp_path: Path) -> None:
                  "--seed", "1", "--out", str(out), "--quiet", "--workers", "1"]) == 0
     for name in ("timeline.csv", "events.csv", "summary.md"):
         assert (out / name).read_bytes() == (vladivostok_run / name).read_bytes(), name
+
+
+def test_outputs_state_the_seed_and_follow_it(vladivostok_run: Path, tmp_path: Path) -> None:
+    manifest = json.loads((vladivostok_run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["runs"][0]["seed"] == 1 and manifest["runs"][0]["replications"] == 60
+    assert sorted(manifest["files"]) == sorted(FILES[:-1])
+    assert "60 replications, seed 1 " in (vladivostok_run / "summary.md").read_text("utf-8")
+    out = tmp_path / "seed2"
+    assert main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "8",
+                 "--seed", "2", "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    assert "8 replications, seed 2 " in (out / "summary.md").read_text(encoding="utf-8")
+    # events.csv is replication 1 of the run: another seed, other events
+    assert (out / "events.csv").read_bytes() != (vladivostok_run / "events.csv").read_bytes()
+
+
+def test_compare_checks_every_file_before_simulating(
+        network, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "scenarios" / "vladivostok-2019.yaml").read_text("utf-8").replace(
+        "- at: Vladivostok", "- at: Vladivostk"), encoding="utf-8")
+    out = tmp_path / "cmp"
+    # 100,000 replications of the first would take minutes: the second file fails first
+    code = main(["compare", str(ROOT / "scenarios" / "vostochny-2023.yaml"), str(bad), "-n",
+                 "100000", "--quiet", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "route.stops.2.at" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 
 
 def test_compare_writes_one_table_and_figure(network, tmp_path: Path,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,10 +14,85 @@ from simulator import settings
 from simulator.errors import NetworkError, NoConnectionError
 from simulator.network.osmxml import OsmNode, OsmXmlWriter
 
-__all__ = ["RAIL_FILTER", "fetch_railways", "overpass_json_to_osm"]
+__all__ = ["RAIL_FILTER", "check_connection", "fetch_railways", "overpass_json_to_osm"]
 
 #: the Overpass filter: main-line railways only (no trams, subways or abandoned track)
 RAIL_FILTER = '["railway"~"^(rail|narrow_gauge)$"]'
+#: seconds to wait for a connection before saying there is no internet (osmnx itself would wait
+#: 60 s for the Overpass status and then its full request timeout)
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_connection(urls: list[str], *, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Open (and close) a TCP connection to each URL's host, or to the proxy that serves it.
+
+    Raises
+    ------
+    NoConnectionError
+        Within about ``timeout`` seconds when a host cannot be resolved or reached.
+    """
+    proxies = urllib.request.getproxies()
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        proxy = proxies.get(parts.scheme)
+        if proxy and not urllib.request.proxy_bypass(host):
+            p = urllib.parse.urlsplit(proxy if "//" in proxy else f"http://{proxy}")
+            host, port = p.hostname or host, p.port or 8080
+        problem = _probe(host, port, timeout)
+        if problem:
+            msg = (f"no internet: cannot reach {host} ({problem}); "
+                   "`network fetch` needs a connection (the bundled snapshot works offline)")
+            raise NoConnectionError(msg)
+
+
+def _check_overpass_status(base_url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Ask the Overpass status page first: osmnx, when it cannot read it, waits 60 s."""
+    import requests
+
+    url = base_url.rstrip("/") + "/status"
+    try:
+        response = requests.get(url, timeout=(timeout, 3 * timeout))
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        msg = (f"no internet: no answer from {url} ({exc.__class__.__name__}); `network fetch` "
+               "needs a connection (the bundled snapshot works offline)")
+        raise NoConnectionError(msg) from None
+    if response.status_code != 200:
+        msg = (f"the Overpass service at {base_url} answered HTTP {response.status_code} "
+               f"{response.reason}; try again later")
+        raise NoConnectionError(msg)
+
+
+def _probe(host: str, port: int, timeout: float) -> str | None:
+    """Why ``host:port`` cannot be connected to, or ``None``. Name resolution has no timeout of
+    its own, so it runs in a thread that is given up on after ``timeout``."""
+    found: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+
+    t = threading.Thread(target=resolve, daemon=True)
+    t.start()
+    t.join(timeout)
+    if not found:
+        return f"name lookup timed out after {timeout:g} s"
+    if isinstance(found[0], OSError):
+        return f"name lookup failed: {found[0].strerror or found[0]}"
+    problem = "no address"
+    for family, kind, proto, _, address in found[0]:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(timeout)
+                sock.connect(address)
+            return None
+        except OSError as exc:
+            problem = (f"timed out after {timeout:g} s" if isinstance(exc, TimeoutError)
+                       else exc.strerror or str(exc))
+    return f"connection failed: {problem}"
 
 
 def _responses(
@@ -74,8 +153,11 @@ def fetch_railways(
     NoConnectionError
         When Overpass (or the geocoder) cannot be reached.
     """
+    import osmnx as ox
     import requests
 
+    check_connection([ox.settings.overpass_url] + ([ox.settings.nominatim_url] if place else []))
+    _check_overpass_status(ox.settings.overpass_url)
     responses: list[dict[str, Any]] = []
     try:
         if progress:

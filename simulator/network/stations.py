@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import difflib
 import re
 import unicodedata
@@ -122,5 +121,6 @@ class StationIndex:
 
 def read_aliases(path: Path) -> dict[str, str]:
     """Read ``alias,station,reason`` rows."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return {row["alias"]: row["station"] for row in csv.DictReader(f)}
+    from simulator._io import read_csv_rows
+
+    return {row["alias"]: row["station"] for row in read_csv_rows(path, ("alias", "station"))}

@@ -11,7 +11,6 @@ without it, as the equivalence test does.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -19,11 +18,13 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from simulator import settings
-from simulator.errors import DataFileError, RouteNotFoundError, StationNotFoundError
+from simulator._io import read_csv_rows
+from simulator.errors import RouteNotFoundError, StationNotFoundError
 from simulator.network.stations import normalize_name
 from simulator.routing import Route, find_route
 from simulator.scenario import Scenario
@@ -240,12 +241,26 @@ def _segments(route: Route, zones: list[dict[str, str]]) -> list[ItinerarySegmen
 
 
 def _zones() -> list[dict[str, str]]:
-    path = settings.timezones_file
-    if not path.exists():
-        msg = f"{path}: time-zone table not found"
-        raise DataFileError(msg)
-    with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+    return read_csv_rows(settings.timezones_file, ZONE_COLUMNS, check=_zone_row, comments=True)
+
+
+ZONE_COLUMNS = ("country", "min_lat", "max_lat", "min_lon", "max_lon", "tz")
+
+
+def _zone_row(row: dict[str, str]) -> None:
+    for key in ZONE_COLUMNS[1:5]:
+        try:
+            ok = not row[key] or math.isfinite(float(row[key]))
+        except ValueError:
+            ok = False
+        if not ok:
+            msg = f"{key}: expected degrees or nothing, got {row[key]!r}"
+            raise ValueError(msg)
+    try:
+        ZoneInfo(row["tz"])
+    except (ValueError, LookupError):
+        msg = f"tz: unknown time zone {row['tz']!r} (an IANA name such as Asia/Pyongyang)"
+        raise ValueError(msg) from None
 
 
 def zone_of(country: str, lon: float, lat: float, zones: list[dict[str, str]]) -> str:

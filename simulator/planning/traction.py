@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import DataFileError
+from simulator.errors import DataFileError, ScenarioError
 from simulator.physics import TrainDynamics
 from simulator.plan import HaltKind, PlannedHalt
 from simulator.planning.itinerary import Itinerary, MarkKind
@@ -114,7 +114,7 @@ def _stock(scenario: Scenario, loc: tuple[Any, ...], spec: Any, model: type,
         spec = str(scenario.path.parent / path)
     try:
         return loader(spec)
-    except DataFileError as exc:
+    except (DataFileError, ScenarioError) as exc:  # a missing or a bad preset
         raise scenario.error(loc, str(exc)) from None
 
 
