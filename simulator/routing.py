@@ -22,9 +22,11 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -37,9 +39,10 @@ from scipy.sparse.csgraph import dijkstra
 from simulator._io import atomic_path
 from simulator.errors import RouteNotFoundError, RouteRefusedError
 from simulator.network.graph import RailNetwork, edge_arrays
+from simulator.network.stations import Station
 
-__all__ = ["DETOUR_WARN_RATIO", "Mark", "PairOutcome", "RailRouter", "Route", "Segment",
-           "find_route", "router_for", "survey"]
+__all__ = ["DETOUR_WARN_RATIO", "Mark", "MarkKind", "PairOutcome", "RailRouter", "Route",
+           "Segment", "find_route", "router_for", "survey"]
 
 #: a turn involving a straight station-table chord is refused only past this angle (a reversal)
 CHORD_MAX_ANGLE = math.radians(100.0)
@@ -73,16 +76,30 @@ class Segment:
         return self.km_start + self.length_m / 1000
 
 
+class MarkKind(StrEnum):
+    """What a mark along a route is."""
+
+    STOP = "stop"  # a stop of the route (origin, via points, destination)
+    BORDER = "border"
+    GAUGE_CHANGE = "gauge_change"
+    STATION = "station"  # a station the train passes
+
+
 @dataclass(frozen=True)
 class Mark:
-    """A point of interest along a route: station passed, stop, border crossing, gauge change."""
+    """A point of interest along a route: station passed, stop, border crossing, gauge change.
+
+    ``detail`` is for people ("KP → RU", "1435 → 1520 mm"); ``countries`` is, for a border
+    crossing, the country left and the country entered.
+    """
 
     km: float
-    kind: str  # "station", "stop", "border", "gauge_change"
+    kind: MarkKind
     name: str
     node: int
     country: str | None = None
     detail: str = ""
+    countries: tuple[str, str] | None = None
 
 
 @dataclass
@@ -92,7 +109,6 @@ class Route:
     segments: list[Segment]
     marks: list[Mark]
     stops: list[str]
-    train_gauge: int
     gauge_after: list[tuple[float, int]] = field(default_factory=list)
     #: the unconstrained shortest track between the same stops (no angle, gauge or country rule)
     shortest_km: float = math.nan
@@ -121,7 +137,8 @@ class Route:
             out[k] = out.get(k, 0.0) + s.length_m / 1000
         return out
 
-    def marks_of(self, kind: str) -> list[Mark]:
+    def marks_of(self, kind: MarkKind | str) -> list[Mark]:
+        """The marks of one kind, in km order."""
         return [m for m in self.marks if m.kind == kind]
 
     def table(self) -> Any:
@@ -151,7 +168,7 @@ class Route:
                 },
             })
         for m in self.marks:
-            if m.kind == "station":
+            if m.kind == MarkKind.STATION:
                 continue
             features.append({
                 "type": "Feature",
@@ -464,11 +481,15 @@ class RailRouter:
         return [s % n_e for s in states], [q.gauges[s // n_e] for s in states]
 
 
+#: one router per loaded network, for as long as the network lives
+_ROUTERS: weakref.WeakKeyDictionary[RailNetwork, RailRouter] = weakref.WeakKeyDictionary()
+
+
 def router_for(network: RailNetwork) -> RailRouter:
-    """The network's router, built on first use and kept on the network."""
-    if network.router is None:
-        network.router = RailRouter(network.graph, network.arrays)
-    router: RailRouter = network.router
+    """The network's router, built on first use and kept for as long as the network lives."""
+    router = _ROUTERS.get(network)
+    if router is None:
+        router = _ROUTERS[network] = RailRouter(network.graph, network.arrays)
     return router
 
 
@@ -568,7 +589,7 @@ def find_route(
     return route
 
 
-def _fail(network: RailNetwork, router: RailRouter, stations: list[Any], leg: int, gauge: int,
+def _fail(network: RailNetwork, router: RailRouter, stations: list[Station], leg: int, gauge: int,
           q: _Query, reverse_nodes: frozenset[int], allow_detours: bool) -> None:
     """Raise the error that says why leg ``leg`` has no legal route."""
     g = network.graph
@@ -612,21 +633,22 @@ def _fail(network: RailNetwork, router: RailRouter, stations: list[Any], leg: in
     raise RouteNotFoundError(msg)
 
 
-def _refuse_absurd(route: Route, stations: list[Any], reverse_nodes: frozenset[int]) -> None:
+def _refuse_absurd(route: Route, stations: list[Station], reverse_nodes: frozenset[int]) -> None:
     """Refuse a route that crosses one border twice or passes a station twice.
 
     Each run between reversals (at ``reverse_at`` stops) is checked on its own: coming back
     the same way after an allowed reversal is what the caller asked for.
     """
     allow = "; allow it explicitly with --allow-detours (route: allow_detours: true)"
-    reversal_km = [m.km for m in route.marks_of("stop") if m.node in reverse_nodes]
+    reversal_km = [m.km for m in route.marks_of(MarkKind.STOP) if m.node in reverse_nodes]
     bounds = [0.0, *reversal_km, math.inf]
     for lo, hi in itertools.pairwise(bounds):
         crossed: dict[frozenset[str], float] = {}
-        for m in route.marks_of("border"):
+        for m in route.marks_of(MarkKind.BORDER):
             if not lo <= m.km < hi:
                 continue
-            pair = frozenset(m.detail.split(" → "))
+            assert m.countries is not None
+            pair = frozenset(m.countries)
             if pair in crossed:
                 msg = (f"route refused: it crosses the {'–'.join(sorted(pair))} border twice "
                        f"(km {crossed[pair]:,.0f} and km {m.km:,.0f}), {route.length_km:,.0f} km "
@@ -635,18 +657,19 @@ def _refuse_absurd(route: Route, stations: list[Any], reverse_nodes: frozenset[i
             crossed[pair] = m.km
         seen: dict[int, Mark] = {}
         for m in route.marks:
-            if m.kind not in ("station", "stop") or not lo <= m.km <= hi:
+            if m.kind not in (MarkKind.STATION, MarkKind.STOP) or not lo <= m.km <= hi:
                 continue
             first = seen.get(m.node)
             # a stop listed twice is the caller's wish; passing a station again is a loop
-            if first is not None and m.km > first.km + 1e-6 and "station" in (m.kind, first.kind):
+            if first is not None and m.km > first.km + 1e-6 and MarkKind.STATION in (
+                    m.kind, first.kind):
                 msg = (f"route refused: it passes {m.name} twice (km {first.km:,.0f} and "
                        f"km {m.km:,.0f}), {route.length_km:,.0f} km in all{allow}")
                 raise RouteRefusedError(msg)
             seen.setdefault(m.node, m)
 
 
-def _compare_with_shortest(route: Route, router: RailRouter, stations: list[Any], gauge: int,
+def _compare_with_shortest(route: Route, router: RailRouter, stations: list[Station], gauge: int,
                            q: _Query) -> None:
     """Set ``shortest_km`` and, for a long route, ``detour`` (where, how long, and why)."""
     total = 0.0
@@ -678,7 +701,7 @@ def _compare_with_shortest(route: Route, router: RailRouter, stations: list[Any]
 
 
 def _leg_km(route: Route, k: int) -> float:
-    stops = route.marks_of("stop")
+    stops = route.marks_of(MarkKind.STOP)
     return stops[k + 1].km - stops[k].km
 
 
@@ -705,7 +728,7 @@ def _nearest_station_label(router: RailRouter, node: int) -> str:
 
 
 def _divergence(route: Route, router: RailRouter, path: list[int], k: int) -> str:
-    stops = route.marks_of("stop")
+    stops = route.marks_of(MarkKind.STOP)
     lo, hi = stops[k].km, stops[k + 1].km
     on_route = [router.node_index[s.v] for s in route.segments if lo < s.km_end <= hi + 1e-9]
     on = set(on_route)
@@ -751,13 +774,13 @@ def _why_shortest_illegal(router: RailRouter, path: list[int], gauge: int, q: _Q
 
 
 def _build_route(network: RailNetwork, router: RailRouter, edges: list[int], gauges: list[int],
-                 stations: list[Any], start_gauge: int) -> Route:
+                 stations: list[Station], start_gauge: int) -> Route:
     g = network.graph
     segments: list[Segment] = []
     marks: list[Mark] = []
     km = 0.0
     stop_nodes = {s.node: s.label for s in stations}
-    marks.append(Mark(0.0, "stop", stations[0].label, stations[0].node,
+    marks.append(Mark(0.0, MarkKind.STOP, stations[0].label, stations[0].node,
                       g.nodes[stations[0].node].get("country")))
     prev_country = None
     gauge_after = [(0.0, start_gauge)]
@@ -768,10 +791,10 @@ def _build_route(network: RailNetwork, router: RailRouter, edges: list[int], gau
         coords = _edge_coords(g, u, v, d)
         country = str(d.get("country") or "?")
         if prev_country is not None and country != prev_country:
-            marks.append(Mark(km, "border", _border_name(g, u, prev_country, country), u,
-                              country, f"{prev_country} → {country}"))
+            marks.append(Mark(km, MarkKind.BORDER, _border_name(g, u, prev_country, country), u,
+                              country, f"{prev_country} → {country}", (prev_country, country)))
         if i > 0 and gauges[i] != gauges[i - 1]:
-            marks.append(Mark(km, "gauge_change", g.nodes[u].get("name:en") or
+            marks.append(Mark(km, MarkKind.GAUGE_CHANGE, g.nodes[u].get("name:en") or
                               g.nodes[u].get("name", str(u)), u, country,
                               f"{gauges[i - 1]} → {gauges[i]} mm"))
             gauge_after.append((km, gauges[i]))
@@ -788,13 +811,14 @@ def _build_route(network: RailNetwork, router: RailRouter, edges: list[int], gau
         km += float(d["length"]) / 1000
         nd = g.nodes[v]
         if stop_iter < len(stations) and v == stations[stop_iter].node:
-            marks.append(Mark(km, "stop", stations[stop_iter].label, v, nd.get("country")))
+            marks.append(Mark(km, MarkKind.STOP, stations[stop_iter].label, v,
+                              nd.get("country")))
             stop_iter += 1
         elif nd.get("railway") == "station" and v not in stop_nodes:
-            marks.append(Mark(km, "station", nd.get("name:en") or nd.get("name", ""), v,
+            marks.append(Mark(km, MarkKind.STATION, nd.get("name:en") or nd.get("name", ""), v,
                               nd.get("country")))
     return Route(segments=segments, marks=marks, stops=[s.label for s in stations],
-                 train_gauge=start_gauge, gauge_after=gauge_after)
+                 gauge_after=gauge_after)
 
 
 def _border_name(g: nx.MultiDiGraph, node: int, a: str, b: str) -> str:
@@ -821,8 +845,9 @@ class PairOutcome:
         return self.length_km / self.shortest_km if self.shortest_km > 0 else math.nan
 
 
-def survey(network: RailNetwork, origins: Sequence[Any], destinations: Sequence[Any], *,
-           gauge_of: Any, max_angle_deg: float = 45.0) -> list[PairOutcome]:
+def survey(network: RailNetwork, origins: Sequence[Station], destinations: Sequence[Station], *,
+           gauge_of: Callable[[Station], int], max_angle_deg: float = 45.0
+           ) -> list[PairOutcome]:
     """Route every origin to every destination (stations) the way :func:`find_route` would.
 
     One search per origin serves all its destinations, so that thousands of pairs take seconds:
@@ -936,7 +961,8 @@ def _path_refusal(router: RailRouter, edges: list[int], is_station: np.ndarray) 
     return ""
 
 
-def _why_no_pair(router: RailRouter, a: int, b: int, gauge: int, run: Any, plain: np.ndarray,
+def _why_no_pair(router: RailRouter, a: int, b: int, gauge: int,
+                 run: Callable[[_Query], tuple[np.ndarray, np.ndarray]], plain: np.ndarray,
                  wide: _Query) -> str:
     j = router.node_index[b]
     if not np.isfinite(plain[j]):

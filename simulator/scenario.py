@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -37,8 +38,10 @@ from simulator.rolling_stock import Cars, Consist, Locomotive, Sourced
 
 __all__ = [
     "Duration",
+    "LineRule",
     "OperatingDefaults",
     "Scenario",
+    "first_rule",
     "load_defaults",
     "load_scenario",
     "parse_clock_time",
@@ -212,28 +215,11 @@ class Duration(Provenance):
         assert self.triangular is not None
         return self.triangular[2]
 
-    @property
-    def mean_min(self) -> float:
-        if self.fixed is not None:
-            return self.fixed
-        if self.uniform is not None:
-            return sum(self.uniform) / 2
-        assert self.triangular is not None
-        return sum(self.triangular) / 3
-
-    def describe(self) -> str:
-        if self.fixed is not None:
-            return f"{self.fixed:g} min"
-        if self.uniform is not None:
-            return f"{self.uniform[0]:g}–{self.uniform[1]:g} min"
-        assert self.triangular is not None
-        return f"{self.triangular[0]:g}–{self.triangular[2]:g} min (mode {self.triangular[1]:g})"
-
 
 # ----------------------------------------------------------------------------------------------
 # operating rules (defaults file, or a scenario's overrides)
 # ----------------------------------------------------------------------------------------------
-class _Rule(Provenance):
+class LineRule(Provenance):
     """Applies to a country (ISO code), optionally only to lines whose name contains ``line``."""
 
     country: str = Field(pattern=r"^[A-Z]{2}$")
@@ -241,15 +227,28 @@ class _Rule(Provenance):
     reason: str | None = Field(default=None, description="why a scenario overrides a default")
 
     def matches(self, country: str, line: str) -> bool:
+        """Whether the rule applies to a stretch of ``line`` in ``country``."""
         return self.country == country and (
             self.line is None or self.line.casefold() in line.casefold())
+
+
+R = TypeVar("R", bound=LineRule)
+
+
+def first_rule(rules: Sequence[R], country: str, line: str) -> R | None:
+    """The rule for a stretch: one naming the line beats a country-wide one; then the first."""
+    for specific in (True, False):
+        for r in rules:
+            if (r.line is not None) == specific and r.matches(country, line):
+                return r
+    return None
 
 
 #: operating speed caps: 5 km/h (a severe temporary restriction) to 400 km/h (above any line)
 CapKmh = Annotated[float, within(5, 400, "km/h")]
 
 
-class CapRule(_Rule):
+class CapRule(LineRule):
     kmh: CapKmh
     kmh_range: tuple[CapKmh, CapKmh] | None = Field(
         default=None, description="[low, high]: the cap is uncertain; each replication draws it")
@@ -272,14 +271,14 @@ class CapRule(_Rule):
         return self.kmh + (2 * q - 1) * (hi - self.kmh)
 
 
-class DelayRule(_Rule):
+class DelayRule(LineRule):
     #: the calibrated rate on the P'yŏngra Line is 0.68; 20 would be a stop every 5 km
     per_100km: Annotated[float, within(0, 20, "per 100 km")] = Field(
         description="expected number of unplanned stops per 100 km")
     duration: Duration
 
 
-class NightRule(_Rule):
+class NightRule(LineRule):
     start: Clock = Field(description="local clock time HH:MM")
     end: Clock
     mode: Literal["slow", "halt"]
@@ -303,7 +302,7 @@ class NightRule(_Rule):
         return h1 * 60 + m1, h2 * 60 + m2
 
 
-class PowerRule(_Rule):
+class PowerRule(LineRule):
     kind: Literal["electric", "diesel"]
     #: a derating of traction power (weak catenary, old diesels); below a tenth nothing would run
     factor: Annotated[float, within(0.1, 1)]
@@ -614,6 +613,3 @@ def load_scenario(path: Path | str, *, defaults: Path | None = None) -> Scenario
             raise out.error(("network",), f"{network}: {problem}")
     return out
 
-
-def utc(dt: datetime) -> datetime:
-    return dt.astimezone(UTC)

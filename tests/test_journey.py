@@ -105,7 +105,7 @@ def test_night_slow_rule_applies_only_inside_the_window(tmp_path: Path) -> None:
               "speed_factor": 0.5, **FIXED}]
     day = journey(tmp_path / "day", night=night)
     running = day.day.running_time_s
-    assert day.night.running_time_s == pytest.approx(2 * running, rel=0.02)
+    assert day.profiles.night.running_time_s == pytest.approx(2 * running, rel=0.02)
     assert total_s(day, run(day))[0] == pytest.approx(running)  # 12:00 → ~15:30, all day
     # leaving at 21:00 the train runs an hour by day, then slowly
     evening = journey(tmp_path / "evening", night=night, depart="2019-02-23 21:00 +00:00")

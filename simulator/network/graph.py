@@ -43,18 +43,32 @@ EDGE_ATTRS_DIFFER = ["name", "gauge", "country", "source", "maxspeed", "electrif
                      "trainsim:geometry"]
 
 
-@dataclass
+@dataclass(eq=False)  # compared (and hashed) by identity: a network is one loaded object
 class RailNetwork:
-    """A rail network: the osmnx graph plus its stations and border crossings."""
+    """A rail network: the osmnx graph plus its stations and border crossings.
+
+    Attributes
+    ----------
+    graph
+        The osmnx graph (a ``networkx.MultiDiGraph``): nodes with ``x``, ``y`` and the OSM
+        node tags in ``settings.useful_tags_node``; edges with ``length`` (m), ``geometry``,
+        the OSM way tags in ``settings.useful_tags_way``, and ``gauges`` (a set of mm) and
+        ``speed_limit`` (km/h or None) parsed from them.
+    stations
+        The station index (names in any script, aliases).
+    source
+        The snapshot it was read from.
+    borders
+        Nodes tagged as border crossings.
+    arrays
+        Per-edge arrays in ``graph.edges(keys=True)`` order (headings, see :func:`edge_arrays`).
+    """
 
     graph: nx.MultiDiGraph
     stations: StationIndex
     source: Path
     borders: list[int] = field(default_factory=list)
-    #: per-edge arrays in ``graph.edges(keys=True)`` order (headings etc., see edge_arrays)
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    #: the rail-aware router, built once per network by simulator.routing
-    router: Any = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
         """Counts and km of track by country, gauge and source (each undirected edge once)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_gauge", "parse_maxspeed", "parse_maxspeed_directional"]
+__all__ = ["parse_gauge", "parse_maxspeed"]
 
 MPH_TO_KPH = 1.609344
 _NUMBER = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
@@ -44,17 +44,6 @@ def parse_maxspeed(value: object) -> float | None:
     speeds = [_one_speed(part) for part in str(value).split(";")]
     known = [s for s in speeds if s is not None]
     return min(known) if known else None
-
-
-def parse_maxspeed_directional(
-    tags: dict[str, object], *, forward: bool = True
-) -> float | None:
-    """The limit for one direction: ``maxspeed:forward``/``:backward`` win over ``maxspeed``."""
-    key = "maxspeed:forward" if forward else "maxspeed:backward"
-    directional = parse_maxspeed(tags.get(key))
-    if directional is not None:
-        return directional
-    return parse_maxspeed(tags.get("maxspeed"))
 
 
 def parse_gauge(value: object) -> frozenset[int]:

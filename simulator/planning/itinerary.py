@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -25,8 +24,9 @@ import numpy as np
 from simulator import settings
 from simulator._io import read_csv_rows
 from simulator.errors import RouteNotFoundError, StationNotFoundError
+from simulator.network.graph import RailNetwork
 from simulator.network.stations import normalize_name
-from simulator.routing import Route, find_route
+from simulator.routing import Mark, MarkKind, Route, find_route
 from simulator.scenario import Scenario
 
 __all__ = [
@@ -36,15 +36,6 @@ __all__ = [
 
 #: a stop this close to the route already run is one the train has passed
 PASSED_KM = 5.0
-
-
-class MarkKind(StrEnum):
-    """What a mark along the route is."""
-
-    STOP = "stop"  # a stop of the scenario's route (origin, via points, destination)
-    BORDER = "border"
-    GAUGE_CHANGE = "gauge_change"
-    STATION = "station"  # a station the train passes
 
 
 @dataclass(frozen=True)
@@ -124,9 +115,9 @@ class Itinerary:
     def marks_of(self, kind: MarkKind) -> list[RouteMark]:
         return [m for m in self.marks if m.kind == kind]
 
-    def segment_index(self, km: float | np.ndarray) -> Any:
-        """Index of the segment at ``km`` (vectorised)."""
-        return np.minimum(np.searchsorted(self.km_ends, km), len(self.segments) - 1)
+    def segment_index(self, km: float | np.ndarray) -> np.ndarray:
+        """Index of the segment at ``km`` (vectorised; 0-d for a number)."""
+        return np.asarray(np.minimum(np.searchsorted(self.km_ends, km), len(self.segments) - 1))
 
     def segment_at(self, km: float) -> ItinerarySegment:
         return self.segments[int(self.segment_index(km))]
@@ -175,7 +166,7 @@ class Itinerary:
 
 
 # ----------------------------------------------------------------------------------------------
-def build_itinerary(scenario: Scenario, network: Any) -> Itinerary:
+def build_itinerary(scenario: Scenario, network: RailNetwork) -> Itinerary:
     """Route ``scenario`` on ``network`` and resolve the places it names.
 
     Raises
@@ -211,13 +202,9 @@ def build_itinerary(scenario: Scenario, network: Any) -> Itinerary:
         reserved_km=reserved, route=route)
 
 
-def _mark(m: Any) -> RouteMark:
-    countries = None
-    if m.kind == "border":
-        a, b = (x.strip() for x in m.detail.split("→"))
-        countries = (a, b)
-    return RouteMark(km=float(m.km), kind=MarkKind(m.kind), name=m.name, detail=m.detail,
-                     countries=countries)
+def _mark(m: Mark) -> RouteMark:
+    return RouteMark(km=float(m.km), kind=m.kind, name=m.name, detail=m.detail,
+                     countries=m.countries)
 
 
 def _segments(route: Route, zones: list[dict[str, str]]) -> list[ItinerarySegment]:
@@ -284,7 +271,7 @@ class _Places:
     """Resolve the place names a scenario uses to km along its route."""
 
     def __init__(self, scenario: Scenario, route: Route, marks: list[RouteMark],
-                 network: Any) -> None:
+                 network: RailNetwork) -> None:
         self.route = route
         self.network = network
         self.by_key: dict[str, Place] = {}
@@ -313,20 +300,20 @@ class _Places:
             raise LookupError(msg)
         station = self.network.stations.find(name)  # StationNotFoundError names close matches
         for m in self.route.marks:
-            if m.node == station.node and m.kind in ("stop", "station"):
+            if m.node == station.node and m.kind in (MarkKind.STOP, MarkKind.STATION):
                 return Place(m.name, m.km)
         msg = f"'{name}' ({station.label}) is a known station but the route does not pass it"
         raise LookupError(msg)
 
 
-def _find(scenario: Scenario, places: _Places, loc: tuple[Any, ...], name: str) -> Place:
+def _find(scenario: Scenario, places: _Places, loc: tuple[str | int, ...], name: str) -> Place:
     try:
         return places.find(name)
     except (LookupError, StationNotFoundError) as exc:
         raise scenario.error(loc, str(exc)) from None
 
 
-def _route(scenario: Scenario, network: Any) -> Route:
+def _route(scenario: Scenario, network: RailNetwork) -> Route:
     names = [s.at for s in scenario.route.stops]
     for i, name in enumerate(names):
         try:
@@ -355,7 +342,7 @@ def _route(scenario: Scenario, network: Any) -> Route:
         _explain_order(scenario, network, names, route_of)
         raise scenario.error(("route", "stops"), str(exc)) from None
     # a stop the train already passed close by on the way to the stop before it is out of order
-    stops = route.marks_of("stop")
+    stops = route.marks_of(MarkKind.STOP)
     reversing = {network.stations.find(r).node for r in scenario.route.reverse_at}
     for k in range(2, len(stops)):
         if any(st.node in reversing for st in stops[1:k]):
@@ -375,7 +362,8 @@ def _route(scenario: Scenario, network: Any) -> Route:
     return route
 
 
-def _explain_order(scenario: Scenario, network: Any, names: list[str], route_of: Any) -> None:
+def _explain_order(scenario: Scenario, network: RailNetwork, names: list[str],
+                   route_of: Callable[[list[str]], Route]) -> None:
     """If a stop that cannot be reached was passed on the way to the one before, say so."""
     for k in range(3, len(names) + 1):
         try:

@@ -22,8 +22,8 @@ from simulator.plan import DelayRule, JourneyPlan, NightSpec
 from simulator.planning.itinerary import Itinerary
 from simulator.planning.points import PointKind, RoutePoint
 from simulator.planning.profiles import SpeedProfiles
-from simulator.planning.traction import PlannedHalt, Traction, first_rule
-from simulator.scenario import OperatingDefaults, Scenario
+from simulator.planning.traction import PlannedHalt, Traction
+from simulator.scenario import OperatingDefaults, Scenario, first_rule
 
 __all__ = [
     "LEAD_S", "TimelineKind", "TimelinePoint", "Which", "build_plan", "check_order",

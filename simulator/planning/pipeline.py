@@ -15,12 +15,11 @@ without the network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from simulator.errors import DataFileError
-from simulator.network.graph import load_network
+from simulator.network.graph import RailNetwork, load_network
 from simulator.physics import SpeedProfile
 from simulator.plan import JourneyPlan
 from simulator.planning.itinerary import Itinerary, build_itinerary
@@ -75,18 +74,16 @@ class Prepared:
 
     @property
     def day(self) -> SpeedProfile:
+        """The nominal speed profile (every cap at its ``kmh``, by day)."""
         return self.profiles.day
 
     @property
-    def night(self) -> SpeedProfile:
-        return self.profiles.night
-
-    @property
     def sections(self) -> list[TractionSection]:
+        """The traction sections (what hauls the train from where)."""
         return self.traction.sections
 
 
-def prepare(scenario: Scenario, *, network: Any = None,
+def prepare(scenario: Scenario, *, network: RailNetwork | None = None,
             cap_span_kmh: tuple[float, float] = CAP_GRID_KMH) -> Prepared:
     """Route the scenario, compute its running times and build the journey plan.
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from simulator.physics import KMH, SpeedProfile, speed_profile
 from simulator.planning.itinerary import Itinerary, MarkKind
-from simulator.planning.traction import Traction, first_rule
-from simulator.scenario import CapRule, OperatingDefaults
+from simulator.planning.traction import Traction
+from simulator.scenario import CapRule, OperatingDefaults, first_rule
 
 __all__ = ["CAP_GRID_KMH", "CAP_STEP_KMH", "DX_M", "KNOT_KM", "SpeedProfiles",
            "compute_profiles"]
@@ -118,9 +118,9 @@ def compute_profiles(itinerary: Itinerary, traction: Traction, rules: OperatingD
     seg_limit = np.array([s.speed_limit_kmh or math.inf for s in segs])
     seg_night = np.ones(len(segs))
     for j, s in enumerate(segs):
-        night = first_rule(rules.night, s.country, s.line)
-        if night is not None and night.mode == "slow":
-            seg_night[j] = night.speed_factor or 1.0
+        night_rule = first_rule(rules.night, s.country, s.line)
+        if night_rule is not None and night_rule.mode == "slow":
+            seg_night[j] = night_rule.speed_factor or 1.0
     sections = [(sec.start_km * 1000, sec.dynamics) for sec in traction.sections]
     rest_m = sorted({h.km * 1000 for h in traction.halts})
     stations = [m.km for m in itinerary.marks_of(MarkKind.STATION)]

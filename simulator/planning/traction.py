@@ -8,19 +8,19 @@ from each locomotive change on, the train as one :class:`~simulator.physics.Trai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from simulator.errors import DataFileError, ScenarioError
 from simulator.physics import TrainDynamics
 from simulator.plan import HaltKind, PlannedHalt
 from simulator.planning.itinerary import Itinerary, MarkKind
 from simulator.rolling_stock import Consist, Locomotive, load_consist, load_locomotive
-from simulator.scenario import OperatingDefaults, Scenario
+from simulator.scenario import OperatingDefaults, Scenario, first_rule
 
-__all__ = ["HaltKind", "PlannedHalt", "Traction", "TractionSection", "first_rule",
-           "plan_traction"]
+__all__ = ["HaltKind", "PlannedHalt", "Traction", "TractionSection", "plan_traction"]
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,6 @@ class Traction:
     #: the consist's maximum speed (where no limit or cap applies)
     max_speed_kmh: float
     warnings: list[str] = field(default_factory=list)
-
-
-def first_rule(rules: list[Any], country: str, line: str) -> Any:
-    """The rule for a stretch: one naming the line beats a country-wide one; then the first."""
-    for specific in (True, False):
-        for r in rules:
-            if (r.line is not None) == specific and r.matches(country, line):
-                return r
-    return None
 
 
 def plan_traction(scenario: Scenario, itinerary: Itinerary,
@@ -104,11 +95,15 @@ def plan_traction(scenario: Scenario, itinerary: Itinerary,
     return Traction(halts, sections, train_m, consist.max_speed_kmh.value, warnings)
 
 
-def _stock(scenario: Scenario, loc: tuple[Any, ...], spec: Any, model: type,
-           loader: Any) -> Any:
+Stock = TypeVar("Stock", Consist, Locomotive)
+
+
+def _stock(scenario: Scenario, loc: tuple[str | int, ...], spec: str | Stock, model: type[Stock],
+           loader: Callable[[str | Path], Stock]) -> Stock:
     """Rolling stock given inline, or by preset name or path (relative to the scenario)."""
     if isinstance(spec, model):
         return spec
+    assert isinstance(spec, str)
     path = Path(spec)
     if path.suffix in (".yaml", ".yml") and not path.is_absolute() and scenario.path:
         spec = str(scenario.path.parent / path)
@@ -119,14 +114,12 @@ def _stock(scenario: Scenario, loc: tuple[Any, ...], spec: Any, model: type,
 
 
 def _consist(scenario: Scenario) -> Consist:
-    consist: Consist = _stock(scenario, ("train", "consist"), scenario.train.consist, Consist,
-                              load_consist)
-    return consist
+    return _stock(scenario, ("train", "consist"), scenario.train.consist, Consist, load_consist)
 
 
-def _locomotive(scenario: Scenario, loc: tuple[Any, ...], spec: str | Locomotive) -> Locomotive:
-    loco: Locomotive = _stock(scenario, loc, spec, Locomotive, load_locomotive)
-    return loco
+def _locomotive(scenario: Scenario, loc: tuple[str | int, ...], spec: str | Locomotive
+                ) -> Locomotive:
+    return _stock(scenario, loc, spec, Locomotive, load_locomotive)
 
 
 def _check_electric(itinerary: Itinerary, km: float, loco: Locomotive, starts: list[float],
