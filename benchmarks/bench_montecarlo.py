@@ -46,7 +46,7 @@ _OLD = """
 import json, statistics, sys, time
 from simulator.montecarlo import run_monte_carlo
 from simulator.scenario import load_scenario
-from simulator.simulate import prepare
+from simulator.planning import prepare
 prep = prepare(load_scenario("scenarios/hanoi-2019.yaml"))
 n, runs = int(sys.argv[1]), int(sys.argv[2])
 def median(workers):

@@ -14,7 +14,7 @@ from typing import Any
 
 from simulator.errors import DataFileError
 
-__all__ = ["atomic_path", "file_problem", "read_csv_rows"]
+__all__ = ["atomic_path", "file_problem", "read_csv_rows", "write_csv"]
 
 #: the data tables are a few KB; a larger file is not one of them
 MAX_TABLE_BYTES = 1 << 20
@@ -35,6 +35,15 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write rows (dicts with the same keys) as CSV with a header, atomically."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+        if rows:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
 
 
 def _umask() -> int:

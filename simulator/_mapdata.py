@@ -22,10 +22,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import shapely
 
 from simulator import settings
 from simulator.network.stations import normalize_name
-from simulator.routing import Route
+from simulator.plan import JourneyPlan
+from simulator.reports import Analysis, timeline_rows
+from simulator.routing import Mark, MarkKind, Route
 
 __all__ = [
     "COUNTRY_COLOURS", "COUNTRY_NAMES", "EVENT_LABELS", "Place", "RouteLine", "Track", "cities",
@@ -72,7 +75,7 @@ def short_cause(cause: str) -> str:
     return cause.strip().rstrip(";,")
 
 
-def coords_along(route: Route) -> Callable[[Any], tuple[np.ndarray, np.ndarray]]:
+def coords_along(route: Route) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """A function km (scalar or array) → (lat, lon) along the route geometry."""
     kms: list[np.ndarray] = []
     lats: list[np.ndarray] = []
@@ -90,7 +93,7 @@ def coords_along(route: Route) -> Callable[[Any], tuple[np.ndarray, np.ndarray]]
     lat_a = np.concatenate(lats)
     lon_a = np.concatenate(lons)
 
-    def at(km: Any) -> tuple[np.ndarray, np.ndarray]:
+    def at(km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.interp(km, km_a, lat_a), np.interp(km, km_a, lon_a)
 
     return at
@@ -134,8 +137,6 @@ def route_lines(route: Route, *, tolerance_deg: float = 0.0002) -> list[RouteLin
     Consecutive segments of one key become one run (a part); the geometry is simplified by
     ``tolerance_deg`` (~20 m by default, finer than a map of the corridor can show).
     """
-    import shapely
-
     out: dict[tuple[str, str, bool], RouteLine] = {}
     run: list[tuple[float, float]] = []
     key: tuple[str, str, bool] | None = None
@@ -220,13 +221,11 @@ def _category(row: dict[str, Any], stop_names: set[str]) -> str:
     return "pass" if row["event"] != "station" else "station"
 
 
-def places(result: Any) -> list[Place]:
+def places(result: Analysis) -> list[Place]:
     """Timeline rows grouped by spot (events within ``SAME_PLACE_KM`` of each other).
 
     Rows without a position on the route (the road leg) are left out.
     """
-    from simulator.reports import timeline_rows
-
     route: Route = result.prepared.route
     stop_names = {normalize_name(n) for n in route.stops}
     stop_names |= {normalize_name(m.name) for m in route.marks_of("stop")}
@@ -300,7 +299,7 @@ def _step_for(duration_s: float, max_frames: int) -> float:
     return duration_s / max_frames
 
 
-def median_track(result: Any, *, max_frames: int = 1200) -> Track:
+def median_track(result: Analysis, *, max_frames: int = 1200) -> Track:
     """Frames of the train's median position from the median departure to the median arrival.
 
     Positions come from the median arrival and departure times at every route point (their
@@ -328,7 +327,8 @@ def median_track(result: Any, *, max_frames: int = 1200) -> Track:
     b_at = np.searchsorted(dep, t, side="right")  # first boundary not yet left
     halted = (b_at < len(arr)) & (t >= arr[np.minimum(b_at, len(arr) - 1)]) & (
         dep[np.minimum(b_at, len(dep) - 1)] - arr[np.minimum(b_at, len(arr) - 1)] >= MIN_HALT_S)
-    marks = sorted((m for m in route.marks if m.kind in ("station", "stop", "border")),
+    marks = sorted((m for m in route.marks
+                    if m.kind in (MarkKind.STATION, MarkKind.STOP, MarkKind.BORDER)),
                    key=lambda m: m.km)
     mark_km = np.array([m.km for m in marks]) if marks else np.zeros(0)
     n = plan.n_points - 1
@@ -359,7 +359,7 @@ def median_track(result: Any, *, max_frames: int = 1200) -> Track:
                  offsets, place, state, np.asarray(halted), route.length_km)
 
 
-def _near(km: float, marks: list[Any], mark_km: np.ndarray) -> str:
+def _near(km: float, marks: list[Mark], mark_km: np.ndarray) -> str:
     if not len(mark_km):
         return f"km {km:,.0f}"
     j = int(np.argmin(np.abs(mark_km - km)))
@@ -369,7 +369,7 @@ def _near(km: float, marks: list[Any], mark_km: np.ndarray) -> str:
     return f"{abs(d):,.0f} km {'past' if d > 0 else 'before'} {marks[j].name}"
 
 
-def _halt_reason(plan: Any, b: int, t: float, halt_start: np.ndarray, halt_end: np.ndarray,
+def _halt_reason(plan: JourneyPlan, b: int, t: float, halt_start: np.ndarray, halt_end: np.ndarray,
                  offset_s: float) -> str:
     where = plan.place[b] or f"km {plan.km[b]:,.0f}"
     ks = plan.halts_at.get(b, [])

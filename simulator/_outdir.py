@@ -195,7 +195,7 @@ def _guarded(t: Path) -> str | None:
     real = Path(os.path.realpath(t))
     cwd = Path(os.path.realpath(Path.cwd()))
     home = Path(os.path.realpath(Path.home()))
-    repo = Path(os.path.realpath(settings.repo_root))
+    repo = Path(os.path.realpath(settings.root))
     if real == Path(real.anchor):
         return "the root of the file system"
     if real.parent == Path(real.anchor):

@@ -1,4 +1,7 @@
-"""The ``trainsim`` command line.
+"""The ``trainsim`` command line: a thin layer over the functions of :mod:`simulator`.
+
+Each command parses its arguments, calls the API and prints what it got. The scenario commands
+(``run``, ``compare``, ``validate``) are in :mod:`simulator.commands`.
 
 Exit codes: 0 success, 1 the run failed, 2 bad input (a one-line message, no traceback),
 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM). An interrupted or terminated run
@@ -8,30 +11,34 @@ removes its temporary folders and leaves its output folder as it was.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-import networkx as nx
+from simulator import commands, settings
+from simulator._outdir import OutputFolder
+from simulator.errors import ArgumentError, TrainsimError
+from simulator.network.checks import TOLERANCE_PCT, length_checks
+from simulator.network.fetch import fetch_railways
+from simulator.network.graph import RailNetwork, load_network
+from simulator.outputs import ROUTE_FILES, write_route
+from simulator.routing import MarkKind, find_route
+from simulator.scenario import scenario_schema
 
-from simulator import settings
-from simulator.errors import DataFileError, TrainsimError
-
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 # ---------------------------------------------------------------------------------------------
 # network
 # ---------------------------------------------------------------------------------------------
 def _cmd_network_info(args: argparse.Namespace) -> int:
-    from simulator.network.graph import load_network
-
     net = load_network(args.snapshot, cache=not args.no_cache)
     s = net.summary()
     print(f"Rail network {net.source}")
@@ -48,81 +55,36 @@ def _cmd_network_info(args: argparse.Namespace) -> int:
             print(f"    {name:<16} {km:9,.1f}")
     print(f"  border crossings: {', '.join(s['borders'])}")
     if args.check:
-        print(format_length_checks(net))
+        print(_format_length_checks(net))
     return 0
 
 
-def length_checks(net: object) -> list[dict[str, object]]:
-    """Published line lengths against the plain shortest path on the network."""
-    from simulator.network.graph import RailNetwork
-
-    assert isinstance(net, RailNetwork)
-    from simulator._io import read_csv_rows
-
-    rows = []
-    path = settings.data_dir / "rail" / "chainage_checks.csv"
-    for r in read_csv_rows(path, ("from", "to", "published_km", "source"), check=_chainage_row):
-        try:
-            a, b = net.stations.find(r["from"]), net.stations.find(r["to"])
-        except LookupError as exc:
-            msg = f"{path}: {exc}"
-            raise DataFileError(msg) from None
-        try:
-            km = nx.shortest_path_length(net.graph, a.node, b.node, weight="length") / 1000
-        except nx.NetworkXNoPath:
-            msg = f"{path}: no track joins {a.label} and {b.label} on the network"
-            raise DataFileError(msg) from None
-        pub = float(r["published_km"])
-        rows.append({"from": a.label, "to": b.label, "published_km": pub, "network_km": km,
-                     "error_pct": 100 * (km - pub) / pub, "source": r["source"]})
-    return rows
-
-
-def _chainage_row(row: dict[str, str]) -> None:
-    try:
-        km = float(row["published_km"])
-    except ValueError:
-        km = math.nan
-    if not 0 < km < 20_000:  # no railway line is longer than the Trans-Siberian's 9,289 km
-        msg = f"published_km: expected a length in km, got {row['published_km']!r}"
-        raise ValueError(msg)
-
-
-def format_length_checks(net: object, tolerance_pct: float = 3.0) -> str:
-    lines = ["", "Length checks (plain shortest path vs published chainage, tolerance 3 %):",
+def _format_length_checks(net: RailNetwork) -> str:
+    lines = ["", "Length checks (plain shortest path vs published chainage, tolerance "
+                 f"{TOLERANCE_PCT:g} %):",
              f"  {'from':<22} {'to':<22} {'published':>9} {'network':>9} {'error':>7}"]
-    for r in length_checks(net):
-        flag = "" if abs(float(r["error_pct"])) <= tolerance_pct else "  OUTSIDE"  # type: ignore[arg-type]
-        lines.append(f"  {r['from']!s:<22} {r['to']!s:<22} {r['published_km']:>9.1f} "
-                     f"{r['network_km']:>9.1f} {r['error_pct']:>+6.1f}%{flag}")
+    for c in length_checks(net):
+        lines.append(f"  {c.start:<22} {c.end:<22} {c.published_km:>9.1f} "
+                     f"{c.network_km:>9.1f} {c.error_pct:>+6.1f}%"
+                     f"{'' if c.agrees else '  OUTSIDE'}")
     return "\n".join(lines)
 
 
 def _cmd_network_fetch(args: argparse.Namespace) -> int:
-    from simulator.network.fetch import fetch_railways
-
     bbox = None
     if args.bbox:
         bbox = _bbox(args.bbox)
     elif not args.place:
         msg = "network fetch: give --bbox WEST,SOUTH,EAST,NORTH or --place NAME"
-        raise _BadInput(msg)
-    nodes, ways = fetch_railways(args.out, bbox=bbox, place=args.place,  # type: ignore[arg-type]
-                                 progress=not args.quiet)
+        raise ArgumentError(msg)
+    nodes, ways = fetch_railways(args.out, bbox=bbox, place=args.place, progress=not args.quiet)
     print(f"wrote {args.out}: {nodes:,} nodes, {ways:,} ways")
     return 0
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
-    from simulator.exports import write_route_geopackage
-    from simulator.maps import plot_route
-    from simulator.network.graph import load_network
-    from simulator.routing import find_route
-
     net = load_network(args.snapshot)
     stops = [args.origin, *(args.via or []), args.destination]
-    from simulator._outdir import OutputFolder
-
     # the output folder is checked before routing; routing errors leave nothing behind
     with OutputFolder(args.out).claim() as folder:
         route = find_route(net, stops, gauge=args.gauge,
@@ -139,30 +101,26 @@ def _cmd_route(args: argparse.Namespace) -> int:
         print("  km by line:")
         for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
             print(f"    {line:<48} {km:8,.1f}")
-        for kind, title in (("border", "border crossings"), ("gauge_change", "gauge changes")):
+        for kind, title in ((MarkKind.BORDER, "border crossings"),
+                            (MarkKind.GAUGE_CHANGE, "gauge changes")):
             marks = route.marks_of(kind)
             if marks:
                 print(f"  {title}: " + "; ".join(f"{m.name} at km {m.km:,.1f} ({m.detail})"
                                                  for m in marks))
-        passed = route.marks_of("station")
+        passed = route.marks_of(MarkKind.STATION)
         print(f"  stations passed: {len(passed)}" + (
             ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
             if passed else ""))
-        tmp = folder.path
-        assert tmp is not None
-        route.write_geojson(tmp / "route.geojson")
-        route.table().to_csv(tmp / "route.csv", index=False)
-        plot_route(route, tmp / "route.png", color_by=args.color_by)
-        write_route_geopackage(route, tmp / "route.gpkg")
+        assert folder.path is not None
+        write_route(route, folder.path, color_by=args.color_by)
         folder.commit(command="route", stops=stops)
-    out = folder.target
-    print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}, "
-          f"{out / 'route.gpkg'}")
+    print(f"wrote {', '.join(str(folder.target / name) for name in ROUTE_FILES)}")
     return 0
 
 
-class _BadInput(ValueError, TrainsimError):
-    """A command-line argument is unusable."""
+def _cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(scenario_schema(), indent=2, ensure_ascii=False))
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,14 +131,14 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     try:
         values = [float(x) for x in text.split(",")]
     except ValueError:
-        raise _BadInput(expected) from None
+        raise ArgumentError(expected) from None
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise _BadInput(expected)
+        raise ArgumentError(expected)
     west, south, east, north = values
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
         msg = (f"{expected}, with -180 ≤ WEST < EAST ≤ 180 and -90 ≤ SOUTH < NORTH ≤ 90 "
                f"(got {text})")
-        raise _BadInput(msg)
+        raise ArgumentError(msg)
     return west, south, east, north
 
 
@@ -195,6 +153,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``trainsim`` command."""
     parser = _Parser(
         prog="trainsim",
         description="Simulate long-distance rail journeys on OpenStreetMap rail data.",
@@ -237,29 +196,21 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--color-by", choices=["country", "speed"], default="country",
                        help="colour of the route on the map")
     route.add_argument("--out", type=Path, default=settings.outputs_dir / "route",
-                       help="output folder for route.geojson, route.csv, route.png, route.gpkg")
+                       help="output folder for route.geojson, route.csv, route.png, route.gpkg "
+                            "(default: outputs/route)")
     route.add_argument("--snapshot", type=Path, default=None, help="OSM XML snapshot")
     route.set_defaults(func=_cmd_route)
 
-    _add_later_commands(sub)
+    commands.register(sub)
+
+    schema = sub.add_parser(
+        "schema", help="print the JSON Schema of scenario files",
+        description="Print the JSON Schema of the scenario format, for editors that validate "
+                    "and complete YAML: save it (trainsim schema > scenario.schema.json) and "
+                    "start a scenario with '# yaml-language-server: "
+                    "$schema=scenario.schema.json'.")
+    schema.set_defaults(func=_cmd_schema)
     return parser
-
-
-def _add_later_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Commands defined in other modules register themselves here."""
-    for register in _REGISTRY:
-        register(sub)
-
-
-def _register_scenario_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from simulator.commands import register
-
-    register(sub)
-
-
-_REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
-    _register_scenario_commands,
-]
 
 
 _SIGNALLED: list[int] = []

@@ -1,8 +1,8 @@
 """The scenario commands: ``trainsim run``, ``trainsim compare`` and ``trainsim validate``.
 
-Every command checks all it can before simulating anything: each scenario file, its route and
-reported places, and the output folders (see :mod:`simulator._outdir`). A bad input therefore
-costs seconds, not a simulation, and leaves nothing behind.
+Each is :mod:`simulator.run` plus what a command line adds: the output folders are claimed
+before anything is simulated (see :mod:`simulator._outdir`), progress is shown, results are
+printed. A bad input therefore costs seconds, not a simulation, and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -10,15 +10,29 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+
+import numpy as np
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from simulator import settings
-from simulator.errors import ScenarioError
+from simulator._outdir import OutputFolder, claim_outputs
+from simulator.outputs import RUN_FILES, measured_summary
+from simulator.reports import legs_markdown
+from simulator.results import ScenarioResult, comparison_folders, write_claimed
+from simulator.run import check_distinct_names, compare_scenarios, plan_scenario, run_scenario
+from simulator.scenario import MAX_REPLICATIONS, MAX_SEED, load_scenario
 
-__all__ = ["register"]
+__all__ = ["ProgressDisplay", "register"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -28,31 +42,42 @@ __all__ = ["register"]
 PROGRESS_EVERY_S = 5.0
 
 
-@contextmanager
-def _progress(total: int, label: str, *, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A callback ``tick(done)``: a bar with an ETA on a terminal, plain lines on stderr without.
+class ProgressDisplay:
+    """The progress of each scenario's replications, for :func:`simulator.run.simulate`'s
+    ``progress``: a bar with an ETA on a terminal, plain lines on stderr without, nothing when
+    ``quiet``. Use as a context manager."""
 
-    ``--quiet`` silences both.
-    """
-    if quiet:
-        yield lambda done: None
-        return
-    if sys.stderr.isatty():
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self._bar: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        self._lines: dict[str, _LineProgress] = {}
 
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), "ETA", TimeRemainingColumn(),
-                      transient=True) as bar:
-            task = bar.add_task(f"{label}: {total:,} replications", total=total)
-            yield lambda done: bar.update(task, completed=done)
-        return
-    yield _LineProgress(total, label)
+    def __enter__(self) -> ProgressDisplay:
+        if not self.quiet and sys.stderr.isatty():
+            self._bar = Progress("[progress.description]{task.description}", BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), "ETA",
+                                 TimeRemainingColumn(), transient=True)
+            self._bar.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self._bar is not None:
+            if name not in self._tasks:
+                self._tasks[name] = self._bar.add_task(f"{name}: {total:,} replications",
+                                                       total=total)
+            self._bar.update(self._tasks[name], completed=done)
+            return
+        if name not in self._lines:
+            self._lines[name] = _LineProgress(total, name)
+        self._lines[name](done)
 
 
 class _LineProgress:
@@ -77,55 +102,13 @@ class _LineProgress:
               flush=True)
 
 
-# ----------------------------------------------------------------------------------------------
-# the steps of a run
-# ----------------------------------------------------------------------------------------------
-def _prepare(scenario: Any, network: Any = None) -> Any:
-    """Route the scenario and check everything that depends on its route (no simulating)."""
-    from simulator.planning import prepare
-    from simulator.reports import check_reported_legs
-
-    prep = prepare(scenario, network=network)
-    check_reported_legs(prep)
-    return prep
-
-
-def _simulate(prep: Any, args: argparse.Namespace) -> Any:
-    from simulator.montecarlo import run_monte_carlo
-    from simulator.reports import analyse
-
-    scenario = prep.scenario
-    n = args.replications or scenario.replications
-    seed = scenario.seed if args.seed is None else args.seed
-    with _progress(n, scenario.name, quiet=args.quiet) as tick:
-        mc = run_monte_carlo(prep.plan, n, seed=seed, workers=args.workers,
-                             scheduler=args.scheduler, progress=tick)
-    return analyse(prep, mc)
-
-
-def _manifest(command: str, results: Sequence[Any]) -> dict[str, Any]:
-    """What the manifest of an output folder records besides its files: how to redo the run."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        tool_version = version("trainsim")
-    except PackageNotFoundError:
-        tool_version = "unknown"
-    return {"version": tool_version, "command": command, "runs": [
-        {"scenario": str(r.prepared.scenario.path), "name": r.name, "seed": r.mc.seed,
-         "replications": r.mc.n} for r in results]}
-
-
-def _print_result(result: Any) -> None:
+def _print_result(result: ScenarioResult) -> None:
     prep = result.prepared
-    import numpy as np
-
-    total = result.mc.journey_s / 3600
-    lo, med, hi = np.quantile(total, [0.05, 0.5, 0.95])
-    print(f"{prep.scenario.name}: {' → '.join(prep.route.stops)}, {prep.route.length_km:,.0f} km,"
+    lo, med, hi = np.quantile(result.journey_hours, [0.05, 0.5, 0.95])
+    print(f"{result.name}: {' → '.join(prep.route.stops)}, {prep.route.length_km:,.0f} km,"
           f" rail journey median {med:.1f} h (5–95 % {lo:.1f}–{hi:.1f} h), "
-          f"{result.mc.n} replications, seed {result.mc.seed}")
-    for w in prep.warnings:
+          f"{result.replications} replications, seed {result.seed}")
+    for w in result.warnings:
         print(f"  warning: {w}")
 
 
@@ -133,101 +116,53 @@ def _print_result(result: Any) -> None:
 # commands
 # ----------------------------------------------------------------------------------------------
 def _cmd_run(args: argparse.Namespace) -> int:
-    from simulator._outdir import OutputFolder
-    from simulator.reports import legs_markdown, write_outputs
-    from simulator.scenario import load_scenario
-
     scenario = load_scenario(args.scenario)
     out = args.out or settings.outputs_dir / scenario.name
-    with OutputFolder(out, replace=args.replace).claim() as folder:
-        prep = _prepare(scenario)
-        result = _simulate(prep, args)
-        assert folder.path is not None
-        write_outputs(result, folder.path)
-        folder.commit(**_manifest("run", [result]))
+    with OutputFolder(out, replace=args.replace).claim() as folder, \
+            ProgressDisplay(quiet=args.quiet) as progress:
+        result = run_scenario(scenario, replications=args.replications, seed=args.seed,
+                              workers=args.workers, scheduler=args.scheduler,
+                              progress=progress)
+        write_claimed(result, [folder])
     _print_result(result)
-    if result.legs:
-        print(legs_markdown(result.legs))
-    print(f"wrote {folder.target}/ (timeline.csv, events.csv, route.geojson, map.png, map.html, "
-          "journey.gpkg, journey.kml, timedistance.png, comparison.png, summary.md, "
-          "manifest.json)")
+    if result.analysis.comparisons:
+        print(legs_markdown(result.analysis.comparisons))
+    print(f"wrote {folder.target}/ ({', '.join(RUN_FILES)}, manifest.json)")
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from simulator import plots
-    from simulator._outdir import claim_outputs
-    from simulator.network.graph import load_network
-    from simulator.reports import legs_markdown, write_csv, write_outputs
-    from simulator.scenario import load_scenario
-
     # check every file, output folder and route before simulating any, so that a bad one fails
-    # in seconds and writes nothing
+    # in seconds and writes nothing (compare_scenarios checks the routes)
     scenarios = [load_scenario(p) for p in args.scenarios]
-    seen: dict[str, Path] = {}
-    for path, sc in zip(args.scenarios, scenarios, strict=True):
-        if sc.name in seen:
-            msg = (f"{path}: field 'name': '{sc.name}' is also the name of {seen[sc.name]}; "
-                   "their outputs would overwrite each other")
-            raise ScenarioError(msg)
-        seen[sc.name] = path
-    if args.out is None:  # outputs/<name> for each, outputs/compare for the comparison
-        targets = [settings.outputs_dir / sc.name for sc in scenarios]
-        targets.append(settings.outputs_dir / "compare")
-    else:  # one folder: the comparison, and a subfolder per scenario
-        targets = [args.out]
+    check_distinct_names(scenarios)
     with ExitStack() as stack:
-        folders = claim_outputs(targets, replace=args.replace)
+        folders = claim_outputs(comparison_folders([s.name for s in scenarios], args.out),
+                                replace=args.replace)
         for f in folders:
             stack.enter_context(f)
-        networks = {s.network for s in scenarios}
-        shared = load_network(next(iter(networks))) if len(networks) == 1 else None
-        prepared = [_prepare(sc, network=shared) for sc in scenarios]
-        results = [_simulate(prep, args) for prep in prepared]
-
-        comparison = folders[-1].path
-        assert comparison is not None
-        for i, r in enumerate(results):
-            folder = folders[i].path if args.out is None else comparison / r.name
-            assert folder is not None
-            write_outputs(r, folder)
-        legs = [leg for r in results for leg in r.legs]
-        plots.comparison(results, comparison / "comparison.png")
-        write_csv(comparison / "comparison.csv", [leg.row() for leg in legs])
-        table = legs_markdown(legs, with_scenario=True)
-        (comparison / "comparison.md").write_text(
-            "# Reported against simulated journey times\n\n" + table + "\n", encoding="utf-8")
-        if args.out is None:
-            for f, r in zip(folders, results, strict=False):
-                f.commit(**_manifest("run", [r]))
-        folders[-1].commit(**_manifest("compare", results))
-    for r in results:
+        progress = stack.enter_context(ProgressDisplay(quiet=args.quiet))
+        comparison = compare_scenarios(scenarios, replications=args.replications,
+                                       seed=args.seed, workers=args.workers,
+                                       scheduler=args.scheduler, progress=progress)
+        write_claimed(comparison, folders)
+    for r in comparison:
         _print_result(r)
     print()
-    print(table)
-    measured = [leg for leg in legs if leg.kind == "measured"]
-    if measured:
-        inside = sum(leg.overlaps for leg in measured)
-        import numpy as np
-
-        med = float(np.median([abs(leg.error_pct) for leg in measured]))
-        print(f"\nmeasured legs: {inside}/{len(measured)} reported ranges overlap the simulated "
-              f"5–95 % band; median absolute error {med:.1f} %")
+    print(legs_markdown([leg for r in comparison for leg in r.analysis.comparisons],
+                        with_scenario=True))
+    line = measured_summary([r.analysis for r in comparison])
+    if line:
+        print(f"\n{line}")
     print(f"wrote {folders[-1].target}/comparison.png, comparison.csv, comparison.md and one "
           "folder per scenario")
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from simulator.network.graph import load_network
-    from simulator.scenario import load_scenario
-
-    network = None
     for path in args.scenarios:
         scenario = load_scenario(path)
-        if network is None or scenario.network is not None:
-            network = load_network(scenario.network)
-        prep = _prepare(scenario, network=network)
+        prep = plan_scenario(scenario)
         halts = ", ".join(f"{h.kind} at {h.place}" for h in prep.plan.halts) or "none"
         print(f"{path}: valid. {' → '.join(prep.route.stops)}, {prep.route.length_km:,.1f} km; "
               f"halts: {halts}; {len(scenario.reported.times)} reported times, "
@@ -241,8 +176,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 # options
 # ----------------------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
-    from simulator.scenario import MAX_REPLICATIONS
-
     p.add_argument("-n", "--replications", type=_replications, default=None, metavar="N",
                    help=f"Monte Carlo replications, 1 to {MAX_REPLICATIONS:,} (default: the "
                         "scenario's 'replications')")
@@ -277,8 +210,6 @@ def _positive(text: str) -> int:
 
 
 def _replications(text: str) -> int:
-    from simulator.scenario import MAX_REPLICATIONS
-
     value = _positive(text)
     if value > MAX_REPLICATIONS:
         msg = f"expected at most {MAX_REPLICATIONS:,} replications, got {value:,}"
@@ -287,8 +218,6 @@ def _replications(text: str) -> int:
 
 
 def _seed(text: str) -> int:
-    from simulator.scenario import MAX_SEED
-
     value = _whole(text)
     if not 0 <= value <= MAX_SEED:
         msg = f"expected a whole number from 0 to 2**63 - 1, got {text}"
@@ -296,16 +225,18 @@ def _seed(text: str) -> int:
     return value
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``run``, ``compare`` and ``validate`` to the ``trainsim`` parser."""
+    bundled = ", ".join(settings.bundled_scenarios())
     run = sub.add_parser(
         "run", help="simulate one scenario and write its outputs",
-        description="Simulate a scenario file (Monte Carlo) and write timeline.csv, events.csv, "
-                    "route.geojson, map.png, map.html, journey.gpkg, journey.kml, "
-                    "timedistance.png, comparison.png, summary.md and manifest.json into "
-                    "outputs/<scenario>/. The folder is "
-                    "replaced only if trainsim wrote it. Exit codes: 0 ok, 1 failure, "
-                    "2 bad input.")
-    run.add_argument("scenario", type=Path, help="scenario YAML file")
+        description="Simulate a scenario file (Monte Carlo) and write "
+                    f"{', '.join(RUN_FILES)} and manifest.json into outputs/<scenario>/ (under "
+                    "the current folder). The folder is replaced only if trainsim wrote it. "
+                    "Exit codes: 0 ok, 1 failure, 2 bad input.",
+        epilog=f"Bundled scenarios, usable by name (trainsim run hanoi-2019): {bundled}.")
+    run.add_argument("scenario", type=Path, help="scenario YAML file, or a bundled scenario's "
+                                                 "name")
     _common(run)
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default: outputs/<scenario name>)")
@@ -315,8 +246,10 @@ def register(sub: Any) -> None:
         "compare", help="simulate several scenarios; one table and figure across them",
         description="Simulate each scenario, write its outputs, then one comparison figure and "
                     "table (reported vs simulated, per leg) across all of them. Every file and "
-                    "route is checked before any is simulated.")
-    compare.add_argument("scenarios", type=Path, nargs="+", help="scenario YAML files")
+                    "route is checked before any is simulated.",
+        epilog=f"Bundled scenarios, usable by name: {bundled}.")
+    compare.add_argument("scenarios", type=Path, nargs="+",
+                         help="scenario YAML files or bundled scenarios' names")
     _common(compare)
     compare.add_argument("--out", type=Path, default=None, metavar="DIR",
                          help="folder for the comparison (default: outputs/compare; per-scenario"
@@ -328,5 +261,6 @@ def register(sub: Any) -> None:
         description="Read each scenario, check every field, resolve its stations and route; "
                     "print a summary. Exit code 2 and a one-line error on the first problem. "
                     "A file that validates runs.")
-    validate.add_argument("scenarios", type=Path, nargs="+", help="scenario YAML files")
+    validate.add_argument("scenarios", type=Path, nargs="+",
+                          help="scenario YAML files or bundled scenarios' names")
     validate.set_defaults(func=_cmd_validate)

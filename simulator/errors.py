@@ -9,6 +9,7 @@ message and exit code 2 (bad input) or 1 (a failure of the run itself).
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
     "DataFileError",
     "NetworkError",
     "NoConnectionError",
@@ -31,6 +32,10 @@ class TrainsimError(Exception):
 
 class ScenarioError(ValueError, TrainsimError):
     """A scenario file is malformed, names something unknown, or is inconsistent."""
+
+
+class ArgumentError(ValueError, TrainsimError):
+    """An argument of a function or of the command line is unusable (out of range, say)."""
 
 
 class DataFileError(FileNotFoundError, TrainsimError):

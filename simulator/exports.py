@@ -20,7 +20,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pygeoif.geometry as geo
+import shapely
+from fastkml import containers, features, kml, styles
+from fastkml.gx.track import Track as KmlTrack
+from fastkml.times import KmlDateTime
 
 from simulator._io import atomic_path
 from simulator._mapdata import (
@@ -28,12 +34,15 @@ from simulator._mapdata import (
     COUNTRY_NAMES,
     EVENT_LABELS,
     Place,
+    Track,
+    coords_along,
     median_track,
     places,
     route_lines,
     short_cause,
     zone_label,
 )
+from simulator.reports import Analysis
 from simulator.routing import Route
 
 __all__ = ["write_geopackage", "write_kml", "write_route_geopackage"]
@@ -59,27 +68,14 @@ def _utc(text: str) -> datetime:
 # ----------------------------------------------------------------------------------------------
 # GeoPackage
 # ----------------------------------------------------------------------------------------------
-def _route_frame(route: Route) -> Any:
-    import geopandas as gpd
-    import shapely
-
-    table = route.table()
-    geometry = [shapely.LineString(s.coords) if len(s.coords) > 1 else shapely.Point(s.coords[0])
-                for s in route.segments]
-    return gpd.GeoDataFrame(table, geometry=geometry, crs=CRS)
-
-
-def _marks_frame(route: Route) -> Any:
-    import geopandas as gpd
-    import shapely
-
+def _marks_frame(route: Route) -> gpd.GeoDataFrame:
     rows = [{"kind": m.kind, "name": m.name, "km": round(m.km, 3), "country": m.country or "",
              "detail": m.detail, "geometry": shapely.Point(route._coord_of(m.node))}
             for m in route.marks]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
 
 
-def _write_layers(path: Path, layers: dict[str, Any]) -> None:
+def _write_layers(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
     with atomic_path(path) as tmp:
         # GDAL creates the file itself and wants the .gpkg extension
         gpkg = tmp.with_name(tmp.name + ".gpkg")
@@ -94,13 +90,10 @@ def _write_layers(path: Path, layers: dict[str, Any]) -> None:
 def write_route_geopackage(route: Route, path: Path) -> None:
     """``route.gpkg``: layers ``route`` (one line per segment) and ``marks`` (stations passed,
     stops, border crossings, gauge changes)."""
-    _write_layers(path, {"route": _route_frame(route), "marks": _marks_frame(route)})
+    _write_layers(path, {"route": route.to_geodataframe(), "marks": _marks_frame(route)})
 
 
-def _place_frame(spots: list[Place]) -> Any:
-    import geopandas as gpd
-    import shapely
-
+def _place_frame(spots: list[Place]) -> gpd.GeoDataFrame:
     rows = []
     for p in spots:
         events = p.events()
@@ -118,10 +111,7 @@ def _place_frame(spots: list[Place]) -> Any:
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
 
 
-def _timeline_frame(spots: list[Place]) -> Any:
-    import geopandas as gpd
-    import shapely
-
+def _timeline_frame(spots: list[Place]) -> gpd.GeoDataFrame:
     rows = []
     for p in spots:
         for r in p.rows:
@@ -136,9 +126,7 @@ def _timeline_frame(spots: list[Place]) -> Any:
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
 
 
-def _track_frame(track: Any) -> Any:
-    import geopandas as gpd
-
+def _track_frame(track: Track) -> gpd.GeoDataFrame:
     times = [track.utc(i) for i in range(len(track))]
     return gpd.GeoDataFrame({
         "time_utc": times,
@@ -150,12 +138,8 @@ def _track_frame(track: Any) -> Any:
     }, geometry=gpd.points_from_xy(track.lon, track.lat), crs=CRS)
 
 
-def _events_frame(route: Route, rows: list[dict[str, Any]]) -> Any:
+def _events_frame(route: Route, rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     """The events of one recorded replication (the rows of ``events.csv``), on the route."""
-    import geopandas as gpd
-
-    from simulator._mapdata import coords_along
-
     km = np.array([float(r["km"]) for r in rows])
     lat, lon = coords_along(route)(km)
     frame = gpd.GeoDataFrame(rows, geometry=gpd.points_from_xy(lon, lat), crs=CRS)
@@ -163,7 +147,7 @@ def _events_frame(route: Route, rows: list[dict[str, Any]]) -> Any:
     return frame
 
 
-def write_geopackage(result: Any, path: Path, *,
+def write_geopackage(result: Analysis, path: Path, *,
                      events: list[dict[str, Any]] | None = None) -> None:
     """``journey.gpkg`` for QGIS.
 
@@ -174,7 +158,7 @@ def write_geopackage(result: Any, path: Path, *,
     spots = places(result)
     route = result.prepared.route
     layers = {
-        "route": _route_frame(route),
+        "route": route.to_geodataframe(),
         "stations_events": _place_frame(spots),
         "timeline": _timeline_frame(spots),
         "train_track": _track_frame(median_track(result)),
@@ -211,17 +195,12 @@ def _description(p: Place) -> str:
             "<p>Simulated median and 5–95 % band, local time (UTC).</p>")
 
 
-def write_kml(result: Any, path: Path) -> None:
+def write_kml(result: Analysis, path: Path) -> None:
     """``journey.kml`` for Google Earth: the journey plays in its time slider.
 
     fastkml builds the document (its classes follow the OGC KML 2.2 schema and the ``gx``
     extension, and the tests validate the file against that schema).
     """
-    import pygeoif.geometry as geo
-    from fastkml import containers, features, kml, styles
-    from fastkml.gx.track import Track
-    from fastkml.times import KmlDateTime
-
     prep = result.prepared
     route: Route = prep.route
     track = median_track(result)
@@ -276,7 +255,7 @@ def write_kml(result: Any, path: Path) -> None:
             f"Median of {result.mc.n:,} simulated runs, every {track.step_s / 60:.0f} min from "
             f"the median departure to the median arrival. Use the time slider to play it."),
         style_url=styles.StyleUrl(url="#train"),
-        kml_geometry=Track(whens=whens, coords=coords))
+        kml_geometry=KmlTrack(whens=whens, coords=coords))
     zones = ", ".join(dict.fromkeys(zone_label(z) for z in track.tz))
     document = containers.Document(
         name=prep.scenario.title or " → ".join(route.stops),

@@ -9,16 +9,34 @@ outlines with city labels when they do not.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
+from html import escape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import geopandas as gpd
+import matplotlib
+import matplotlib.patheffects as pe
 import numpy as np
+import shapely
+import xyzservices.providers as xyz
+from branca.element import Element, MacroElement
+from jinja2 import Template
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib_scalebar.scalebar import ScaleBar
+from pyproj import Transformer
 
 from simulator import settings
 from simulator._io import atomic_path
@@ -34,7 +52,8 @@ from simulator._mapdata import (
     short_cause,
     zone_label,
 )
-from simulator.routing import Route
+from simulator.reports import Analysis
+from simulator.routing import MarkKind, Route
 
 __all__ = ["COUNTRY_COLOURS", "encode_polyline", "plot_route", "route_figure", "write_html_map"]
 
@@ -51,15 +70,12 @@ _INSET_AT = {"ll": (0.015, 0.015), "lr": (0.745, 0.015), "ul": (0.015, 0.745),
              "ur": (0.745, 0.745)}
 #: city labels on the static map at most
 MAX_CITIES = 18
-_MARKS = {"stop": ("o", "#111111", 7.5), "border": ("D", "#7d3c98", 6.5),
-          "gauge_change": ("s", "#e67e22", 7.0)}
+_MARKS = {MarkKind.STOP: ("o", "#111111", 7.5), MarkKind.BORDER: ("D", "#7d3c98", 6.5),
+          MarkKind.GAUGE_CHANGE: ("s", "#e67e22", 7.0)}
 
 
 @cache
-def _outline_file(path: Path) -> Any:
-    import geopandas as gpd
-    import shapely
-
+def _outline_file(path: Path) -> gpd.GeoDataFrame:
     g = gpd.read_file(path, layer="countries") if path.suffix == ".json" else gpd.read_file(path)
     g = g.set_crs("EPSG:4326", allow_override=True)
     # Russia and Fiji have rings that cross the antimeridian (their longitudes jump from 180 to
@@ -68,9 +84,7 @@ def _outline_file(path: Path) -> Any:
     return g
 
 
-def _unwrap(geom: Any) -> Any:
-    import shapely
-
+def _unwrap(geom: shapely.Geometry) -> shapely.Geometry:
     def east(xy: np.ndarray) -> np.ndarray:
         return np.where(xy[:, :1] < 0, xy + np.array([360.0, 0.0]), xy)
 
@@ -84,7 +98,7 @@ def _unwrap(geom: Any) -> Any:
     return shapely.MultiPolygon(fixed) if len(fixed) > 1 else fixed[0]
 
 
-def _countries(bbox: tuple[float, float, float, float] | None = None) -> Any:
+def _countries(bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
     """Country outlines (GeoDataFrame, EPSG:4326), the 1:10m East Asia file where it covers
     ``bbox`` (west, south, east, north), else the 1:50m world."""
     w, s, e, n = ASIA_REGION
@@ -128,28 +142,17 @@ def plot_route(route: Route, path: Path, *, color_by: str = "country", title: st
 
     Stretches of approximate geometry (station-table chords) are dashed.
     """
-    import matplotlib.pyplot as plt
-
     fig = route_figure(route, color_by=color_by, title=title)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
 
 
-def route_figure(route: Route, *, color_by: str = "country", title: str = "") -> Any:
-    """The static route map as a matplotlib Figure (what :func:`plot_route` saves)."""
-    import geopandas as gpd
-    import matplotlib
+def route_figure(route: Route, *, color_by: str = "country", title: str = "") -> Figure:
+    """The static route map as a matplotlib Figure (what :func:`plot_route` saves).
 
-    matplotlib.use("Agg")
-    import matplotlib.patheffects as pe
-    import matplotlib.pyplot as plt
-    import shapely
-    from matplotlib.lines import Line2D
-    from matplotlib_scalebar.scalebar import ScaleBar
-
+    The figure is not managed by pyplot (nothing to close; in a notebook, display it as the
+    value of a cell). See :func:`plot_route` for the parameters.
+    """
     bbox = _route_bbox(route)
     lon0, lat0 = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
     crs = f"+proj=laea +lat_0={lat0:.3f} +lon_0={lon0:.3f} +datum=WGS84 +units=m +no_defs"
@@ -161,7 +164,8 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
           "geometry": shapely.MultiLineString([p for p in ln.parts if len(p) > 1])}
          for ln in lines], crs="EPSG:4326").to_crs(crs)
     xmin, ymin, xmax, ymax = geo.total_bounds
-    fig = plt.figure(figsize=(7.5, 8.2), dpi=160)
+    fig = Figure(figsize=(7.5, 8.2), dpi=160)
+    canvas = FigureCanvasAgg(fig)  # the label placement measures text with its renderer
     # room below the map for the credits, the scale bar (and the speed colour bar)
     bottom = 0.15 if color_by == "speed" else 0.085
     ax = fig.add_axes((0.02, bottom, 0.96, 0.91 - bottom))
@@ -188,7 +192,7 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
     _graticule(ax, crs, view_ll)
 
     # the route
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     if color_by == "speed":
         segs = gpd.GeoDataFrame(
             [{"speed": s.speed_limit or np.nan, "approximate": s.approximate,
@@ -200,7 +204,7 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
             known.plot(ax=ax, column="speed", cmap=cmap, vmin=0, vmax=160, linewidth=3,
                        zorder=4)
         segs[segs["speed"].isna()].plot(ax=ax, color="#999", linewidth=3, zorder=4)
-        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 160))
+        sm = matplotlib.cm.ScalarMappable(cmap=cmap, norm=Normalize(0, 160))
         cb = fig.colorbar(sm, cax=fig.add_axes((0.02, 0.118, 0.42, 0.012)),
                           orientation="horizontal")
         cb.set_label("speed limit of the track, km/h (grey: not tagged)", fontsize=8,
@@ -225,8 +229,8 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
     if any(s.approximate for s in route.segments):
         handles.append(Line2D([], [], color="#555", lw=2.5, ls=(0, (4, 2.5)),
                               label="approximate track"))
-    for kind, label in (("stop", "stop"), ("border", "border crossing"),
-                        ("gauge_change", "gauge change")):
+    for kind, label in ((MarkKind.STOP, "stop"), (MarkKind.BORDER, "border crossing"),
+                        (MarkKind.GAUGE_CHANGE, "gauge change")):
         if route.marks_of(kind):
             shape, colour, size = _MARKS[kind]
             handles.append(Line2D([], [], ls="", marker=shape, color=colour, ms=size - 1,
@@ -246,29 +250,30 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
                             "shrinkB": 0})
     ax.text(0.975, -0.035, "N", transform=ax.transAxes, ha="center", va="bottom",
             fontsize=9, weight="bold")
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = canvas.get_renderer()
     inset.apply_aspect()  # its final place: an equal-aspect inset shrinks inside its box
-    labels: list[Any] = [legend.get_window_extent(renderer),
-                         inset.get_tightbbox(renderer).expanded(1.03, 1.03)]
+    inset_box = inset.get_tightbbox(renderer)
+    assert inset_box is not None
+    labels: list[Any] = [legend.get_window_extent(renderer), inset_box.expanded(1.03, 1.03)]
     to_xy = _projector(crs)
     stops_xy: list[tuple[float, float]] = []
     for m in sorted((m for m in route.marks if m.kind in _MARKS),
-                    key=lambda m: ("stop", "border", "gauge_change").index(m.kind)):
+                    key=lambda m: list(_MARKS).index(m.kind)):
         lon, lat = route._coord_of(m.node)
         x, y = to_xy(lon, lat)
         shape, colour, size = _MARKS[m.kind]
         ax.plot(x, y, marker=shape, color=colour, ms=size, mec="white", mew=1.3,
-                zorder=6 if m.kind == "stop" else 6.5)
-        if m.kind == "stop":
+                zorder=6 if m.kind == MarkKind.STOP else 6.5)
+        if m.kind == MarkKind.STOP:
             stops_xy.append((x, y))
             text = f"{m.name}\n{m.km:,.0f} km"
             weight, size_pt = "bold", 9.0
-        elif m.kind == "border":
+        elif m.kind == MarkKind.BORDER:
             text, weight, size_pt = m.name, "normal", 7.5
         else:
             text, weight, size_pt = "gauge change", "normal", 7.5
         _place_label(ax, renderer, labels, x, y, text, fontsize=size_pt, weight=weight,
-                     effects=halo, force=m.kind == "stop")
+                     effects=halo, force=m.kind == MarkKind.STOP)
     _country_names(ax, renderer, labels, land, view)
     route_xy = np.concatenate([np.asarray(p.coords) for g in geo.geometry for p in g.geoms])
     shown = 0
@@ -308,18 +313,13 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
     return fig
 
 
-def _bounds_ll(box: tuple[float, float, float, float], crs: str) -> Any:
+def _bounds_ll(box: tuple[float, float, float, float], crs: str) -> np.ndarray:
     """Longitude/latitude bounds of a projected box (its edges are curves in degrees)."""
-    import geopandas as gpd
-    import shapely
-
     edge = shapely.segmentize(shapely.box(*box), max(box[2] - box[0], box[3] - box[1]) / 40)
     return gpd.GeoSeries([edge], crs=crs).to_crs("EPSG:4326").total_bounds
 
 
-def _projector(crs: str) -> Any:
-    from pyproj import Transformer
-
+def _projector(crs: str) -> Callable[[float, float], tuple[float, float]]:
     t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
 
     def to_xy(lon: float, lat: float) -> tuple[float, float]:
@@ -329,7 +329,7 @@ def _projector(crs: str) -> Any:
     return to_xy
 
 
-def _place_label(ax: Any, renderer: Any, placed: list[Any], x: float, y: float, text: str, *,
+def _place_label(ax: Axes, renderer: Any, placed: list[Any], x: float, y: float, text: str, *,
                  fontsize: float, weight: str, effects: list[Any], colour: str = "#111",
                  zorder: int = 7, force: bool = False) -> bool:
     """Put a label beside (x, y) where it overlaps no label already placed: right, left, above,
@@ -360,11 +360,9 @@ def _place_label(ax: Any, renderer: Any, placed: list[Any], x: float, y: float, 
     return False
 
 
-def _country_names(ax: Any, renderer: Any, placed: list[Any], land: Any,
+def _country_names(ax: Axes, renderer: Any, placed: list[Any], land: gpd.GeoDataFrame,
                    view: tuple[float, float, float, float]) -> None:
     """Names of the countries that fill a good part of the map, where they fit."""
-    import shapely
-
     frame = shapely.box(*view)
     area = frame.area
     for _, row in land.iterrows():
@@ -385,7 +383,8 @@ def _country_names(ax: Any, renderer: Any, placed: list[Any], land: Any,
             placed.append(box)
 
 
-def _city_order(candidates: list[Any], to_xy: Any, route_xy: np.ndarray,
+def _city_order(candidates: list[Any], to_xy: Callable[[float, float], tuple[float, float]],
+                route_xy: np.ndarray,
                 span: float) -> list[Any]:
     """Cities worth a label first: capitals and big cities near the route, then big ones."""
     def key(c: Any) -> tuple[int, float]:
@@ -399,9 +398,7 @@ def _city_order(candidates: list[Any], to_xy: Any, route_xy: np.ndarray,
     return sorted(candidates, key=key)
 
 
-def _graticule(ax: Any, crs: str, view_ll: Any) -> None:
-    from pyproj import Transformer
-
+def _graticule(ax: Axes, crs: str, view_ll: np.ndarray) -> None:
     t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     w, s, e, n = view_ll
     step = 5 if max(e - w, n - s) > 8 else 1
@@ -416,7 +413,7 @@ def _graticule(ax: Any, crs: str, view_ll: Any) -> None:
     ax.set_xlim(*ax.get_xlim())
 
 
-def _free_corners(geo: Any, view: tuple[float, float, float, float]) -> list[str]:
+def _free_corners(geo: gpd.GeoDataFrame, view: tuple[float, float, float, float]) -> list[str]:
     """Corners of the map ordered from the emptiest (least route inside) to the fullest."""
     xs: list[float] = []
     ys: list[float] = []
@@ -432,12 +429,8 @@ def _free_corners(geo: Any, view: tuple[float, float, float, float]) -> list[str
     return sorted(boxes, key=lambda k: (int(boxes[k].sum()), "ulurllr".find(k)))
 
 
-def _locator(ax: Any, corner: str, view: tuple[float, float, float, float], crs: str) -> Any:
+def _locator(ax: Axes, corner: str, view: tuple[float, float, float, float], crs: str) -> Axes:
     """A small map of the wider region with the main map's extent outlined."""
-    import geopandas as gpd
-    import shapely
-    from matplotlib.patches import Rectangle
-
     w, s, e, n = view
     cx, cy = (w + e) / 2, (s + n) / 2
     half = max(e - w, n - s) * 1.6 + 1_500_000
@@ -485,8 +478,6 @@ MAX_PAGE_CITIES = 400
 
 
 def _data_uri(path: Path, mime: str) -> str:
-    import base64
-
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
@@ -507,8 +498,6 @@ def _inline_assets() -> str:
 def _tiles() -> list[dict[str, Any]]:
     """Online tile layers: the light basemap first (the default), then OpenStreetMap, then the
     OpenRailwayMap overlay. URLs and credits come from xyzservices."""
-    import xyzservices.providers as xyz
-
     def layer(p: Any, *, max_native: int | None = None, url: str | None = None) -> dict[str, Any]:
         options: dict[str, Any] = {"attribution": p.html_attribution, "maxZoom": 19}
         if max_native or p.get("max_zoom"):
@@ -542,8 +531,6 @@ def _short(row: dict[str, Any], key: str) -> str:
 
 
 def _popup(place: Place) -> str:
-    from html import escape
-
     others = [n for n in place.names if n != place.name]
     head = f"<b>{escape(place.name)}</b><div class='ts-sub'>" + (
         f"also: {escape(', '.join(others))} · " if others else "") + f"km {place.km:,.1f}</div>"
@@ -579,10 +566,8 @@ def _utc_seconds(text: str) -> int:
         tzinfo=ZoneInfo("UTC")).timestamp())
 
 
-def _legend(result: Any, countries: list[str], approximate: bool,
+def _legend(result: Analysis, countries: list[str], approximate: bool,
             categories: set[str]) -> str:
-    from html import escape
-
     items = [f"<li><span class='ts-key'><span class='ts-line' style='border-top-color:"
              f"{COUNTRY_COLOURS.get(c, '#777')}'></span></span>"
              f"{escape(COUNTRY_NAMES.get(c, c))}</li>" for c in countries]
@@ -630,8 +615,6 @@ def encode_polyline(lat_lon: Any, *, digits: int) -> str:
 
 def _rings(geom: Any) -> list[list[str]]:
     """Polygons as lists of encoded rings (outer ring first)."""
-    import shapely
-
     # exterior rings counter-clockwise, holes clockwise: the page fills with the non-zero rule,
     # so that the fine and coarse fills may overlap without cancelling out
     polys = [shapely.orient_polygons(g) for g in shapely.get_parts(geom)
@@ -641,8 +624,6 @@ def _rings(geom: Any) -> list[list[str]]:
 
 
 def _lines(geom: Any) -> list[str]:
-    import shapely
-
     parts = [g for g in shapely.get_parts(shapely.line_merge(geom) if geom.geom_type in (
         "MultiLineString", "LineString") else geom) if g.geom_type in ("LineString", "LinearRing")]
     return [encode_polyline(np.asarray(g.coords)[:, ::-1], digits=3) for g in parts
@@ -655,8 +636,6 @@ def _outlines(bbox: tuple[float, float, float, float]) -> dict[str, Any]:
     Fills and boundary lines are kept apart so that the seam between the fine and the coarse
     part is never stroked (no box around the route); polygons as encoded rings.
     """
-    import shapely
-
     extent = max(bbox[2] - bbox[0], bbox[3] - bbox[1])
     cx, cy = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
     wide = (cx - max(extent * 2.5, 40.0), max(cy - max(extent * 1.5, 25.0), -85.0),
@@ -691,7 +670,7 @@ def _min_city(view: tuple[float, float, float, float]) -> int:
     return 100_000 if extent > 6 else 0
 
 
-def write_html_map(result: Any, path: Path) -> None:
+def write_html_map(result: Analysis, path: Path) -> None:
     """Interactive map of a simulated journey, as one self-contained HTML file.
 
     The route (one line per country and line), the stops with permanent labels, border
@@ -699,9 +678,7 @@ def write_html_map(result: Any, path: Path) -> None:
     passed (when zoomed in), and the train's simulated median position with a time control that
     shows the train's local time and UTC. Works with no network; uses online tiles when it can.
     """
-    import folium
-    from branca.element import Element, MacroElement
-    from jinja2 import Template
+    import folium  # only here: its import alone takes a third of a second
 
     prep = result.prepared
     route: Route = prep.route
@@ -799,6 +776,4 @@ def write_html_map(result: Any, path: Path) -> None:
 
 
 def _esc(text: str) -> str:
-    from html import escape
-
     return escape(text, quote=False)

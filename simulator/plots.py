@@ -1,39 +1,55 @@
-"""Charts: the railway string-line (time–distance) chart and reported-vs-simulated comparisons."""
+"""Charts: the railway string-line (time–distance) chart and reported-vs-simulated comparisons.
+
+Each chart draws on a matplotlib ``Axes`` that the caller gives: a notebook's (pyplot's), or one
+of :func:`new_axes`, a figure of its own outside pyplot (no global state, nothing to close, any
+backend) that :func:`save` writes as PNG.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+import matplotlib.dates as mdates
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from simulator._io import atomic_path
+from simulator.reports import Analysis, LegComparison
+from simulator.routing import MarkKind
 
-__all__ = ["comparison", "time_distance"]
+__all__ = ["TIME_DISTANCE_SIZE", "comparison", "comparison_size", "new_axes", "save",
+           "time_distance"]
 
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+#: figure size of the time–distance chart, inches
+TIME_DISTANCE_SIZE = (11.0, 6.5)
+DPI = 110
 
 
-def _save(fig: Any, path: Path) -> None:
-    plt = _plt()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
+def new_axes(size: tuple[float, float]) -> Axes:
+    """Axes on a new figure of ``size`` inches that pyplot does not manage."""
+    return Figure(figsize=size, dpi=DPI).subplots()
 
 
-def time_distance(result: Any, path: Path) -> None:
+def save(ax: Axes, path: Path) -> None:
+    """Write the figure of ``ax`` as a PNG (atomically)."""
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def comparison_size(legs: Sequence[LegComparison]) -> tuple[float, float]:
+    """Figure size for a comparison chart of ``legs``: a row per leg."""
+    return 11.0, 1.2 + 0.55 * max(len(legs), 1)
+
+
+def time_distance(result: Analysis, ax: Axes) -> Axes:
     """km against time: simulated median with its 5–95 % band; reported points with sources."""
-    plt = _plt()
     prep = result.prepared
     plan = prep.plan
     km = plan.km
@@ -45,11 +61,10 @@ def time_distance(result: Any, path: Path) -> None:
     q[:, 1::2] = result.mc.quantiles(levels, depart=True)
     epoch = plan.epoch.replace(tzinfo=None)  # matplotlib dates, in UTC
 
-    def when(seconds: Any) -> Any:
+    def when(seconds: float | np.ndarray) -> np.ndarray:
         return np.datetime64(epoch) + (np.asarray(seconds) * 1000).astype("timedelta64[ms]")
 
     q05, q50, q95 = (when(row) for row in q)
-    fig, ax = plt.subplots(figsize=(11, 6.5), dpi=110)
     ax.fill_betweenx(kk, q05, q95, color="#5dade2", alpha=0.35, lw=0, label="simulated 5–95 %")
     ax.plot(q50, kk, color="#1b4f72", lw=1.8, label="simulated median")
     markers = ["o", "s", "D", "^", "v", "P", "X", "*"]
@@ -69,13 +84,11 @@ def time_distance(result: Any, path: Path) -> None:
                     fmt=markers[j % len(markers)], color="#c0392b", ms=7, capsize=4,
                     label=label)
     for m in prep.itinerary.marks:
-        if m.kind in ("border", "gauge_change"):
-            ax.axhline(m.km, color="#8e44ad" if m.kind == "border" else "#e67e22", lw=0.8,
+        if m.kind in (MarkKind.BORDER, MarkKind.GAUGE_CHANGE):
+            ax.axhline(m.km, color="#8e44ad" if m.kind == MarkKind.BORDER else "#e67e22", lw=0.8,
                        ls=":")
             ax.text(ax.get_xlim()[0], m.km, f" {m.name} ({m.detail})", fontsize=7,
                     va="bottom", color="#555")
-    import matplotlib.dates as mdates
-
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M"))
     ax.set_xlabel("time (UTC)")
     ax.set_ylabel("km from " + prep.itinerary.stops[0])
@@ -83,25 +96,22 @@ def time_distance(result: Any, path: Path) -> None:
                  fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
-    fig.tight_layout()
-    _save(fig, path)
+    return ax
 
 
-def comparison(results: Sequence[Any], path: Path) -> None:
+def comparison(results: Sequence[Analysis], ax: Axes) -> Axes:
     """Per reported leg: the reported range (or claim) against the simulated distribution."""
-    plt = _plt()
-    legs = [leg for r in results for leg in r.legs]
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.55 * max(len(legs), 1)), dpi=110)
+    legs = [leg for r in results for leg in r.comparisons]
     if not legs:
         ax.text(0.5, 0.5, "no reported figures to compare", ha="center", va="center")
         ax.set_axis_off()
-        _save(fig, path)
-        return
+        return ax
     for y, leg in enumerate(legs):
         lo, hi = leg.band_h
         parts = ax.violinplot([leg.sim_h], positions=[y], orientation="horizontal", widths=0.8,
                               showextrema=False)
-        for body in parts["bodies"]:
+        bodies: list[PolyCollection] = list(parts["bodies"])  # type: ignore[call-overload]
+        for body in bodies:
             body.set_facecolor("#5dade2")
             body.set_alpha(0.45)
         ax.plot([lo, hi], [y, y], color="#1b4f72", lw=2)
@@ -119,13 +129,10 @@ def comparison(results: Sequence[Any], path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("hours")
     ax.grid(axis="x", alpha=0.3)
-    from matplotlib.lines import Line2D
-
     ax.legend(handles=[
         Line2D([], [], color="#1b4f72", lw=2, label="simulated 5–95 % and median"),
         Line2D([], [], color="#c0392b", lw=7, alpha=0.6, label="reported (measured)"),
         Line2D([], [], color="#7f8c8d", marker="x", lw=0, mew=2, label="claim"),
     ], fontsize=8, loc="lower right")
     ax.set_title("Reported against simulated journey times", fontsize=11)
-    fig.tight_layout()
-    _save(fig, path)
+    return ax

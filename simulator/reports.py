@@ -1,4 +1,10 @@
-"""Results of a scenario: timeline with bands, comparison with reported figures, output files.
+"""What the replications of a scenario say: times with bands, comparison with reported figures.
+
+:func:`analyse` turns a Monte Carlo run into an :class:`Analysis`: the simulated times at every
+row of the timeline, the road leg's arrival, and each reported leg against its simulated
+distribution. The functions below turn an analysis into tables (rows as dicts, the form of the
+CSV files and of the DataFrames of :class:`simulator.results.ScenarioResult`) and Markdown.
+Nothing here draws or writes files (:mod:`simulator.outputs` does).
 
 Reported clock times and durations are data with sources; a leg's reported elapsed time is the
 range its end points allow (a claim is kept and labelled as such). Errors are the simulated median
@@ -7,31 +13,39 @@ minus the middle of the reported range, in hours and in percent of it.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from simulator._io import atomic_path
 from simulator.journey import draw_parameters, format_offset, simulate_batch
 from simulator.montecarlo import MonteCarloResult, summarize
 from simulator.network.stations import normalize_name
-from simulator.planning import Prepared, TimelineKind, TimelinePoint, Which
+from simulator.planning import PointKind, Prepared, TimelineKind, TimelinePoint, Which
 
-__all__ = ["LegComparison", "ScenarioResult", "analyse", "check_reported_legs", "write_outputs"]
+__all__ = [
+    "COMPARISON_COLUMNS", "Analysis", "LegComparison", "analyse", "check_reported_legs",
+    "journey_legs", "legs_markdown", "replication_events", "summary_markdown", "time_breakdown",
+    "timeline_rows",
+]
+
+
+#: the columns of ``comparison.csv`` (:meth:`LegComparison.row`)
+COMPARISON_COLUMNS = ("scenario", "leg", "kind", "reported_h", "sim_median_h", "sim_p05_h",
+                      "sim_p95_h", "error_h", "error_pct", "reported_in_band", "sources")
 
 
 @dataclass
 class LegComparison:
+    """A reported duration (a measured leg or a claim) against its simulated distribution."""
+
     scenario: str
     leg: str
-    kind: str  # measured | claim
+    kind: Literal["measured", "claim"]
     reported_h: tuple[float, float]
     sim_h: np.ndarray  # per replication
     sources: list[str]
@@ -64,6 +78,7 @@ class LegComparison:
         return lo <= self.reported_h[1] and self.reported_h[0] <= hi
 
     def row(self) -> dict[str, Any]:
+        """The leg as a row of ``comparison.csv``."""
         lo, hi = self.band_h
         return {
             "scenario": self.scenario, "leg": self.leg, "kind": self.kind,
@@ -80,19 +95,41 @@ def _range_text(r: tuple[float, float]) -> str:
 
 
 @dataclass
-class ScenarioResult:
+class Analysis:
+    """The replications of one scenario, read against its timeline and reported figures.
+
+    Attributes
+    ----------
+    prepared
+        The planned scenario.
+    mc
+        The replications' times at the route points and halts.
+    point_times
+        Per row of the timeline (``prepared.points``): ``(N,)`` seconds after the plan's epoch.
+    road_arrival
+        ``(N,)`` arrival at the end of the road leg, when the scenario has one.
+    reported_times
+        Simulated ``(N,)`` times at each reported time, by its id.
+    comparisons
+        Each reported leg (between consecutive reported times, and each reported duration)
+        against the simulation.
+    """
+
     prepared: Prepared
     mc: MonteCarloResult
-    point_times: list[np.ndarray]  # per timeline point: (N,) seconds after epoch
+    point_times: list[np.ndarray]
     road_arrival: np.ndarray | None
     reported_times: dict[str, np.ndarray] = field(default_factory=dict)
-    legs: list[LegComparison] = field(default_factory=list)
+    comparisons: list[LegComparison] = field(default_factory=list)
 
     @property
     def name(self) -> str:
+        """The scenario's name."""
         return self.prepared.scenario.name
 
-    def to_datetime(self, seconds: Any) -> datetime:
+    def to_datetime(self, seconds: float | np.floating | np.ndarray) -> datetime:
+        """A time in seconds after the plan's epoch (a number, or a 0-d array) as a UTC
+        datetime."""
         return self.prepared.plan.epoch + timedelta(seconds=float(seconds))
 
 
@@ -105,7 +142,7 @@ def _point_times(mc: MonteCarloResult, p: TimelinePoint) -> np.ndarray:
     return mc.arrive(p.point)
 
 
-def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
+def analyse(prep: Prepared, mc: MonteCarloResult) -> Analysis:
     """Timeline times per point, road arrival, and the comparison with reported figures."""
     sc = prep.scenario
     times = [_point_times(mc, p) for p in prep.points]
@@ -116,7 +153,7 @@ def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
         wait = sc.road.wait.sample_s(rng, mc.n)
         speed = rng.uniform(*sc.road.speed_kmh, mc.n)
         road = mc.arrive_s[:, -1] + wait + sc.road.km.value / speed * 3600
-    result = ScenarioResult(prep, mc, times, road)
+    result = Analysis(prep, mc, times, road)
     epoch = prep.plan.epoch
     reported_bounds: dict[str, tuple[float, float]] = {}
     for rt in sc.reported.times:
@@ -128,7 +165,7 @@ def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
     for a, b in itertools.pairwise(sc.reported.times):
         lo = (reported_bounds[b.id][0] - reported_bounds[a.id][1]) / 3600
         hi = (reported_bounds[b.id][1] - reported_bounds[a.id][0]) / 3600
-        result.legs.append(LegComparison(
+        result.comparisons.append(LegComparison(
             sc.name, f"{a.at} → {b.at}", "measured", (max(lo, 0.0), max(hi, 0.0)),
             (result.reported_times[b.id] - result.reported_times[a.id]) / 3600,
             [*a.sources, *b.sources]))
@@ -141,7 +178,7 @@ def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
             end = _sim_at(prep, result, leg.end, "arrive")
         name_a = next((t.at for t in sc.reported.times if t.id == leg.start), leg.start)
         name_b = next((t.at for t in sc.reported.times if t.id == leg.end), leg.end)
-        result.legs.append(LegComparison(
+        result.comparisons.append(LegComparison(
             sc.name, f"{name_a} → {name_b} ({leg.id})", leg.kind, leg.hours,
             (end - start) / 3600, leg.sources, leg.note))
     return result
@@ -180,7 +217,7 @@ def _leg_end(prep: Prepared, key: str) -> tuple[float | None, str]:
     return prep.reported_km.get(key), event
 
 
-def _sim_at(prep: Prepared, result: ScenarioResult, key: str, event: str) -> np.ndarray:
+def _sim_at(prep: Prepared, result: Analysis, key: str, event: str) -> np.ndarray:
     """Simulated times at a reported place (a reported-time id or a place name)."""
     if prep.road_to and normalize_name(key) == normalize_name(prep.road_to):
         assert result.road_arrival is not None
@@ -190,7 +227,7 @@ def _sim_at(prep: Prepared, result: ScenarioResult, key: str, event: str) -> np.
 
 
 # ----------------------------------------------------------------------------------------------
-# files
+# tables
 # ----------------------------------------------------------------------------------------------
 def _local(dt: datetime, tz: str) -> str:
     loc = dt.astimezone(ZoneInfo(tz)) if tz else dt
@@ -198,7 +235,7 @@ def _local(dt: datetime, tz: str) -> str:
     return loc.strftime("%Y-%m-%d %H:%M") + " " + format_offset(off.total_seconds())
 
 
-def timeline_rows(result: ScenarioResult, *, stations: bool = True) -> list[dict[str, Any]]:
+def timeline_rows(result: Analysis, *, stations: bool = True) -> list[dict[str, Any]]:
     """One row per place and event: median and 5–95 % times, local and UTC, and the reported
     time on the row it refers to (the first row of the place, or its departure)."""
     prep = result.prepared
@@ -237,15 +274,60 @@ def timeline_rows(result: ScenarioResult, *, stations: bool = True) -> list[dict
     return rows
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
-        if rows:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+def journey_legs(result: Analysis) -> list[dict[str, Any]]:
+    """One row per leg of the journey: from each stop of the route (origin, via stops) to the
+    next, and the road leg; the simulated departure, arrival and hours (median, 5–95 %)."""
+    prep = result.prepared
+    plan = prep.plan
+    stops = [i for i, p in enumerate(prep.route_points)
+             if p.kind in (PointKind.ORIGIN, PointKind.STOP, PointKind.DESTINATION)]
+    legs: list[tuple[str, str, float, np.ndarray, np.ndarray, str, str]] = [
+        (plan.place[a], plan.place[b], float(plan.km[b] - plan.km[a]), result.mc.depart(a),
+         result.mc.arrive(b), plan.tz_name[a], plan.tz_name[b])
+        for a, b in itertools.pairwise(stops)]
+    road = prep.scenario.road
+    if road is not None and result.road_arrival is not None:
+        legs.append((plan.place[-1], f"{road.to} (by road)", float(road.km.value),
+                     result.mc.arrive_s[:, -1], result.road_arrival, plan.tz_name[-1],
+                     plan.tz_name[-1]))
+    rows = []
+    for start, end, km, dep, arr, tz_a, tz_b in legs:
+        hours = summarize((arr - dep) / 3600)
+        rows.append({
+            "from": start, "to": end, "km": round(km, 1),
+            "depart_local": _local(result.to_datetime(float(np.median(dep))), tz_a),
+            "arrive_local": _local(result.to_datetime(float(np.median(arr))), tz_b),
+            "median_h": round(float(hours["median"]), 2), "p05_h": round(float(hours["p05"]), 2),
+            "p95_h": round(float(hours["p95"]), 2),
+        })
+    return rows
+
+
+def time_breakdown(result: Analysis) -> dict[str, float]:
+    """What the rail journey's median time is made of, in hours: running at the speed profile
+    (median caps, with the supplement), each kind of halt (median durations), and the rest
+    (unplanned stops, waits for the pilot train, night rules)."""
+    prep = result.prepared
+    out = {"running": prep.day.running_time_s / 3600}
+    for k, h in enumerate(prep.plan.halts):
+        out[str(h.kind)] = out.get(str(h.kind), 0.0) + float(np.median(
+            result.mc.halt_end_s[:, k] - result.mc.halt_start_s[:, k])) / 3600
+    out["other"] = float(np.median(result.mc.journey_s)) / 3600 - sum(out.values())
+    return out
+
+
+def replication_events(result: Analysis, replication: int = 0) -> list[dict[str, Any]]:
+    """The events of one replication (both trains), replayed with its event log: the rows of
+    ``events.csv`` (replication 0, the first)."""
+    plan = result.prepared.plan
+    params = draw_parameters(plan, result.mc.seed, 1, start=replication)
+    one = simulate_batch(plan, params, record=True)
+    assert one.timelines is not None
+    return one.timelines[0].rows()
 
 
 def legs_markdown(legs: list[LegComparison], *, with_scenario: bool = False) -> str:
+    """The comparison of reported and simulated legs as a Markdown table."""
     head = ("| " + ("scenario | " if with_scenario else "") + "leg | kind | reported (h) | "
             "simulated median (h) | 5–95 % (h) | error (h) | error (%) | reported in band |")
     sep = "|" + "---|" * (head.count("|") - 1)
@@ -259,7 +341,8 @@ def legs_markdown(legs: list[LegComparison], *, with_scenario: bool = False) -> 
     return "\n".join(lines)
 
 
-def summary_markdown(result: ScenarioResult) -> str:
+def summary_markdown(result: Analysis) -> str:
+    """``summary.md``: route, traction, journey times, what they are made of, the comparison."""
     prep = result.prepared
     sc = prep.scenario
     route = prep.itinerary
@@ -267,11 +350,7 @@ def summary_markdown(result: ScenarioResult) -> str:
     arr = summarize(result.mc.arrive_s[:, -1])
     total = result.mc.journey_s / 3600
     s_tot = summarize(total)
-    halts: dict[str, float] = {}
-    for k, h in enumerate(prep.plan.halts):
-        halts[h.kind] = halts.get(h.kind, 0.0) + float(np.median(
-            result.mc.halt_end_s[:, k] - result.mc.halt_start_s[:, k])) / 3600
-    running = prep.day.running_time_s / 3600
+    parts = time_breakdown(result)
     out = [f"# {sc.title}", "", sc.description.strip(), "",
            f"Scenario `{sc.path}`; {result.mc.n} replications, seed {result.mc.seed} "
            "(events.csv is replication 1).", "",
@@ -291,17 +370,17 @@ def summary_markdown(result: ScenarioResult) -> str:
            f"{s_tot['p05']:.2f}–{s_tot['p95']:.2f} h",
            "", "What the time is made of (medians, hours):", "",
            "- running at the speed profile (median caps, incl. "
-           f"{sc.rules().supplement.value:.0%} supplement): {running:.2f}",
+           f"{sc.rules().supplement.value:.0%} supplement): {parts['running']:.2f}",
            ]
-    for kind, hours in halts.items():
-        out.append(f"- {kind.replace('_', ' ')}: {hours:.2f}")
-    other = s_tot["median"] - running - sum(halts.values())
-    out.append(f"- delays, waits for the pilot train, night rules (rest): {other:.2f}")
+    for kind, hours in parts.items():
+        if kind not in ("running", "other"):
+            out.append(f"- {kind.replace('_', ' ')}: {hours:.2f}")
+    out.append(f"- delays, waits for the pilot train, night rules (rest): {parts['other']:.2f}")
     if prep.warnings:
         out += ["", "Warnings:", ""] + [f"- {w}" for w in prep.warnings]
     out += ["", "## Reported figures against the simulation", ""]
-    if result.legs:
-        out.append(legs_markdown(result.legs))
+    if result.comparisons:
+        out.append(legs_markdown(result.comparisons))
         out += ["", "Errors are the simulated median minus the middle of the reported range. "
                 "'Claim' rows are statements (forecasts, headline figures) rather than measured "
                 "times, shown for comparison."]
@@ -309,38 +388,3 @@ def summary_markdown(result: ScenarioResult) -> str:
         out.append("No reported times for this trip yet: the timeline is a prediction.")
     out += ["", "Map data © OpenStreetMap contributors (ODbL); see data/rail/README.md.", ""]
     return "\n".join(out)
-
-
-def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
-    """Write every per-scenario output into ``out``; return the paths written."""
-    from simulator import exports, maps, plots
-
-    prep = result.prepared
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    write_csv(out / "timeline.csv", timeline_rows(result))
-    written.append(out / "timeline.csv")
-    # replication 1 of the Monte Carlo (row 0 of its parameters) again, recording its events
-    one = simulate_batch(prep.plan, draw_parameters(prep.plan, result.mc.seed, 1), record=True)
-    assert one.timelines is not None
-    events = one.timelines[0].rows()
-    write_csv(out / "events.csv", events)
-    written.append(out / "events.csv")
-    prep.route.write_geojson(out / "route.geojson")
-    written.append(out / "route.geojson")
-    maps.plot_route(prep.route, out / "map.png", title=prep.scenario.title)
-    written.append(out / "map.png")
-    maps.write_html_map(result, out / "map.html")
-    written.append(out / "map.html")
-    exports.write_geopackage(result, out / "journey.gpkg", events=events)
-    written.append(out / "journey.gpkg")
-    exports.write_kml(result, out / "journey.kml")
-    written.append(out / "journey.kml")
-    plots.time_distance(result, out / "timedistance.png")
-    written.append(out / "timedistance.png")
-    plots.comparison([result], out / "comparison.png")
-    written.append(out / "comparison.png")
-    with atomic_path(out / "summary.md") as tmp:
-        tmp.write_text(summary_markdown(result), encoding="utf-8")
-    written.append(out / "summary.md")
-    return written

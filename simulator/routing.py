@@ -31,8 +31,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
+import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -141,10 +144,8 @@ class Route:
         """The marks of one kind, in km order."""
         return [m for m in self.marks if m.kind == kind]
 
-    def table(self) -> Any:
-        """The segments as a pandas DataFrame (one row per segment)."""
-        import pandas as pd
-
+    def table(self) -> pd.DataFrame:
+        """The segments as a DataFrame: one row per segment, in travel order."""
         return pd.DataFrame([{
             "km_start": round(s.km_start, 3), "km_end": round(s.km_end, 3),
             "length_km": round(s.length_m / 1000, 3), "line": s.line, "country": s.country,
@@ -153,7 +154,18 @@ class Route:
             "approximate_geometry": s.approximate, "from_node": s.u, "to_node": s.v,
         } for s in self.segments])
 
+    def to_geodataframe(self) -> gpd.GeoDataFrame:
+        """The segments as a GeoDataFrame (EPSG:4326): :meth:`table` with each segment's line.
+
+        In a notebook, ``route.to_geodataframe().explore(column="country")`` maps it.
+        """
+        geometry = [shapely.LineString(s.coords) if len(s.coords) > 1
+                    else shapely.Point(s.coords[0]) for s in self.segments]
+        return gpd.GeoDataFrame(self.table(), geometry=geometry, crs="EPSG:4326")
+
     def to_geojson(self) -> dict[str, Any]:
+        """The route as a GeoJSON FeatureCollection: the segments, then the stops, border
+        crossings and gauge changes as points."""
         features: list[dict[str, Any]] = []
         for s in self.segments:
             features.append({
@@ -188,6 +200,7 @@ class Route:
         return self.segments[0].coords[0]
 
     def write_geojson(self, path: Path) -> None:
+        """Write :meth:`to_geojson` to ``path`` (atomically)."""
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(self.to_geojson(), ensure_ascii=False), encoding="utf-8")
 

@@ -25,15 +25,17 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from simulator import settings
 from simulator._io import file_problem
 from simulator._provenance import Provenance, Strict, within
 from simulator._yaml import TAG, line_of, load_yaml, validate_model
-from simulator.errors import ScenarioError
+from simulator.errors import DataFileError, ScenarioError
 from simulator.rolling_stock import Cars, Consist, Locomotive, Sourced
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "load_defaults",
     "load_scenario",
     "parse_clock_time",
+    "scenario_path",
+    "scenario_schema",
 ]
 
 _ZONE_RE = re.compile(r"^(?P<stamp>.+?)\s+(?P<zone>[A-Za-z]+(?:/[A-Za-z_+\-0-9]+)+|UTC)$")
@@ -111,7 +115,14 @@ def _fromiso(text: str, original: str) -> datetime:
         raise ValueError(msg) from None
 
 
-ClockTime = Annotated[datetime, BeforeValidator(parse_clock_time)]
+#: how the schema (:func:`scenario_schema`) describes a clock time
+_CLOCK_TIME_SCHEMA = {
+    "type": "string",
+    "description": "a clock time with its zone: '2019-02-23 17:00 +09:00' or "
+                   "'2019-02-23 17:00 Asia/Pyongyang'",
+}
+ClockTime = Annotated[datetime, BeforeValidator(parse_clock_time),
+                      WithJsonSchema(_CLOCK_TIME_SCHEMA)]
 
 
 def _time_range(value: Any) -> tuple[datetime, datetime]:
@@ -128,7 +139,10 @@ def _time_range(value: Any) -> tuple[datetime, datetime]:
     return a, b
 
 
-TimeRange = Annotated[tuple[datetime, datetime], BeforeValidator(_time_range)]
+TimeRange = Annotated[tuple[datetime, datetime], BeforeValidator(_time_range), WithJsonSchema({
+    "description": "a clock time, or [earliest, latest] where sources disagree",
+    "anyOf": [_CLOCK_TIME_SCHEMA,
+              {"type": "array", "items": _CLOCK_TIME_SCHEMA, "minItems": 2, "maxItems": 2}]})]
 
 
 def _clock(value: Any) -> Any:
@@ -143,7 +157,8 @@ def _clock(value: Any) -> Any:
     return value
 
 
-Clock = Annotated[str, BeforeValidator(_clock)]
+Clock = Annotated[str, BeforeValidator(_clock), WithJsonSchema(
+    {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "description": "local HH:MM"})]
 Minutes = Annotated[float, within(0, MAX_DURATION_MIN, "min")]
 
 
@@ -498,8 +513,11 @@ class ReportedLeg(Strict):
     id: str
     start: str = Field(alias="from")
     end: str = Field(alias="to")
-    hours: tuple[Annotated[float, within(0, MAX_LEG_H, "h", above=True)],
-                 Annotated[float, within(0, MAX_LEG_H, "h", above=True)]]
+    hours: Annotated[tuple[Annotated[float, within(0, MAX_LEG_H, "h", above=True)],
+                           Annotated[float, within(0, MAX_LEG_H, "h", above=True)]],
+                     WithJsonSchema({"description": "hours, or [low, high]", "anyOf": [
+                         {"type": "number"}, {"type": "array", "items": {"type": "number"},
+                                              "minItems": 2, "maxItems": 2}]})]
     kind: Literal["measured", "claim"]
     sources: list[str] = Field(min_length=1)
     note: str = ""
@@ -555,9 +573,9 @@ class Scenario(Strict):
     seed: int = Field(default=20190223, ge=0, le=MAX_SEED, strict=True)
     reported: Reported = Field(default_factory=Reported)
 
-    #: set by :func:`load_scenario`
-    path: Path | None = None
-    defaults: OperatingDefaults | None = None
+    #: set by :func:`load_scenario` (never by the file: not in the schema)
+    path: SkipJsonSchema[Path | None] = None
+    defaults: SkipJsonSchema[OperatingDefaults | None] = None
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
 
     def error(self, loc: tuple[Any, ...], text: str) -> ScenarioError:
@@ -583,16 +601,72 @@ class Scenario(Strict):
         )
 
 
+#: the JSON Schema dialect of :func:`scenario_schema`
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file, for editors that validate and complete YAML.
+
+    ``trainsim schema`` prints it; the flagship scenarios point to a copy of it,
+    ``scenarios/scenario.schema.json``, with a ``# yaml-language-server: $schema=...`` line.
+    The schema checks the shape of a file (fields, types, choices); the ranges, the
+    provenance of every number and the places on the route are checked when the file is read.
+    """
+    schema = Scenario.model_json_schema()
+    return {"$schema": SCHEMA_DIALECT, **schema, "title": "trainsim scenario"}
+
+
 def load_defaults(path: Path | None = None) -> OperatingDefaults:
     path = path or settings.operating_defaults
     data, lines = load_yaml(path)
     return validate_model(OperatingDefaults, data, lines, path)
 
 
+def scenario_path(name_or_path: Path | str) -> Path:
+    """The file of a scenario: a path as given (relative to the current folder), or the name of
+    a bundled scenario (``hanoi-2019``) when no such file exists."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix or len(path.parts) != 1:
+        return path
+    return settings.bundled_scenarios().get(path.name, path)
+
+
 def load_scenario(path: Path | str, *, defaults: Path | None = None) -> Scenario:
-    """Read and validate a scenario file (and the operating defaults it uses)."""
-    path = Path(path)
-    data, lines = load_yaml(path)
+    """Read and validate a scenario file and the operating defaults it uses.
+
+    Parameters
+    ----------
+    path
+        A scenario file (YAML), or the name of a bundled scenario (``hanoi-2019``,
+        ``hanoi-2019-return``, ``vladivostok-2019``, ``vladivostok-2023-expected``,
+        ``vostochny-2023``; see :func:`simulator.settings.bundled_scenarios`).
+    defaults
+        The operating rules the scenario builds on; the bundled
+        ``scenarios/defaults/operating.yaml`` by default.
+
+    Returns
+    -------
+    Scenario
+        Validated, with ``path`` and ``defaults`` set; a relative ``network`` is resolved against
+        the scenario's folder.
+
+    Raises
+    ------
+    DataFileError
+        The file is missing or unreadable (the message lists the bundled scenarios).
+    ScenarioError
+        Malformed YAML or a bad field: one line naming the file, line and field.
+    """
+    path = scenario_path(path)
+    try:
+        data, lines = load_yaml(path)
+    except DataFileError as exc:
+        if not path.exists():
+            names = ", ".join(settings.bundled_scenarios())
+            msg = f"{exc} (bundled scenarios, usable by name: {names})"
+            raise DataFileError(msg) from None
+        raise
     if not isinstance(data, dict):
         msg = f"{path}:1: a scenario is a mapping of fields (name, title, train, route, ...)"
         raise ScenarioError(msg)

@@ -1,22 +1,39 @@
-"""Paths and defaults shared by every module (as osmnx's ``settings``)."""
+"""Paths and defaults shared by every module (as osmnx's ``settings``).
+
+Where the bundled files are: the rail data (``data/``) and the flagship scenarios with the shared
+operating rules (``scenarios/``) are top-level folders of the source checkout. A wheel installs
+them inside the package, as ``simulator/data`` and ``simulator/scenarios`` (``pyproject.toml``
+maps the folders there), where :mod:`importlib.resources` finds them; a checkout (an editable
+install, or the source tree itself) has no such folders in the package and uses its own top-level
+ones. Paths a user gives (scenario files, output folders) are taken relative to the folder the
+user runs trainsim in: the default output folder is ``outputs/`` there.
+"""
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 __all__ = [
-    "cache_dir", "data_dir", "default_snapshot", "operating_defaults", "outputs_dir", "repo_root",
-    "rolling_stock_dir", "scenarios_dir", "timezones_file",
+    "bundled_scenarios", "cache_dir", "data_dir", "default_snapshot", "installed",
+    "operating_defaults", "outputs_dir", "rolling_stock_dir", "root", "scenarios_dir",
+    "timezones_file",
 ]
 
-repo_root = Path(__file__).resolve().parents[1]
-data_dir = repo_root / "data"
-outputs_dir = repo_root / "outputs"
+_PACKAGE = Path(str(files("simulator")))
+#: whether trainsim runs from an installed wheel (True) or from a source checkout (False)
+installed = (_PACKAGE / "data").is_dir()
+#: the installed package's folder, or the top of the source checkout: never an output folder
+root = _PACKAGE if installed else _PACKAGE.parent
+
+data_dir = root / "data"
+scenarios_dir = root / "scenarios"
+#: the default output folder: ``outputs/`` under the folder the user runs in
+outputs_dir = Path("outputs")
 default_snapshot = data_dir / "rail" / "corridors.osm.bz2"
 rolling_stock_dir = data_dir / "rolling_stock"
 timezones_file = data_dir / "timezones.csv"
-scenarios_dir = repo_root / "scenarios"
 #: the operating rules every scenario uses unless it overrides them (with a reason)
 operating_defaults = scenarios_dir / "defaults" / "operating.yaml"
 
@@ -32,6 +49,11 @@ useful_tags_node = [
     "railway", "ref", "name", "name:en", "name:ko-Hani", "railway:position", "border_crossing",
     "ele", "source", "trainsim:gauge_change", "trainsim:station_priority", "public_transport",
 ]
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """The flagship scenarios that ship with trainsim, by name (``hanoi-2019``, ...)."""
+    return {p.stem: p for p in sorted(scenarios_dir.glob("*.yaml"))}
 
 
 def cache_dir() -> Path:

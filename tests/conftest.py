@@ -28,9 +28,9 @@ def vladivostok_result(network):
     """A small simulated journey (Khasan → Ussuriysk → Vladivostok, 30 runs) for map and
     export tests."""
     from simulator.montecarlo import run_monte_carlo
+    from simulator.planning import prepare
     from simulator.reports import analyse
     from simulator.scenario import load_scenario
-    from simulator.simulate import prepare
 
     scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios"
                              / "vladivostok-2019.yaml")

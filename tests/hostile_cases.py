@@ -416,7 +416,7 @@ import dataclasses, sys
 from simulator.montecarlo import run_monte_carlo
 from simulator.reports import analyse
 from simulator.scenario import load_scenario
-from simulator.simulate import prepare
+from simulator.planning import prepare
 prep = prepare(load_scenario(sys.argv[1]))
 mc = run_monte_carlo(prep.plan, 4, seed=1, workers=1)
 a = analyse(prep, mc).road_arrival

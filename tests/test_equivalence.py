@@ -49,7 +49,7 @@ def quantities(prep: Prepared, mc: MonteCarloResult) -> dict[str, np.ndarray]:
         ia = int(np.argmin(np.abs(km - a.km)))
         ib = int(np.argmin(np.abs(km - b.km)))
         out[f"stops: {a.name} → {b.name}"] = (mc.arrive(ib) - mc.depart(ia)) / 3600
-    for leg in analyse(prep, mc).legs:
+    for leg in analyse(prep, mc).comparisons:
         out.setdefault(leg.leg, np.asarray(leg.sim_h))
     return out
 

@@ -110,7 +110,8 @@ def test_night_slow_rule_applies_only_inside_the_window(tmp_path: Path) -> None:
     # leaving at 21:00 the train runs an hour by day, then slowly
     evening = journey(tmp_path / "evening", night=night, depart="2019-02-23 21:00 +00:00")
     x = float(np.interp(3600.0, evening.day.t_s, evening.day.x_m))  # where it is at 22:00
-    expected = 3600.0 + evening.profiles.night.running_time_s - float(evening.profiles.night.time_at(x))
+    night = evening.profiles.night
+    expected = 3600.0 + night.running_time_s - float(night.time_at(x))
     assert total_s(evening, run(evening))[0] == pytest.approx(expected, rel=1e-3)
 
 

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from simulator import settings
-from simulator.cli import length_checks, main
+from simulator.cli import main
 from simulator.errors import DataFileError, NetworkError, NoConnectionError, StationNotFoundError
 from simulator.network import load_network, normalize_name, parse_gauge, parse_maxspeed
 from simulator.network._cache import CACHE_VERSION, read_meta, write_cache
+from simulator.network.checks import length_checks
 from simulator.network.graph import bundled_graph_path
 from simulator.network.osmxml import OsmXmlWriter
 
@@ -102,7 +103,7 @@ def test_lengths_match_published_chainage_within_3_percent(network) -> None:
     rows = length_checks(network)
     assert len(rows) == 8
     for r in rows:
-        assert abs(r["error_pct"]) <= 3.0, r
+        assert abs(r.error_pct) <= 3.0, r
 
 
 def test_osm_join_keeps_chinese_alternatives(network) -> None:

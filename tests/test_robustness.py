@@ -311,7 +311,7 @@ def test_bad_aliases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: b
 ])
 def test_bad_chainage_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, network,
                             content: bytes | None, expect: str) -> None:
-    from simulator.cli import length_checks
+    from simulator.network.checks import length_checks
 
     _data_copy(tmp_path, monkeypatch, "chainage_checks.csv", content)
     with pytest.raises(DataFileError, match=expect):
@@ -387,7 +387,7 @@ def test_home_cwd_and_repository_are_never_output_folders(
     monkeypatch.chdir(home / "work")
     for target, why in ((home, "home folder"), (home / "work", "current folder"),
                         (tmp_path, "a folder above the current one"),
-                        (settings.repo_root, "trainsim"), (Path("/"), "root"),
+                        (settings.root, "trainsim"), (Path("/"), "root"),
                         (Path("/tmp"), "top-level")):
         with pytest.raises(OutputError, match=why):
             OutputFolder(target, replace=True).claim()
@@ -516,9 +516,9 @@ def test_road_leg_follows_the_seed(network) -> None:
     import dataclasses
 
     from simulator.montecarlo import run_monte_carlo
+    from simulator.planning import prepare
     from simulator.reports import analyse
     from simulator.scenario import load_scenario
-    from simulator.simulate import prepare
 
     prep = prepare(load_scenario(ROOT / "scenarios" / "hanoi-2019.yaml"), network=network)
     mc = run_monte_carlo(prep.plan, 4, seed=1, workers=1)
@@ -530,15 +530,15 @@ def test_road_leg_follows_the_seed(network) -> None:
 
 
 def test_progress_lines_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    from simulator.commands import _progress
+    from simulator.commands import ProgressDisplay
 
-    with _progress(1000, "x", quiet=False) as tick:
+    with ProgressDisplay(quiet=False) as progress:
         for done in range(50, 1001, 50):
-            tick(done)
+            progress("x", done, 1000)
     lines = capsys.readouterr().err.splitlines()
     assert 8 <= len(lines) <= 11 and lines[-1].startswith("x: 1,000/1,000 replications (100 %)")
     assert "left" in lines[0]
-    with _progress(1000, "x", quiet=True) as tick:
-        tick(1000)
+    with ProgressDisplay(quiet=True) as progress:
+        progress("x", 1000, 1000)
     assert capsys.readouterr().err == ""
 

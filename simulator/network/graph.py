@@ -13,7 +13,7 @@ import hashlib
 import logging
 import math
 import sys
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,10 +233,19 @@ def _note(msg: str) -> None:
     print(f"trainsim: note: {msg}", file=sys.stderr)
 
 
+#: networks loaded in this process, by what they were loaded from (see :func:`load_network`)
+_LOADED: OrderedDict[tuple[object, ...], RailNetwork] = OrderedDict()
+#: how many loaded networks are kept
+KEEP_LOADED = 4
+
+
 def load_network(
     path: Path | str | None = None, *, cache: bool = True, cache_dir: Path | None = None
 ) -> RailNetwork:
     """Load a rail network snapshot (OSM XML, optionally .bz2/.gz).
+
+    Within a process, loading the same unchanged files again returns the network loaded the
+    first time (the same object, with its router already built): treat a network as read-only.
 
     Parameters
     ----------
@@ -244,7 +253,8 @@ def load_network(
         The snapshot; the bundled ``data/rail/corridors.osm.bz2`` by default.
     cache
         Reuse the bundled parsed graph or the user cache (and write the latter) when they were
-        made from this very snapshot by this code's cache version; ``False`` parses the XML.
+        made from this very snapshot by this code's cache version, and a network loaded before
+        in this process; ``False`` parses the XML.
     cache_dir
         Where the user cache lives; ``settings.cache_dir()`` by default.
 
@@ -258,6 +268,13 @@ def load_network(
         The snapshot is missing or not a regular file.
     NetworkError
         The snapshot is not OSM XML, or holds no rail network.
+
+    Examples
+    --------
+    >>> from simulator import load_network
+    >>> net = load_network()
+    >>> net.stations.find("Dong Dang").label
+    'Đồng Đăng'
     """
     path = Path(path) if path is not None else settings.default_snapshot
     if not path.exists():
@@ -267,6 +284,12 @@ def load_network(
         kind = "a folder" if path.is_dir() else "not a regular file"
         msg = f"{path}: is {kind}; a rail network snapshot is an OSM XML file (.osm, .osm.bz2)"
         raise DataFileError(msg)
+    folder = cache_dir or settings.cache_dir()
+    aliases = settings.data_dir / "rail" / "aliases.csv"
+    key = _loaded_key(path, folder, aliases) if cache else None
+    if key is not None and key in _LOADED:
+        _LOADED.move_to_end(key)
+        return _LOADED[key]
     digest = _file_hash(path)
     loaded: tuple[nx.MultiDiGraph, dict[str, np.ndarray]] | None = None
     cache_file = None
@@ -276,7 +299,6 @@ def load_network(
             loaded = _try_cache(bundled, digest, then="parsing the XML; `make snapshot` "
                                                       "rebuilds it")
         if loaded is None:
-            folder = cache_dir or settings.cache_dir()
             cache_file = folder / f"network-{digest[:20]}-v{CACHE_VERSION}.npz"
             if cache_file.exists():
                 loaded = _try_cache(cache_file, digest, then="rebuilding it")
@@ -293,11 +315,32 @@ def load_network(
         graph, arrays = loaded
         for _u, _v, d in graph.edges(data=True):
             d["gauges"] = frozenset(d.get("gauges") or ())
-    aliases = settings.data_dir / "rail" / "aliases.csv"
     stations = StationIndex.from_graph(graph, aliases if aliases.is_file() else None)
     borders = [n for n, d in graph.nodes(data=True) if d.get("border_crossing")]
-    return RailNetwork(graph=graph, stations=stations, source=path, borders=borders,
-                       arrays=arrays)
+    network = RailNetwork(graph=graph, stations=stations, source=path, borders=borders,
+                          arrays=arrays)
+    if key is not None:
+        key = _loaded_key(path, folder, aliases)  # with the cache file as it is now
+        _LOADED[key] = network
+        while len(_LOADED) > KEEP_LOADED:
+            _LOADED.popitem(last=False)
+    return network
+
+
+def _loaded_key(snapshot: Path, cache_folder: Path, aliases: Path) -> tuple[object, ...]:
+    """What a loaded network depends on: the files it was read from, as they are now (a
+    changed file, a rebuilt cache, another cache folder or code's cache version loads anew)."""
+    def stamp(p: Path) -> tuple[str, int, int] | None:
+        try:
+            st = p.stat()
+        except OSError:
+            return None
+        return str(p.resolve()), st.st_mtime_ns, st.st_size
+
+    caches = sorted(cache_folder.glob(f"network-*-v{CACHE_VERSION}.npz")) \
+        if cache_folder.is_dir() else []
+    return (stamp(snapshot), stamp(bundled_graph_path(snapshot)), str(cache_folder),
+            tuple(stamp(c) for c in caches), stamp(aliases), CACHE_VERSION)
 
 
 def _try_cache(file: Path, digest: str, *, then: str
