@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from simulator.scenario import Duration
 
 __all__ = [
     "Distribution", "ParameterKind", "ParameterSpec", "ParameterTable", "uniform_rows",
@@ -59,13 +61,14 @@ class Distribution:
         return cls("fixed", float(value), float(value), float(value))
 
     @classmethod
-    def from_duration(cls, duration: Any, scale: float = 60.0) -> Distribution:
+    def from_duration(cls, duration: Duration, scale: float = 60.0) -> Distribution:
         """From a scenario :class:`~simulator.scenario.Duration` (minutes), in seconds."""
         if duration.fixed is not None:
             return cls.fixed(duration.fixed * scale)
         if duration.uniform is not None:
             lo, hi = duration.uniform
             return cls("uniform", lo * scale, hi * scale, 0.5 * (lo + hi) * scale)
+        assert duration.triangular is not None
         lo, mode, hi = duration.triangular
         return cls("triangular", lo * scale, hi * scale, mode * scale)
 
@@ -171,7 +174,8 @@ class ParameterTable:
         """The column ``name`` (a view: assigning into it changes the table)."""
         return self.values[:, self._column(name)]
 
-    def __setitem__(self, name: str, value: Any) -> None:
+    def __setitem__(self, name: str, value: float | Sequence[float] | np.ndarray) -> None:
+        """Set the column ``name`` (one value for every row, or one per row)."""
         self.values[:, self._column(name)] = value
 
     def _column(self, name: str) -> int:
@@ -196,10 +200,8 @@ class ParameterTable:
         return ParameterTable(self.specs, self.values.copy(), np.asarray(list(noise)),
                               self.seed)
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """The table as a pandas DataFrame (one column per parameter, plus ``noise``)."""
-        import pandas as pd
-
         frame = pd.DataFrame(self.values, columns=self.names)
         frame["noise"] = self.noise
         return frame

@@ -130,6 +130,7 @@ class Route:
 
     @property
     def length_km(self) -> float:
+        """Length of the route, km."""
         return sum(s.length_m for s in self.segments) / 1000
 
     def km_by(self, attribute: str) -> dict[str, float]:

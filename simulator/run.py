@@ -167,8 +167,19 @@ def compare_scenarios(scenarios: Sequence[Scenario | str | Path], *,
     """Simulate several scenarios and compare each with its reported figures.
 
     Every scenario is loaded, routed and checked before any is simulated, so that a bad one
-    fails in seconds. The parameters are those of :func:`run_scenario`; ``replications`` and
-    ``seed``, when given, apply to every scenario.
+    fails in seconds.
+
+    Parameters
+    ----------
+    scenarios
+        Loaded scenarios, scenario files or bundled scenarios' names.
+    replications, seed
+        When given, for every scenario (else each scenario's own); see :func:`simulate`.
+    workers, scheduler, progress
+        As for :func:`simulate`.
+    network
+        The rail network of every scenario (default: each scenario's own, else the bundled
+        one); see :func:`plan_scenario`.
 
     Returns
     -------

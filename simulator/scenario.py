@@ -612,6 +612,11 @@ def scenario_schema() -> dict[str, Any]:
     ``scenarios/scenario.schema.json``, with a ``# yaml-language-server: $schema=...`` line.
     The schema checks the shape of a file (fields, types, choices); the ranges, the
     provenance of every number and the places on the route are checked when the file is read.
+
+    Returns
+    -------
+    dict
+        The schema (JSON Schema 2020-12), ready for ``json.dumps``.
     """
     schema = Scenario.model_json_schema()
     return {"$schema": SCHEMA_DIALECT, **schema, "title": "trainsim scenario"}

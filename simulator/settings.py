@@ -52,7 +52,14 @@ useful_tags_node = [
 
 
 def bundled_scenarios() -> dict[str, Path]:
-    """The flagship scenarios that ship with trainsim, by name (``hanoi-2019``, ...)."""
+    """The flagship scenarios that ship with trainsim.
+
+    Returns
+    -------
+    dict of str to Path
+        Each scenario file by name (``hanoi-2019``, ...); the names work wherever a scenario
+        file does (``run_scenario("hanoi-2019")``, ``trainsim run hanoi-2019``).
+    """
     return {p.stem: p for p in sorted(scenarios_dir.glob("*.yaml"))}
 
 

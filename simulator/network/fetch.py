@@ -1,4 +1,8 @@
-"""Download OSM railways online through osmnx (Overpass) into the snapshot's on-disk form."""
+"""Download OSM railways online through osmnx (Overpass) into the snapshot's on-disk form.
+
+osmnx is imported only by the functions that download (its import alone takes half a second,
+which every other command would pay).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import requests
+from rich.console import Console
+from shapely.geometry import box
 
 from simulator import settings
 from simulator.errors import NetworkError, NoConnectionError
@@ -49,8 +57,6 @@ def check_connection(urls: list[str], *, timeout: float = CONNECT_TIMEOUT_S) -> 
 
 def _check_overpass_status(base_url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> None:
     """Ask the Overpass status page first: osmnx, when it cannot read it, waits 60 s."""
-    import requests
-
     url = base_url.rstrip("/") + "/status"
     try:
         response = requests.get(url, timeout=(timeout, 3 * timeout))
@@ -100,7 +106,6 @@ def _responses(
 ) -> Iterator[dict[str, Any]]:
     import osmnx as ox
     from osmnx import _overpass
-    from shapely.geometry import box
 
     ox.settings.useful_tags_way = list(settings.useful_tags_way)
     if bbox is not None:
@@ -154,15 +159,12 @@ def fetch_railways(
         When Overpass (or the geocoder) cannot be reached.
     """
     import osmnx as ox
-    import requests
 
     check_connection([ox.settings.overpass_url] + ([ox.settings.nominatim_url] if place else []))
     _check_overpass_status(ox.settings.overpass_url)
     responses: list[dict[str, Any]] = []
     try:
         if progress:
-            from rich.console import Console
-
             with Console(stderr=True).status("downloading railways from Overpass…") as status:
                 for resp in _responses(bbox=bbox, place=place):
                     responses.append(resp)

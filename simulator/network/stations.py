@@ -7,8 +7,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import networkx as nx
+
+from simulator._io import read_csv_rows
 from simulator.errors import StationNotFoundError
 
 __all__ = ["Station", "StationIndex", "normalize_name"]
@@ -100,7 +102,7 @@ class StationIndex:
         raise StationNotFoundError(msg)
 
     @classmethod
-    def from_graph(cls, graph: Any, aliases_file: Path | None = None) -> StationIndex:
+    def from_graph(cls, graph: nx.MultiDiGraph, aliases_file: Path | None = None) -> StationIndex:
         """Build the index from the station nodes of a network graph."""
         stations = []
         for node, data in graph.nodes(data=True):
@@ -121,6 +123,4 @@ class StationIndex:
 
 def read_aliases(path: Path) -> dict[str, str]:
     """Read ``alias,station,reason`` rows."""
-    from simulator._io import read_csv_rows
-
     return {row["alias"]: row["station"] for row in read_csv_rows(path, ("alias", "station"))}
