@@ -1,13 +1,27 @@
-"""Shared fixtures: the bundled network is loaded once per test session."""
+"""Shared fixtures: the bundled network, the flagship scenarios' plans and one small simulated
+journey are made once per test session (the network is also kept by ``load_network`` itself, so
+commands run in-process reuse it)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from simulator import RailNetwork, ScenarioResult, load_network, simulate
+from simulator.cli import main
+from simulator.network import fetch
+from simulator.planning import Prepared
+from simulator.reports import Analysis
+from simulator.run import plan_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
+
+# charts drawn through pyplot (the API's plot_* methods without axes) need no display
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,32 +31,48 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(scope="session")
-def network(_isolated_cache: None):
-    from simulator.network import load_network
-
+def network(_isolated_cache: None) -> RailNetwork:
     return load_network()
 
 
 @pytest.fixture(scope="session")
-def vladivostok_result(network):
-    """A small simulated journey (Khasan → Ussuriysk → Vladivostok, 30 runs) for map and
-    export tests."""
-    from simulator.montecarlo import run_monte_carlo
-    from simulator.planning import prepare
-    from simulator.reports import analyse
-    from simulator.scenario import load_scenario
+def flagship(network: RailNetwork) -> Callable[[str], Prepared]:
+    """``flagship(name)``: a flagship scenario planned on the bundled network (once each)."""
+    plans: dict[str, Prepared] = {}
 
-    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios"
-                             / "vladivostok-2019.yaml")
-    prep = prepare(scenario, network=network)
-    return analyse(prep, run_monte_carlo(prep.plan, 30, seed=scenario.seed, workers=1))
+    def plan(name: str) -> Prepared:
+        if name not in plans:
+            plans[name] = plan_scenario(name, network=network)
+        return plans[name]
+
+    return plan
+
+
+@pytest.fixture(scope="session")
+def vladivostok(flagship: Callable[[str], Prepared]) -> ScenarioResult:
+    """A small simulated journey (Khasan → Ussuriysk → Vladivostok, 30 runs)."""
+    return simulate(flagship("vladivostok-2019"), replications=30, workers=1)
+
+
+@pytest.fixture(scope="session")
+def vladivostok_result(vladivostok: ScenarioResult) -> Analysis:
+    """Its analysis, as the map and export writers take it."""
+    return vladivostok.analysis
+
+
+@pytest.fixture(scope="session")
+def vladivostok_run(network: RailNetwork, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of ``trainsim run scenarios/vladivostok-2019.yaml -n 60 --seed 1``."""
+    out = tmp_path_factory.mktemp("run") / "vladivostok-2019"
+    code = main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "60",
+                 "--seed", "1", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
 
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     # tests never touch the network: `network fetch` skips its connection probe (tests that use
     # recorded Overpass responses replace the download itself); test_robustness tests the probe
-    from simulator.network import fetch
-
     monkeypatch.setattr(fetch, "check_connection", lambda urls, **kwargs: None)
     monkeypatch.setattr(fetch, "_check_overpass_status", lambda url, **kwargs: None)

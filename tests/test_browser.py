@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 
-from simulator.cli import main
-
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -44,12 +42,10 @@ def _wait(driver: Any, script: str, *, timeout: float = 10.0) -> Any:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def page(network, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("browser") / "run"
-    assert main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "20",
-                 "--out", str(out), "--quiet"]) == 0
-    return out
+@pytest.fixture
+def page(vladivostok_run: Path) -> Path:
+    """The outputs of a `trainsim run` (see conftest)."""
+    return vladivostok_run
 
 
 @pytest.fixture
@@ -106,8 +102,8 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
     assert driver.title.startswith("Khasan → Ussuriysk → Vladivostok")
     assert driver.find_element(By.CSS_SELECTOR, ".ts-legend").text.startswith("Legend")
     # minor stations wait for the user to zoom in
-    assert driver.execute_script(
-        "return window.trainsim.map.getPane('ts-minor').style.display") == "none"
+    assert _wait(driver, "return window.trainsim.map.getPane('ts-minor').style.display "
+                         "=== 'none'"), "minor stations shown before zooming in"
 
     rows = list(csv.DictReader((page / "timeline.csv").open(encoding="utf-8")))
     depart = datetime.strptime(rows[0]["median_utc"], "%Y-%m-%d %H:%M:%SZ")

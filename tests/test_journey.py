@@ -3,6 +3,7 @@ gauge changes, and replications started from a given state."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -191,11 +192,9 @@ def test_start_from_a_state(tmp_path: Path) -> None:
     assert passed.arrive_s[:, -1] == pytest.approx(t0 + c[-1] - c[mid])
 
 
-def test_gauge_change_sits_exactly_where_the_gauge_changes(network) -> None:
-    from simulator.planning import prepare
-    from simulator.scenario import load_scenario
-
-    prep = prepare(load_scenario("scenarios/vostochny-2023.yaml"), network=network)
+def test_gauge_change_sits_exactly_where_the_gauge_changes(
+        flagship: Callable[[str], Prepared]) -> None:
+    prep = flagship("vostochny-2023")
     marks = prep.route.marks_of("gauge_change")
     assert len(marks) == 1 and marks[0].name == "Tumangang"
     changes = [k for k, h in enumerate(prep.plan.halts) if h.kind == "gauge_change"]
@@ -210,5 +209,5 @@ def test_gauge_change_sits_exactly_where_the_gauge_changes(network) -> None:
     ev = [e for e in t.timelines[0].events if e.kind == "gauge_change"]
     assert len(ev) == 1 and ev[0].km == pytest.approx(marks[0].km, abs=0.05)
     # no gauge change on the all-standard-gauge Hanoi trip
-    hanoi = prepare(load_scenario("scenarios/hanoi-2019.yaml"), network=network)
+    hanoi = flagship("hanoi-2019")
     assert not [h for h in hanoi.plan.halts if h.kind == "gauge_change"]

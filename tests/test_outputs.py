@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from simulator import simulate
+from simulator._io import write_csv
 from simulator.cli import main
+from simulator.planning import Prepared
+from simulator.reports import replication_events, timeline_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "data" / "golden"
 FILES = ["timeline.csv", "events.csv", "route.geojson", "map.png", "map.html", "journey.gpkg",
          "journey.kml", "timedistance.png", "comparison.png", "summary.md", "manifest.json"]
-
-
-@pytest.fixture(scope="module")
-def vladivostok_run(network, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("run") / "vladivostok-2019"
-    code = main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "60",
-                 "--seed", "1", "--out", str(out), "--quiet"])
-    assert code == 0
-    return out
 
 
 def test_run_writes_every_output(vladivostok_run: Path) -> None:
@@ -72,32 +67,42 @@ def test_map_html_is_self_contained(vladivostok_run: Path) -> None:
 def test_golden_comparison(vladivostok_run: Path) -> None:
     """The reported-vs-simulated table for a fixed seed, against tests/data/golden."""
     summary = (vladivostok_run / "summary.md").read_text(encoding="utf-8")
-    table = [line for line in summary.splitlines() if line.startswith("| ")]
+    table = "\n".join(line for line in summary.splitlines() if line.startswith("| ")) + "\n"
     golden = GOLDEN / "vladivostok-2019-n60-seed1.md"
-    if os.environ.get("TRAINSIM_UPDATE_GOLDEN"):
-        golden.write_text("\n".join(table) + "\n", encoding="utf-8")
-    assert "\n".join(table) + "\n" == golden.read_text(encoding="utf-8")
+    assert table == golden.read_text(encoding="utf-8"), (
+        f"the table differs from {golden}; if the model changed on purpose, replace that file "
+        "with the table of `trainsim run scenarios/vladivostok-2019.yaml -n 60 --seed 1` and "
+        "say why in the commit")
 
 
-def test_same_seed_same_outputs(vladivostok_run: Path, tmp_path: Path) -> None:
-    out = tmp_path / "again"
-    assert main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "60",
-                 "--seed", "1", "--out", str(out), "--quiet", "--workers", "1"]) == 0
-    for name in ("timeline.csv", "events.csv", "summary.md"):
-        assert (out / name).read_bytes() == (vladivostok_run / name).read_bytes(), name
+def _written(folder: Path, rows: list[dict[str, object]]) -> bytes:
+    write_csv(folder / "x.csv", rows)
+    return (folder / "x.csv").read_bytes()
 
 
-def test_outputs_state_the_seed_and_follow_it(vladivostok_run: Path, tmp_path: Path) -> None:
+def test_same_seed_same_outputs(vladivostok_run: Path, flagship: Callable[[str], Prepared],
+                                tmp_path: Path) -> None:
+    # the same seed in one process instead of the run's pool: the same tables, bit for bit
+    again = simulate(flagship("vladivostok-2019"), replications=60, seed=1, workers=1)
+    assert _written(tmp_path, timeline_rows(again.analysis)) == \
+        (vladivostok_run / "timeline.csv").read_bytes()
+    assert _written(tmp_path, replication_events(again.analysis)) == \
+        (vladivostok_run / "events.csv").read_bytes()
+    assert again.summary() == (vladivostok_run / "summary.md").read_text(encoding="utf-8")
+
+
+def test_outputs_state_the_seed_and_follow_it(vladivostok_run: Path,
+                                              flagship: Callable[[str], Prepared],
+                                              tmp_path: Path) -> None:
     manifest = json.loads((vladivostok_run / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["runs"][0]["seed"] == 1 and manifest["runs"][0]["replications"] == 60
     assert sorted(manifest["files"]) == sorted(FILES[:-1])
     assert "60 replications, seed 1 " in (vladivostok_run / "summary.md").read_text("utf-8")
-    out = tmp_path / "seed2"
-    assert main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "8",
-                 "--seed", "2", "--out", str(out), "--quiet", "--workers", "1"]) == 0
-    assert "8 replications, seed 2 " in (out / "summary.md").read_text(encoding="utf-8")
+    other = simulate(flagship("vladivostok-2019"), replications=8, seed=2, workers=1)
+    assert "8 replications, seed 2 " in other.summary()
     # events.csv is replication 1 of the run: another seed, other events
-    assert (out / "events.csv").read_bytes() != (vladivostok_run / "events.csv").read_bytes()
+    assert _written(tmp_path, replication_events(other.analysis)) != \
+        (vladivostok_run / "events.csv").read_bytes()
 
 
 def test_compare_checks_every_file_before_simulating(

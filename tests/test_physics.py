@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from simulator.physics import G, TrainDynamics, speed_profile
+from simulator.physics import TrainDynamics, speed_profile
 from simulator.rolling_stock import load_consist, load_locomotive
 
 
@@ -102,7 +102,6 @@ def test_davis_resistance_and_tractive_effort() -> None:
     assert float(dyn.tractive_effort(1.0)) == pytest.approx(2 * 245e3)
     assert float(dyn.tractive_effort(40.0)) == pytest.approx(2 * 3040e3 / 40.0)
     assert dyn.mass_kg == pytest.approx((coach_t + loco_t) * 1000)
-    assert pytest.approx(9.81) == G
 
 
 def test_stop_loss_grows_with_speed() -> None:

@@ -6,12 +6,14 @@ cases, run as a user would, is ``tests/hostile_cases.py`` (a table; not part of 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,8 +23,11 @@ from simulator import settings
 from simulator._outdir import MANIFEST, OutputFolder
 from simulator.cli import main
 from simulator.errors import DataFileError, NoConnectionError, OutputError
+from simulator.montecarlo import run_monte_carlo
 from simulator.network import fetch
 from simulator.network.fetch import check_connection  # the real one (conftest stubs it out)
+from simulator.planning import Prepared
+from simulator.reports import analyse
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = (ROOT / "scenarios" / "vladivostok-2019.yaml").read_text(encoding="utf-8")
@@ -512,15 +517,8 @@ def test_killed_run_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # seeds
 # ----------------------------------------------------------------------------------------------
-def test_road_leg_follows_the_seed(network) -> None:
-    import dataclasses
-
-    from simulator.montecarlo import run_monte_carlo
-    from simulator.planning import prepare
-    from simulator.reports import analyse
-    from simulator.scenario import load_scenario
-
-    prep = prepare(load_scenario(ROOT / "scenarios" / "hanoi-2019.yaml"), network=network)
+def test_road_leg_follows_the_seed(flagship: Callable[[str], Prepared]) -> None:
+    prep = flagship("hanoi-2019")
     mc = run_monte_carlo(prep.plan, 4, seed=1, workers=1)
     a = analyse(prep, mc).road_arrival
     b = analyse(prep, dataclasses.replace(mc, seed=2)).road_arrival

@@ -8,16 +8,7 @@ import pytest
 
 from simulator import settings
 from simulator.errors import DataFileError, ScenarioError
-from simulator.rolling_stock import Sourced, load_consist, load_locomotive
-
-
-@pytest.mark.parametrize("name", ["kp-red-flag-1", "cn-df11z", "ru-tep70", "ru-ep1"])
-def test_locomotives_load_with_provenance(name: str) -> None:
-    loco = load_locomotive(name)
-    for field in type(loco).model_fields:
-        value = getattr(loco, field)
-        if isinstance(value, Sourced):
-            assert value.source or value.assumption
+from simulator.rolling_stock import load_consist, load_locomotive
 
 
 def test_consist_loads() -> None:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
+from simulator import RailNetwork, plan_scenario, simulate
 from simulator.cli import main
+from simulator.planning import Prepared, prepare
 from simulator.scenario import load_scenario, parse_clock_time
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,11 +162,8 @@ def test_number_needs_a_source(tmp_path: Path, network,
     assert "train.cars" in err and "'source'" in err
 
 
-def test_inline_rolling_stock(tmp_path: Path, network) -> None:
-    import yaml
-
-    from simulator.planning import prepare
-
+def test_inline_rolling_stock(tmp_path: Path, network: RailNetwork,
+                              flagship: Callable[[str], Prepared]) -> None:
     data = yaml.safe_load(BASE)
     loco = yaml.safe_load((ROOT / "data" / "rolling_stock" / "ru-tep70.yaml").read_text(
         encoding="utf-8"))
@@ -171,5 +175,61 @@ def test_inline_rolling_stock(tmp_path: Path, network) -> None:
     prep = prepare(load_scenario(path), network=network)
     assert prep.sections[0].dynamics.label.startswith("1× tep70-single")
     # one unit instead of two: less power, so the run cannot be faster
-    two = prepare(load_scenario(ROOT / "scenarios" / "vladivostok-2019.yaml"), network=network)
+    two = flagship("vladivostok-2019")
     assert prep.day.running_time_s >= two.day.running_time_s
+
+
+# ----------------------------------------------------------------------------------------------
+# the schema editors use
+# ----------------------------------------------------------------------------------------------
+SCHEMA = ROOT / "scenarios" / "scenario.schema.json"
+
+
+def test_the_committed_schema_is_what_trainsim_schema_prints(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(SCHEMA.read_text(encoding="utf-8")), (
+        "the scenario format changed: run `trainsim schema > scenarios/scenario.schema.json`")
+
+
+def test_flagship_scenarios_name_the_schema_and_follow_it() -> None:
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    for path in SCENARIOS:
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("# yaml-language-server: $schema=scenario.schema.json\n"), path
+        assert list(validator.iter_errors(yaml.safe_load(text))) == [], path
+    # and it tells an editor what is wrong: an unknown field, a bad choice, a bad clock
+    data = yaml.safe_load(BASE)
+    data["speed"] = 3
+    data["halts"][0]["kind"] = "picnic"
+    data["operating"] = {"night": [{"country": "RU", "start": "25:00", "end": "05:00",
+                                    "mode": "halt", "reason": "x", "assumption": "x"}]}
+    paths = {tuple(e.path) for e in validator.iter_errors(data)}
+    assert {(), ("halts", 0, "kind"), ("operating", "night", 0, "start")} <= paths
+
+
+# ----------------------------------------------------------------------------------------------
+# night rules, as in the README's example
+# ----------------------------------------------------------------------------------------------
+def test_the_readme_night_halt_example(tmp_path: Path, network: RailNetwork,
+                                       flagship: Callable[[str], Prepared]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"```yaml\n(operating:\n.*?)```", readme, re.DOTALL)
+    assert found, "the README's night-halt example"
+    data = yaml.safe_load((ROOT / "scenarios" / "vostochny-2023.yaml").read_text("utf-8"))
+    data.update(yaml.safe_load(found[1]))
+    path = tmp_path / "vostochny-night.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["validate", str(path)]) == 0
+    base = simulate(flagship("vostochny-2023"), replications=100, seed=1, workers=1)
+    night = simulate(plan_scenario(path, network=network), replications=100, seed=1, workers=1)
+    # in North Korea the train stands from 23:00 to 05:00 local time: a night or two
+    halts = night.events[night.events["kind"] == "night_halt"]
+    assert len(halts) and set(halts["time_local"].str[11:16]) == {"23:00"}
+    assert (halts["duration_min"] <= 360).all()
+    legs = base.comparison.set_index("leg")["sim_median_h"]
+    later = night.comparison.set_index("leg")["sim_median_h"]
+    assert 6 < later["Pyongyang → Khasan"] - legs["Pyongyang → Khasan"] <= 12
+    # in Russia nothing changes
+    assert later["Khasan → Ussuriysk"] == pytest.approx(legs["Khasan → Ussuriysk"], abs=0.05)

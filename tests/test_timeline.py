@@ -4,22 +4,21 @@ it refers to."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from simulator.montecarlo import run_monte_carlo
-from simulator.planning import Prepared, TimelineKind, prepare
+from simulator.planning import Prepared, TimelineKind
 from simulator.reports import analyse, timeline_rows
-from simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module", params=["hanoi-2019", "vostochny-2023"])
-def prepared(request: pytest.FixtureRequest, network) -> Prepared:
-    return prepare(load_scenario(ROOT / "scenarios" / f"{request.param}.yaml"),
-                   network=network)
+def prepared(request: pytest.FixtureRequest, flagship: Callable[[str], Prepared]) -> Prepared:
+    return flagship(request.param)
 
 
 def test_one_row_per_place_and_event(prepared: Prepared) -> None:
@@ -52,8 +51,8 @@ def test_a_place_with_halts_shows_each_halt_then_the_departure(prepared: Prepare
         assert TimelineKind.PASS not in kinds
 
 
-def test_reported_time_on_the_row_it_refers_to(network) -> None:
-    prep = prepare(load_scenario(ROOT / "scenarios" / "hanoi-2019.yaml"), network=network)
+def test_reported_time_on_the_row_it_refers_to(flagship: Callable[[str], Prepared]) -> None:
+    prep = flagship("hanoi-2019")
     rows = timeline_rows(analyse(prep, run_monte_carlo(prep.plan, 20, seed=1, workers=1)))
     reported = [(r["place"], r["event"]) for r in rows if r["reported"]]
     assert ("P'yŏngyang", "depart") in reported
