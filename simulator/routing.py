@@ -890,8 +890,10 @@ def survey(network: RailNetwork, origins: Sequence[Station], destinations: Seque
                 runs: dict[Any, tuple[np.ndarray, np.ndarray]] = runs
                 ) -> tuple[np.ndarray, np.ndarray]:
             if q not in runs:
-                runs[q] = router._run(q, seeds) if seeds else (
+                dist, pred = router._run(q, seeds) if seeds else (
                     np.full(n_e + 1, np.inf), np.full(n_e + 1, _NO_PRED))
+                # paths are walked back one predecessor at a time: a list is faster to index
+                runs[q] = (dist, pred.tolist())
             return runs[q]
 
         for b in destinations:
@@ -900,8 +902,9 @@ def survey(network: RailNetwork, origins: Sequence[Station], destinations: Seque
             j = router.node_index[b.node]
             allowed = frozenset({ca, str(g.nodes[b.node].get("country") or "?")})
             res = _best_path(router, run(wide), j)
-            if res is not None and any(router.country_list[router.country[e]] not in allowed
-                                       for e in res[1]):
+            allowed_codes = [router.country_list.index(c) for c in allowed
+                             if c in router.country_list]
+            if res is not None and not np.isin(router.country[res[1]], allowed_codes).all():
                 res = _best_path(router, run(_Query((gauge,), frozenset(), wide.max_angle_deg,
                                                     allowed)), j)
                 if res is None:
@@ -937,8 +940,8 @@ def survey(network: RailNetwork, origins: Sequence[Station], destinations: Seque
     return out
 
 
-def _best_path(router: RailRouter, run: tuple[np.ndarray, np.ndarray], target: int
-               ) -> tuple[float, list[int]] | None:
+def _best_path(router: RailRouter, run: tuple[np.ndarray, np.ndarray | list[int]],
+               target: int) -> tuple[float, list[int]] | None:
     """The cheapest arrival at node ``target`` of a one-gauge run: (metres, edges)."""
     dist, pred = run
     arrivals = router.into[target]
@@ -948,30 +951,34 @@ def _best_path(router: RailRouter, run: tuple[np.ndarray, np.ndarray], target: i
     if not np.isfinite(dist[best]):
         return None
     source = len(pred) - 1
-    edges = [best]
-    while int(pred[edges[-1]]) != source:
-        edges.append(int(pred[edges[-1]]))
+    edges = [int(best)]
+    step = int(pred[best])
+    while step != source:
+        edges.append(step)
+        step = int(pred[step])
     edges.reverse()
     return float(dist[best]), edges
 
 
 def _path_refusal(router: RailRouter, edges: list[int], is_station: np.ndarray) -> str:
     """The refusal :func:`find_route` would give a one-leg route, or ''."""
-    countries = [router.country_list[router.country[e]] for e in edges]
+    codes = router.country[edges]
+    change = np.flatnonzero(codes[1:] != codes[:-1])
     crossed: set[frozenset[str]] = set()
-    for x, y in itertools.pairwise(countries):
-        if x != y:
-            pair = frozenset((x, y))
-            if pair in crossed:
-                return f"crosses the {'–'.join(sorted(pair))} border twice"
-            crossed.add(pair)
-    nodes = [int(router.eu[edges[0]]), *(int(router.ev[e]) for e in edges)]
-    seen: set[int] = set()
-    for i, n in enumerate(nodes):
-        if n in seen and is_station[n] and i < len(nodes) - 1:
-            d = router.graph.nodes[router.nodes[n]]
-            return f"passes {d.get('name:en') or d.get('name') or 'a station'} twice"
-        seen.add(n)
+    for k in change.tolist():
+        pair = frozenset((router.country_list[codes[k]], router.country_list[codes[k + 1]]))
+        if pair in crossed:
+            return f"crosses the {'–'.join(sorted(pair))} border twice"
+        crossed.add(pair)
+    nodes = np.concatenate([router.eu[edges[:1]], router.ev[edges]])
+    stations = nodes[:-1][is_station[nodes[:-1]]]  # (arriving at the end is no pass)
+    if len(np.unique(stations)) < len(stations):
+        seen: set[int] = set()
+        for n in stations.tolist():
+            if n in seen:
+                d = router.graph.nodes[router.nodes[n]]
+                return f"passes {d.get('name:en') or d.get('name') or 'a station'} twice"
+            seen.add(n)
     return ""
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -475,38 +476,49 @@ def test_concurrent_runs_on_one_folder_take_turns(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # signals: a process to kill
 # ----------------------------------------------------------------------------------------------
-def _start_run(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+def _start_run(tmp_path: Path, *, workers: int = 1
+               ) -> tuple[subprocess.Popen[str], Path, list[psutil.Process]]:
+    """`trainsim run` of 100,000 replications (minutes), once it simulates: the process, its
+    output folder and its worker processes."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("the folder is empty but for this", encoding="utf-8")
     target = tmp_path / "target"
     proc = subprocess.Popen(
         [sys.executable, "-m", "simulator", "run",
-         str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "100000", "--workers", "1",
-         "--quiet", "--out", str(target)],
+         str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "100000", "--workers",
+         str(workers), "--quiet", "--out", str(target)],
         cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    children: list[psutil.Process] = []
     deadline = time.time() + 60
-    while not [p for p in tmp_path.iterdir() if p.name.startswith(".target.")]:
+    while (not [p for p in tmp_path.iterdir() if p.name.startswith(".target.")]
+           or len(children) < (workers if workers > 1 else 0)):
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.time() < deadline, "the run never claimed its output folder"
+        assert time.time() < deadline, "the run never claimed its output folder or started"
         time.sleep(0.02)
-    time.sleep(0.3)
-    return proc, target
+        children = parent.children(recursive=True)
+    time.sleep(0.3)  # mid-run
+    return proc, target, children
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_removes_temporary_folders(tmp_path: Path, sig: int, code: int) -> None:
-    proc, target = _start_run(tmp_path)
+def test_a_signal_stops_the_run_cleanly(tmp_path: Path, sig: int, code: int) -> None:
+    """`trainsim run` stopped mid-run (SIGTERM, or Ctrl-C): one line, no temporary folder, the
+    output folder as it was, and no worker process left behind."""
+    proc, target, workers = _start_run(tmp_path, workers=2)
     proc.send_signal(sig)
     assert proc.wait(30) == code
     err = proc.stderr.read() if proc.stderr else ""
     assert "Traceback" not in err and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert not target.exists()
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
 
 
 def test_killed_run_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
-    proc, target = _start_run(tmp_path)
+    proc, target, _ = _start_run(tmp_path)
     proc.kill()
     proc.wait(30)
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".target.")], "nothing stale"

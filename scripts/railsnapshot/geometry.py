@@ -48,19 +48,22 @@ class SegmentIndex:
     """The segments of some ways of a writer, for nearest-track queries in metres."""
 
     def __init__(self, b: OsmXmlWriter, ways: list[int]) -> None:
-        seg_way, seg_i, coords = [], [], []
-        for wi in ways:
-            w = b.ways[wi]
-            pts = [(b.nodes[n].lon, b.nodes[n].lat) for n in w.nodes]
-            for i in range(len(pts) - 1):
-                seg_way.append(wi)
-                seg_i.append(i)
-                coords.append((pts[i], pts[i + 1]))
-        self.way = np.asarray(seg_way, dtype=np.int64)
-        self.seg = np.asarray(seg_i, dtype=np.int64)
-        arr = np.asarray(coords, dtype=float).reshape(-1, 2, 2)
-        self.a, self.b = arr[:, 0, :], arr[:, 1, :]
-        self.tree = STRtree(shapely.linestrings(arr)) if len(arr) else None
+        ids = [n for wi in ways for n in b.ways[wi].nodes]
+        lon = np.fromiter((b.nodes[n].lon for n in ids), dtype=float, count=len(ids))
+        lat = np.fromiter((b.nodes[n].lat for n in ids), dtype=float, count=len(ids))
+        counts = np.asarray([len(b.ways[wi].nodes) - 1 for wi in ways], dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(counts + 1)[:-1]]).astype(np.int64)
+        # segment i of a way runs from its node i to node i + 1
+        self.way = np.repeat(np.asarray(ways, dtype=np.int64), counts)
+        self.seg = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+            np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64), counts)
+        start = np.repeat(first, counts) + self.seg
+        self.a = np.column_stack([lon[start], lat[start]])
+        self.b = np.column_stack([lon[start + 1], lat[start + 1]])
+        coords = np.stack([self.a, self.b], axis=1).reshape(-1, 2)
+        lines = shapely.from_ragged_array(shapely.GeometryType.LINESTRING, coords,
+                                          (np.arange(len(self.a) + 1) * 2,))
+        self.tree = STRtree(lines) if len(self.a) else None
 
     def near(self, lat: np.ndarray, lon: np.ndarray, radius_m: float) -> list[list[Snap]]:
         """For each point, the snaps onto segments within ``radius_m``, nearest first."""

@@ -13,6 +13,7 @@ import gzip
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import quoteattr
@@ -20,6 +21,9 @@ from xml.sax.saxutils import quoteattr
 from simulator._io import atomic_path
 
 __all__ = ["OsmNode", "OsmWay", "OsmXmlWriter"]
+
+#: tag keys and values repeat (a network has a few thousand distinct ones in 100,000s of tags)
+_quoteattr = lru_cache(maxsize=1 << 16)(quoteattr)
 
 
 @dataclass
@@ -104,6 +108,7 @@ class OsmXmlWriter:
             tmp.write_bytes(data)
 
     def _write_to(self, f: IO[str]) -> None:
+        quoteattr = _quoteattr
         used = self.way_node_ids()
         f.write("<?xml version='1.0' encoding='UTF-8'?>\n")
         f.write(f"<osm version=\"0.6\" generator={quoteattr(self.generator)}>\n")
