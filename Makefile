@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # the flagship scenarios (scenarios/defaults/ holds the shared operating rules)
 SCENARIOS := $(sort $(wildcard scenarios/*.yaml))
+# the test suite on two processes (pytest-xdist): it is CPU-bound, and the machine has two cores
+PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint snapshot bench clean
+.PHONY: demo test test-install lint schema snapshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +22,20 @@ demo: $(STAMP)
 	$(BIN)/trainsim compare $(SCENARIOS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check simulator tests scripts benchmarks
+	$(BIN)/ruff check simulator tests scripts benchmarks examples
 	$(BIN)/mypy
 
+# the whole suite with coverage per module (package and snapshot recipe)
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --cov --cov-report=term
+
+# slow: builds a wheel, installs it into a new environment, runs trainsim from another folder
+test-install: $(STAMP)
+	$(BIN)/python -m pytest -q -m install -p no:cacheprovider
+
+# the JSON Schema that the scenarios name (rewrite it when the scenario format changes)
+schema: $(STAMP)
+	$(BIN)/trainsim schema > scenarios/scenario.schema.json
 
 snapshot: $(STAMP)
 	$(BIN)/python scripts/build_rail_snapshot.py
@@ -35,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_montecarlo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -8,13 +8,9 @@
 # The test suite runs this file (tests/test_api.py).
 
 # %%
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # drop this line in a notebook to see the charts inline
-
-import numpy as np  # noqa: E402
-
-from simulator import (  # noqa: E402
+from simulator import (
     bundled_scenarios,
     compare_scenarios,
     find_route,
@@ -55,7 +51,8 @@ print(result)
 
 # %%
 print(result.legs[["from", "to", "km", "median_h", "p05_h", "p95_h"]])
-print(result.comparison[["leg", "kind", "reported_h", "sim_median_h", "reported_in_band"]])
+print(result.comparison[["leg", "kind", "reported_h", "sim_median_h", "reported_in_band"]]
+      .to_string())
 arrival = result.timeline.query("event == 'arrive'").iloc[-1]
 print(f"arrival at {arrival['place']}: {arrival['median_local']} (median)")
 
@@ -71,7 +68,7 @@ print(f"rail journey: median {np.median(result.journey_hours):.1f} h")
 # ## Charts and files
 
 # %%
-ax = result.plot_timedistance()
+ax = result.plot_timedistance()  # in a notebook the chart shows; here it goes to a file
 ax.figure.savefig("timedistance.png")
 folder = result.write("outputs/example-hanoi-2019", replace=True)
 print("wrote", folder)
@@ -82,5 +79,6 @@ print("wrote", folder)
 # %%
 both = compare_scenarios(["vladivostok-2019", "vostochny-2023"], replications=100, seed=1,
                          network=network, workers=1)
-print(both.comparison[["scenario", "leg", "reported_h", "sim_median_h", "error_pct"]])
+print(both.comparison[["scenario", "leg", "reported_h", "sim_median_h", "error_pct"]]
+      .to_string())
 print(both.summary().splitlines()[-1])

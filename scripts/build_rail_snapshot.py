@@ -25,14 +25,14 @@ from railsnapshot.build import (
 )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=default_shared_dir())
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "rail" / "corridors.osm.bz2")
     parser.add_argument("--xml-only", action="store_true",
                         help="do not parse the XML into the bundled graph (.graph.npz)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.shared.is_dir():
         sys.exit(f"{args.shared}: shared source folder not found (give --shared DIR)")
     for line in build_snapshot(args.shared, args.out):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import runpy
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,3 +126,32 @@ def test_plan_without_simulating(network: RailNetwork) -> None:
     assert isinstance(prep.itinerary.segments, list)
     frame = prep.route.table()
     assert isinstance(frame, pd.DataFrame) and frame["length_km"].sum() > 4000
+
+
+def test_the_wheel_carries_every_bundled_file() -> None:
+    """pyproject's package data covers every file of data/, scenarios/ and simulator/web/ (a
+    folder added there without a line in pyproject would be left out of a wheel)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    setup = config["setuptools"]
+    mapped = setup["package-dir"]
+
+    def folder(package: str) -> Path:  # setuptools' rule: the longest mapped prefix
+        parts = package.split(".")
+        for k in range(len(parts), 0, -1):
+            head = ".".join(parts[:k])
+            if head in mapped:
+                return ROOT / mapped[head] / "/".join(parts[k:])
+        return ROOT / "/".join(parts)
+
+    folders = {package: folder(package) for package in setup["packages"]}
+    for package in setup["package-data"]:
+        assert package in folders, f"package-data for {package}, which is not a package"
+    for top in ("data", "scenarios", "simulator/web"):
+        for path in sorted((ROOT / top).rglob("*")):
+            if path.is_dir() or "__pycache__" in path.parts:
+                continue
+            owner = [p for p, f in folders.items() if f == path.parent]
+            assert owner, f"{path.relative_to(ROOT)}: its folder is no package in pyproject.toml"
+            patterns = setup["package-data"].get(owner[0], [])
+            assert any(fnmatch.fnmatch(path.name, pat) for pat in patterns), (
+                f"{path.relative_to(ROOT)}: no package-data pattern of {owner[0]} matches it")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -191,6 +193,15 @@ def test_the_committed_schema_is_what_trainsim_schema_prints(
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(SCHEMA.read_text(encoding="utf-8")), (
         "the scenario format changed: run `trainsim schema > scenarios/scenario.schema.json`")
+
+
+def test_python_m_simulator_is_trainsim(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["trainsim", "schema"])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module("simulator", run_name="__main__")
+    assert done.value.code == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "trainsim scenario"
 
 
 def test_flagship_scenarios_name_the_schema_and_follow_it() -> None:

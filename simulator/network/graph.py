@@ -24,7 +24,7 @@ import numpy as np
 from simulator import settings
 from simulator.errors import DataFileError, NetworkError
 from simulator.network._cache import CACHE_VERSION, CacheError, read_cache, write_cache
-from simulator.network.stations import StationIndex
+from simulator.network.stations import StationIndex, read_aliases
 from simulator.network.tags import parse_gauge, parse_maxspeed
 
 __all__ = ["CACHE_VERSION", "RailNetwork", "bundled_graph_path", "load_network",
@@ -290,6 +290,8 @@ def load_network(
     if key is not None and key in _LOADED:
         _LOADED.move_to_end(key)
         return _LOADED[key]
+    # the small input first: a bad aliases table fails before the graph is read
+    alias_map = read_aliases(aliases) if aliases.is_file() else None
     digest = _file_hash(path)
     loaded: tuple[nx.MultiDiGraph, dict[str, np.ndarray]] | None = None
     cache_file = None
@@ -315,7 +317,7 @@ def load_network(
         graph, arrays = loaded
         for _u, _v, d in graph.edges(data=True):
             d["gauges"] = frozenset(d.get("gauges") or ())
-    stations = StationIndex.from_graph(graph, aliases if aliases.is_file() else None)
+    stations = StationIndex.from_graph(graph, alias_map)
     borders = [n for n, d in graph.nodes(data=True) if d.get("border_crossing")]
     network = RailNetwork(graph=graph, stations=stations, source=path, borders=borders,
                           arrays=arrays)

@@ -102,7 +102,8 @@ class StationIndex:
         raise StationNotFoundError(msg)
 
     @classmethod
-    def from_graph(cls, graph: nx.MultiDiGraph, aliases_file: Path | None = None) -> StationIndex:
+    def from_graph(cls, graph: nx.MultiDiGraph, aliases: dict[str, str] | None = None
+                   ) -> StationIndex:
         """Build the index from the station nodes of a network graph."""
         stations = []
         for node, data in graph.nodes(data=True):
@@ -118,7 +119,7 @@ class StationIndex:
         # station-table stations first, so that their names win over OSM points
         stations.sort(key=lambda s: (graph.nodes[s.node].get("trainsim:station_priority") is None,
                                      s.node))
-        return cls(stations, read_aliases(aliases_file) if aliases_file else None)
+        return cls(stations, aliases)
 
 
 def read_aliases(path: Path) -> dict[str, str]:
