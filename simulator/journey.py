@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,14 +132,16 @@ class StartState:
     ``halts_pending`` (the train was seen arriving or standing there), done otherwise (it was
     seen passing or leaving). Unplanned stops are drawn for the stretch ahead only.
 
-    What is not kept: the pilot train's actual position. It is placed at the same km one
-    headway earlier (``t_s − headway``), as if it had kept exactly the headway, with its halts
-    at ``km`` done; a hold-up of the pilot in progress at the time of the state is forgotten.
+    The pilot train left ``km`` at ``pilot_t_s`` (it may have run on since), with its halts at
+    ``km`` done. Without ``pilot_t_s`` it is placed at the same km one headway earlier
+    (``t_s − headway``), as if it had kept exactly the headway: a pilot that was further ahead,
+    or a hold-up of the pilot in progress at the time of the state, is then forgotten.
     """
 
     km: np.ndarray | float
     t_s: np.ndarray | float
     halts_pending: bool = False
+    pilot_t_s: np.ndarray | float | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -185,7 +187,8 @@ def draw_parameters(plan: JourneyPlan, seed: int | np.random.Generator, n: int, 
 # the batch
 # ----------------------------------------------------------------------------------------------
 def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
-                   start: StartState | None = None, record: bool = False) -> BatchTimes:
+                   start: StartState | None = None, record: bool = False,
+                   pilot_points: Sequence[int] = ()) -> BatchTimes:
     """Run one replication per row of ``params``.
 
     Parameters
@@ -200,6 +203,9 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         (the ``depart`` column is then unused).
     record
         Keep each replication's event timeline (for a few replications: it is slow).
+    pilot_points
+        Route points at which to keep the pilot train's times (``pilot_s``, NaN at the other
+        points) without recording; with ``record`` they are kept at every point.
 
     Returns
     -------
@@ -208,14 +214,16 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         ``params`` and its noise key, never on the other rows.
     """
     batch = Batch(plan, params, None if start is None else (
-        start.km, start.t_s, start.halts_pending))
+        start.km, start.t_s, start.halts_pending), None if start is None else start.pilot_t_s)
     n, h = len(params), len(plan.halts)
     hs = np.full((n, h), np.nan)
     he = np.full((n, h), np.nan)
     final = np.full(n, np.nan)
     anchors = Anchors()
     timelines: list[Timeline] | None = [] if record else None
-    pilot = np.full((n, plan.n_points), np.nan) if record and plan.has_pilot else None
+    keep_pilot = plan.has_pilot and (record or len(pilot_points) > 0)
+    pilot = np.full((n, plan.n_points), np.nan) if keep_pilot else None
+    points = None if record else np.asarray(pilot_points, dtype=int)
     for r in range(n):
         rep = _Replication(plan, batch, r, anchors, hs, he, record=record)
         rep.run()
@@ -224,7 +232,10 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
             assert rep.timeline is not None
             timelines.append(rep.timeline)
         if pilot is not None:
-            pilot[r] = rep.pilot_times()
+            if points is None:
+                pilot[r] = rep.pilot_times()
+            else:
+                pilot[r, points] = rep.pilot_times(points)
     arrive, depart = anchors.times(plan, batch, n)
     arrive[:, -1] = final
     # the start: the origin at the departure time, or the given state
@@ -427,7 +438,7 @@ class _Replication:
     # -- the pilot train ------------------------------------------------------------------------
     def pilot(self) -> _Process:
         env = self.env
-        yield env.timeout(max(self.t0 - self.headway, 0.0))
+        yield env.timeout(float(self.batch.pilot_t0[self.r]))
         me = _Train(self.x0, *self.c0)
         self._log(env.now, me.km, "depart", 0.0, "pilot train leaves ahead", train="pilot")
         groups = self._groups(pilot=True)
@@ -443,14 +454,16 @@ class _Replication:
                 self.p_frontier = None
                 return
 
-    def pilot_times(self) -> np.ndarray:
-        """``(P,)`` when the pilot left or passed each route point (after the run)."""
+    def pilot_times(self, points: np.ndarray | None = None) -> np.ndarray:
+        """When the pilot left or passed each route point (``(P,)``), or each of ``points``
+        (after the run)."""
         plan, b, r = self.plan, self.batch, self.r
-        out = np.full(plan.n_points, np.nan)
-        for p in range(plan.n_points):
+        which = range(plan.n_points) if points is None else points.tolist()
+        out = np.full(len(which), np.nan)
+        for i, p in enumerate(which):
             t = self._pilot_time_at(float(plan.km[p]), float(b.cd_pt[r, p]),
                                     float(b.cn_pt[r, p]))
-            out[p] = np.nan if t is None else t
+            out[i] = np.nan if t is None else t
         return out
 
     def _publish(self, me: _Train) -> None:
