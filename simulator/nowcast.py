@@ -467,8 +467,8 @@ class ParticleFilter:
         later_points = [q for q in self.points if q > point]
         ahead = self.simulate(plan, p.params.take(rows), start=start,
                               pilot_points=later_points)
-        cols = [j for j, q in enumerate(self.points) if q > point]
-        if cols and ahead.pilot_s is not None:
+        cols = np.array([j for j, q in enumerate(self.points) if q > point], dtype=int)
+        if len(cols) and ahead.pilot_s is not None:
             p.pilot_s[np.ix_(rows, cols)] = ahead.pilot_s[:, later_points]
         later = np.arange(plan.n_points) > point
         p.arrive_s[np.ix_(rows, later)] = ahead.arrive_s[:, later]
