@@ -48,7 +48,7 @@ from simulator.sightings import PlacedSighting, Sighting, SightingKind
 __all__ = [
     "DEFAULT_PARTICLES", "ESS_THRESHOLD", "MIN_ESS_FRACTION", "NowcastResult", "ParticleFilter",
     "Particles", "StepReport", "log_likelihood", "model_sigma_s", "nowcast",
-    "plan_with_sightings", "prepare_nowcast", "weighted_quantile",
+    "plan_with_sightings", "prepare_nowcast", "sighting_uncertainty_min", "weighted_quantile",
 ]
 
 #: particles of a nowcast unless asked otherwise
@@ -133,11 +133,11 @@ def _scale_mixture(dof: float, nodes: int = 64) -> tuple[np.ndarray, np.ndarray]
     """Precision multipliers λ and weights of a Student t of unit variance as a normal scale
     mixture: ``N(0, 1/λ)`` with λ (ν − 2)/ν ~ Gamma(ν/2, rate ν/2), on a logarithmic grid of λ
     (which keeps the far tail: within 0.02 in log density out to 14 standard deviations)."""
-    from scipy.stats import gamma
-
     lam = np.geomspace(1e-5, 50.0, nodes)
-    w = gamma.pdf(lam * (dof - 2) / dof, dof / 2, scale=2 / dof) * lam * np.gradient(
-        np.log(lam))
+    g = lam * (dof - 2) / dof  # the Gamma variable
+    k = dof / 2  # shape; rate k
+    log_pdf = k * math.log(k) - math.lgamma(k) + (k - 1) * np.log(g) - k * g
+    w = np.exp(log_pdf) * lam * np.gradient(np.log(lam))
     return lam, w / w.sum()
 
 
@@ -659,6 +659,16 @@ def plan_with_sightings(scenario: Any, itinerary: Any, placed: Sequence[PlacedSi
     index = {id(p): i for i, p in enumerate(placed)}
     points = [prep.reported_point[_sighting_id(index[id(p)])] for p in ordered]
     return prep, ordered, points
+
+
+def sighting_uncertainty_min(scenario: Any) -> float:
+    """The uncertainty of a sighting that gives none: the scenario's ``nowcast.uncertainty_min``,
+    else :data:`~simulator.sightings.DEFAULT_UNCERTAINTY_MIN`."""
+    from simulator.sightings import DEFAULT_UNCERTAINTY_MIN
+
+    settings = getattr(scenario, "nowcast", None)
+    value = getattr(settings, "uncertainty_min", None)
+    return float(value.value) if value is not None else DEFAULT_UNCERTAINTY_MIN
 
 
 def _sighting_id(i: int) -> str:

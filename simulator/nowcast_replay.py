@@ -30,7 +30,7 @@ from simulator.nowcast import (
 )
 from simulator.sightings import PlacedSighting, Sighting, SightingKind
 
-__all__ = ["MIN_REPORTED", "ReplayRow", "TripReplay", "replay_trip", "summary"]
+__all__ = ["MIN_REPORTED", "ReplayRow", "TripReplay", "replay", "replay_trip", "summary"]
 
 #: a trip needs at least this many reported rail times: one to condition on, one to predict,
 #: and one more, so that some prediction rests on a sighting beyond the departure
@@ -176,3 +176,35 @@ def summary(trips: Sequence[TripReplay]) -> Summary:
     rows = [r for t in trips for r in t.rows]
     return Summary([r for r in rows if r.midpoint and r.final], [r for r in rows if r.final],
                    rows)
+
+
+def replay(scenarios: Sequence[Any], *, particles: int = DEFAULT_PARTICLES,
+           seed: int | None = None, model_error: float = MODEL_ERROR, network: Any = None,
+           prepared: Sequence[Any] | None = None) -> list[TripReplay]:
+    """Replay the nowcast over each scenario's reported times (see the module docstring).
+
+    Parameters
+    ----------
+    scenarios
+        Loaded scenarios; those with fewer than :data:`MIN_REPORTED` reported times on the rail
+        route are returned with ``skipped`` set.
+    particles, seed, model_error
+        As for :func:`~simulator.nowcast.nowcast` (each scenario's own seed by default).
+    network
+        The rail network (loaded once for all when not given).
+    prepared
+        The scenarios already prepared (:func:`~simulator.planning.prepare`), same order.
+    """
+    from simulator.nowcast import sighting_uncertainty_min
+    from simulator.planning import prepare
+
+    if prepared is None:
+        if network is None:
+            from simulator.network.graph import load_network
+
+            nets = {sc.network for sc in scenarios}
+            network = load_network(next(iter(nets))) if len(nets) == 1 else None
+        prepared = [prepare(sc, network=network) for sc in scenarios]
+    return [replay_trip(prep, particles=particles, seed=seed, model_error=model_error,
+                        uncertainty_min=sighting_uncertainty_min(prep.scenario))
+            for prep in prepared]
