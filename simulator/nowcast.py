@@ -539,22 +539,38 @@ class ParticleFilter:
             rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(15,)))
             idx = systematic_resample(p.weights, rng)
         out = p.take(idx)
-        if not model_error or self.model_error == 0:
-            return out
+        if model_error and self.model_error > 0:
+            self._stretch(out, self.last_point, self.last_t[idx],
+                          self.model_error_draws(len(idx)))
+        return out
+
+    def prior_forecast(self, *, model_error: bool = True) -> Particles:
+        """The particles as drawn, before any sighting; with ``model_error``, every time after
+        the departure carries the model's error (the nowcast's own forecast before
+        conditioning, against which a sighting's effect is measured)."""
+        out = self.prior.take(np.arange(len(self.prior)))
+        if model_error and self.model_error > 0:
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(17,)))
+            dof = MODEL_ERROR_DOF
+            z = np.clip(rng.standard_t(dof, len(out)) * math.sqrt((dof - 2) / dof), -6, 6)
+            self._stretch(out, 0, out.depart(self.plan, 0).copy(), z)
+        return out
+
+    def _stretch(self, p: Particles, point: int, t0: np.ndarray, z: np.ndarray) -> None:
+        """Add the model's error (``z`` standard deviations) to every time of ``p`` after route
+        point ``point``, measured from ``t0``."""
         plan = self.plan
-        t0 = self.last_t[idx][:, None]
-        z = self.model_error_draws(len(idx))[:, None]
+        t0c, zc = t0[:, None], z[:, None]
 
         def stretch(times: np.ndarray, after: np.ndarray) -> None:
             cols = np.flatnonzero(after)
             if len(cols):
-                times[:, cols] = self.with_model_error(times[:, cols], t0, z)
+                times[:, cols] = self.with_model_error(times[:, cols], t0c, zc)
 
-        stretch(out.arrive_s, np.arange(plan.n_points) > self.last_point)
-        stretch(out.dwell_depart_s, plan.dwell_points > self.last_point)
-        stretch(out.halt_start_s, plan.halt_point > self.last_point)
-        stretch(out.halt_end_s, plan.halt_point > self.last_point)
-        return out
+        stretch(p.arrive_s, np.arange(plan.n_points) > point)
+        stretch(p.dwell_depart_s, plan.dwell_points > point)
+        stretch(p.halt_start_s, plan.halt_point > point)
+        stretch(p.halt_end_s, plan.halt_point > point)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -576,7 +592,8 @@ class NowcastResult:
         The moment "now" (UTC).
     prior, posterior
         :class:`~simulator.reports.ScenarioResult` of the particles before any sighting and
-        after the last one (resampled to equal weights).
+        after the last one (resampled to equal weights), both with the model's error on the
+        stretch after the last thing known (the departure, the last sighting).
     steps
         One report per sighting.
     position_km
@@ -729,7 +746,7 @@ def nowcast(scenario: Any, sightings: Sequence[Sighting], *, now: datetime | Non
     if params is None:
         params = draw_parameters(plan, seed, particles)
     pf = ParticleFilter(plan, params, seed=seed, points=points, model_error=model_error)
-    prior = analyse(prep, pf.prior.as_result(seed, plan))
+    prior = analyse(prep, pf.prior_forecast().as_result(seed, plan))
     for p, point in zip(placed, points, strict=True):
         pf.assimilate(p, point)
     final = pf.equal_weights()

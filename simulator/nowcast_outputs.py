@@ -368,9 +368,9 @@ def _map_script(result: NowcastResult) -> str:
     track = median_track(result.posterior)
     frame = int(np.argmin(np.abs(track.t_s - result.now_s)))
     title = (f"<h1>Nowcast: {escape(result.prepared.scenario.title)}</h1><p>Now: "
-             f"{escape(now_local)}. The green band is where the train likely is (90 %), the "
-             f"square its median; red rings are the sightings. The train marker and time "
-             f"control follow the conditioned runs.</p>")
+             f"{escape(now_local)}. The green band is where the train likely is now (50 % "
+             f"dark, 90 % light); red rings are the {len(result.sightings)} sighting(s). The "
+             f"train and its time control follow the runs conditioned on them.</p>")
     data = {"band90": line(float(q[0]), float(q[4])), "band50": line(float(q[1]), float(q[3])),
             "median": [round(float(lat), 5), round(float(lon), 5)],
             "popupNow": popup_now, "sightings": sightings, "frame": frame, "title": title}
@@ -395,6 +395,15 @@ def _map_script(result: NowcastResult) -> str:
   });
   var title = document.querySelector(".ts-title");
   if (title) { title.innerHTML = d.title; }
+  var legend = document.querySelector(".ts-legend ul");
+  if (legend) {
+    legend.insertAdjacentHTML("afterbegin",
+      "<li><span class='ts-key'><span style='display:inline-block;width:28px;height:10px;" +
+      "background:#117a65;opacity:.6'></span></span>likely position now (50 %; 90 % lighter)" +
+      "</li><li><span class='ts-key'><span style='display:inline-block;width:14px;" +
+      "height:14px;border:3px solid #c0392b;border-radius:50%;box-sizing:border-box'>" +
+      "</span></span>sighting</li>");
+  }
   ts.show(Math.min(d.frame, ts.frames - 1));
   // open on the likely position now, with the country around it; zoom out for the route
   map.fitBounds(L.latLngBounds(d.band90).pad(1.5), {maxZoom: 8,
@@ -477,18 +486,22 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
     def fig_row(label: str, rows: Sequence[Any]) -> str:
         f = s.figures(rows)
         if not f["n"]:
-            return f"| {label} | 0 | – | – | – | – |"
-        return (f"| {label} | {f['n']} | {f['prior_mae_h']:.2f} | {f['nowcast_mae_h']:.2f} | "
-                f"{f['prior_cover']:.0%} | {f['nowcast_cover']:.0%} |")
+            return f"| {label} | 0 | – | – | – | – | – |"
+        return (f"| {label} | {f['n']} | {f['prior_mae_h']:.2f} | {f['run_cover']:.0%} | "
+                f"{f['prior_cover']:.0%} | {f['nowcast_mae_h']:.2f} | "
+                f"{f['nowcast_cover']:.0%} |")
 
     out = [f"Nowcast replay over the reported trips ({particles:,} particles, model error "
            f"{model_error:.0%} of a leg's time). Each trip's reported times are taken in route "
            "order as sightings; after the first *k* of them the nowcast predicts every later "
            "one. *Error*: the median minus the reported time (its middle), hours; *in band*: "
-           "the reported time meets the 5–95 % band. *Before*: the unconditioned forecast "
-           "(the same particles before any sighting), as `trainsim run` gives it.", "",
-           "| predictions | n | median abs. error before (h) | after (h) | in band before | "
-           "after |", "|---|---|---|---|---|---|",
+           "the reported time meets the 5–95 % band. *Before*: the same particles before any "
+           "sighting, i.e. the unconditioned forecast, with the band `trainsim run` gives "
+           "(*run*) and with the model's own error added as the nowcast adds it after a "
+           "sighting (*+model error*; the medians are the same).", "",
+           "| predictions | n | median abs. error before (h) | in band before: run | "
+           "+model error | median abs. error after (h) | in band after |",
+           "|---|---|---|---|---|---|---|",
            fig_row("final arrival, sightings up to the trip's midpoint", s.midpoint_rows),
            fig_row("final arrival, every replay", s.final_rows),
            fig_row("every later reported time, every replay", s.all_rows), ""]
@@ -507,11 +520,12 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
                        f"{al['nowcast_mae_h']:.2f} | {al['nowcast_cover']:.0%} |")
         out.append("")
     out += ["Final arrival per trip and replay:", "",
-            "| trip | sightings used | last seen | error before (h) | in band | error after (h)"
-            " | 5–95 % after (h) | in band |", "|---|---|---|---|---|---|---|---|"]
+            "| trip | sightings used | last seen | error before (h) | in band before: run | "
+            "+model error | error after (h) | 5–95 % after (h) | in band after |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for t in trips:
         if t.skipped:
-            out.append(f"| {t.scenario} | – | not replayed: {t.skipped} | | | | | |")
+            out.append(f"| {t.scenario} | – | not replayed: {t.skipped} | | | | | | |")
             continue
         for r in t.rows:
             if not r.final:
@@ -519,7 +533,7 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
             d = r.row()
             mid = " (midpoint)" if r.midpoint else ""
             out.append(f"| {t.scenario} | {r.used}{mid} | {r.last_seen} (km {r.last_km:,.0f}) |"
-                       f" {d['prior_error_h']:+.2f} | {d['prior_inside']} | "
+                       f" {d['prior_error_h']:+.2f} | {d['run_inside']} | {d['prior_inside']} | "
                        f"{d['nowcast_error_h']:+.2f} | {d['nowcast_band_h']} | "
                        f"{d['nowcast_inside']} |")
     return "\n".join(out) + "\n"
@@ -553,9 +567,11 @@ def replay_chart(trips: Sequence[Any], path: Path) -> None:
         ax.set_ylabel("error of the final arrival (h)")
         ax.set_title(t.scenario, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+               frameon=False)
     fig.suptitle("Nowcast replay: final arrival, before and after conditioning", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     _save(fig, path)
 
 

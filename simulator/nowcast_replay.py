@@ -51,8 +51,9 @@ class ReplayRow:
     target: str
     target_km: float
     reported_s: tuple[float, float]  # seconds after the plan's epoch
-    prior_s: np.ndarray  # 5 %, 50 %, 95 %
+    prior_s: np.ndarray  # 5 %, 50 %, 95 % before any sighting (with the model's error)
     posterior_s: np.ndarray
+    run_s: np.ndarray  # the run's forecast: before any sighting, without the model's error
     final: bool  # the target is the trip's last reported rail time
     midpoint: bool  # the replay made with the reported times in the first half of the route
 
@@ -60,12 +61,14 @@ class ReplayRow:
     def reported_mid_s(self) -> float:
         return 0.5 * (self.reported_s[0] + self.reported_s[1])
 
+    def _q(self, which: str) -> np.ndarray:
+        return {"prior": self.prior_s, "posterior": self.posterior_s, "run": self.run_s}[which]
+
     def error_h(self, which: str) -> float:
-        q = self.prior_s if which == "prior" else self.posterior_s
-        return float(q[1] - self.reported_mid_s) / 3600
+        return float(self._q(which)[1] - self.reported_mid_s) / 3600
 
     def inside(self, which: str) -> bool:
-        q = self.prior_s if which == "prior" else self.posterior_s
+        q = self._q(which)
         return bool(q[0] <= self.reported_s[1] and self.reported_s[0] <= q[2])
 
     def row(self) -> dict[str, Any]:
@@ -76,6 +79,9 @@ class ReplayRow:
             "prior_error_h": round(self.error_h("prior"), 2),
             "prior_band_h": _band(self.prior_s, self.reported_mid_s),
             "prior_inside": "yes" if self.inside("prior") else "no",
+            "run_error_h": round(self.error_h("run"), 2),
+            "run_band_h": _band(self.run_s, self.reported_mid_s),
+            "run_inside": "yes" if self.inside("run") else "no",
             "nowcast_error_h": round(self.error_h("posterior"), 2),
             "nowcast_band_h": _band(self.posterior_s, self.reported_mid_s),
             "nowcast_inside": "yes" if self.inside("posterior") else "no",
@@ -121,6 +127,7 @@ def replay_trip(prep: Any, *, particles: int = DEFAULT_PARTICLES, seed: int | No
     midpoint_used = sum(1 for p in placed if p.km <= half)
     pf = ParticleFilter(plan, draw_parameters(plan, seed, particles), seed=seed, points=points,
                         model_error=model_error)
+    prior = pf.prior_forecast()
     prior_w = np.full(len(pf.prior), 1.0 / len(pf.prior))
     levels = (0.05, 0.5, 0.95)
 
@@ -142,9 +149,10 @@ def replay_trip(prep: Any, *, particles: int = DEFAULT_PARTICLES, seed: int | No
             window = placed[j].window_s(plan.epoch)
             out.rows.append(ReplayRow(
                 sc.name, k, placed[k - 1].name, placed[k - 1].km, placed[j].name, placed[j].km,
-                window, weighted_quantile(times(pf.prior, j), prior_w, levels),
+                window, weighted_quantile(times(prior, j), prior_w, levels),
                 weighted_quantile(pf.forecast(times(pf.particles, j), points[j],
                                               z=z), w, levels),
+                weighted_quantile(times(pf.prior, j), prior_w, levels),
                 final=j == len(placed) - 1, midpoint=k == midpoint_used))
     return out
 
@@ -169,7 +177,8 @@ class Summary:
         return {"n": len(rows), "prior_mae_h": self._mae(rows, "prior"),
                 "nowcast_mae_h": self._mae(rows, "posterior"),
                 "prior_cover": self._cover(rows, "prior"),
-                "nowcast_cover": self._cover(rows, "posterior")}
+                "nowcast_cover": self._cover(rows, "posterior"),
+                "run_mae_h": self._mae(rows, "run"), "run_cover": self._cover(rows, "run")}
 
 
 def summary(trips: Sequence[TripReplay]) -> Summary:
