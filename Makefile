@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # the flagship scenarios (scenarios/defaults/ holds the shared operating rules)
 SCENARIOS := $(sort $(wildcard scenarios/*.yaml))
 
-.PHONY: demo test lint snapshot bench clean
+.PHONY: demo test lint snapshot bench nowcast-replay clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_network_load.py
 	$(BIN)/python benchmarks/bench_routing.py
 	$(BIN)/python benchmarks/bench_montecarlo.py
+	$(BIN)/python benchmarks/bench_nowcast.py
+
+# the nowcast's replay evaluation over the reported trips (README, Nowcast): a few minutes
+nowcast-replay: $(STAMP)
+	$(BIN)/trainsim nowcast --replay $(SCENARIOS) --sensitivity
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -503,12 +503,12 @@ class ParticleFilter:
         return out
 
     # -- results -------------------------------------------------------------------------------
-    def model_error_draws(self, n: int) -> np.ndarray:
+    def model_error_draws(self, n: int, step: int | None = None) -> np.ndarray:
         """``(n,)`` draws of the model's error on the stretch ahead in units of its standard
         deviation (Student t, :data:`MODEL_ERROR_DOF`; within ±6), one per particle, fixed for
-        the current step."""
-        rng = np.random.default_rng(np.random.SeedSequence(
-            self.seed, spawn_key=(16, len(self.steps))))
+        the current step (or ``step``: 0 before any sighting)."""
+        step = len(self.steps) if step is None else step
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(16, step)))
         dof = MODEL_ERROR_DOF
         return np.clip(rng.standard_t(dof, n) * math.sqrt((dof - 2) / dof), -6.0, 6.0)
 
@@ -550,10 +550,8 @@ class ParticleFilter:
         conditioning, against which a sighting's effect is measured)."""
         out = self.prior.take(np.arange(len(self.prior)))
         if model_error and self.model_error > 0:
-            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(17,)))
-            dof = MODEL_ERROR_DOF
-            z = np.clip(rng.standard_t(dof, len(out)) * math.sqrt((dof - 2) / dof), -6, 6)
-            self._stretch(out, 0, out.depart(self.plan, 0).copy(), z)
+            self._stretch(out, 0, out.depart(self.plan, 0).copy(),
+                          self.model_error_draws(len(out), step=0))
         return out
 
     def _stretch(self, p: Particles, point: int, t0: np.ndarray, z: np.ndarray) -> None:

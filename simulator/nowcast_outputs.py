@@ -487,7 +487,7 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
         f = s.figures(rows)
         if not f["n"]:
             return f"| {label} | 0 | – | – | – | – | – |"
-        return (f"| {label} | {f['n']} | {f['prior_mae_h']:.2f} | {f['run_cover']:.0%} | "
+        return (f"| {label} | {f['n']} | {f['run_mae_h']:.2f} | {f['run_cover']:.0%} | "
                 f"{f['prior_cover']:.0%} | {f['nowcast_mae_h']:.2f} | "
                 f"{f['nowcast_cover']:.0%} |")
 
@@ -498,7 +498,7 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
            "the reported time meets the 5–95 % band. *Before*: the same particles before any "
            "sighting, i.e. the unconditioned forecast, with the band `trainsim run` gives "
            "(*run*) and with the model's own error added as the nowcast adds it after a "
-           "sighting (*+model error*; the medians are the same).", "",
+           "sighting (*+model error*).", "",
            "| predictions | n | median abs. error before (h) | in band before: run | "
            "+model error | median abs. error after (h) | in band after |",
            "|---|---|---|---|---|---|---|",
@@ -533,7 +533,7 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
             d = r.row()
             mid = " (midpoint)" if r.midpoint else ""
             out.append(f"| {t.scenario} | {r.used}{mid} | {r.last_seen} (km {r.last_km:,.0f}) |"
-                       f" {d['prior_error_h']:+.2f} | {d['run_inside']} | {d['prior_inside']} | "
+                       f" {d['run_error_h']:+.2f} | {d['run_inside']} | {d['prior_inside']} | "
                        f"{d['nowcast_error_h']:+.2f} | {d['nowcast_band_h']} | "
                        f"{d['nowcast_inside']} |")
     return "\n".join(out) + "\n"
@@ -550,10 +550,10 @@ def replay_chart(trips: Sequence[Any], path: Path) -> None:
         rows = [r for r in t.rows if r.final]
         x = np.array([r.used for r in rows], dtype=float)
         mid = np.array([r.reported_mid_s for r in rows])
-        pri = np.array([r.prior_s for r in rows]).T - mid
+        pri = np.array([r.run_s for r in rows]).T - mid
         post = np.array([r.posterior_s for r in rows]).T - mid
         ax.fill_between(x, pri[0] / 3600, pri[2] / 3600, color="#cccccc", alpha=0.6, lw=0,
-                        label="before: 5–95 %")
+                        label="before (the run's forecast): 5–95 %")
         ax.plot(x, pri[1] / 3600, "--", color="#777", label="before: median")
         ax.errorbar(x, post[1] / 3600, yerr=[(post[1] - post[0]) / 3600,
                                              (post[2] - post[1]) / 3600],
