@@ -99,8 +99,13 @@ def _simulate(prep: Any, args: argparse.Namespace) -> Any:
     seed = scenario.seed if args.seed is None else args.seed
     with _progress(n, scenario.name, quiet=args.quiet) as tick:
         mc = run_monte_carlo(prep.plan, n, seed=seed, workers=args.workers,
-                             scheduler=args.scheduler, progress=tick)
-    return analyse(prep, mc)
+                             scheduler=args.scheduler, progress=tick, pilot=True)
+    result = analyse(prep, mc)
+    if args.sensitivity:
+        from simulator.analysis_commands import sensitivity_of
+
+        result.sensitivity = sensitivity_of(prep, args, base_n=args.sensitivity, seed=seed)
+    return result
 
 
 def _manifest(command: str, results: Sequence[Any]) -> dict[str, Any]:
@@ -255,6 +260,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="run the replications on a Dask distributed cluster, e.g. "
                         "tcp://10.0.0.5:8786 (same results as a local run)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--sensitivity", type=_power_of_two, default=0, metavar="N",
+                   help="also compute Sobol indices of the arrival and leg times with N base "
+                        "samples (a power of two; N × (factors + 2) more replications): "
+                        "sensitivity.csv, sensitivity.png and a section of summary.md")
     p.add_argument("--replace", action="store_true",
                    help="replace an output folder that holds files trainsim did not write "
                         "(they are deleted); without it such a folder is refused")
@@ -282,6 +291,15 @@ def _replications(text: str) -> int:
     value = _positive(text)
     if value > MAX_REPLICATIONS:
         msg = f"expected at most {MAX_REPLICATIONS:,} replications, got {value:,}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _power_of_two(text: str, *, zero: bool = True) -> int:
+    value = _whole(text)
+    if value < 0 or value & (value - 1) or value == 1 or (value == 0 and not zero):
+        msg = (f"expected {'0 or ' if zero else ''}a power of two ≥ 2 (64, 256, 1024, …), "
+               f"got {text}")
         raise argparse.ArgumentTypeError(msg)
     return value
 
