@@ -77,7 +77,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     with OutputFolder(out, replace=args.replace).claim() as folder, \
             _progress((points + 1) * n, f"{scenario.name} (sweep)", quiet=args.quiet) as tick:
         result = run_sweep(scenario, variations, method=args.design, samples=args.samples,
-                           replications=n, seed=seed, workers=args.workers,
+                           replications=n, seed=seed, at=args.at, workers=args.workers,
                            scheduler=args.scheduler, progress=tick)
         assert folder.path is not None
         result.write(folder.path)
@@ -124,6 +124,9 @@ def register(sub: Any) -> None:
                        help="every combination (grid, default) or a Latin hypercube (lhs)")
     sweep.add_argument("--samples", type=_positive, default=None, metavar="K",
                        help="design points of a Latin hypercube")
+    sweep.add_argument("--at", default=None, metavar="PLACE",
+                       help="report the arrival at this place of the route (default: the "
+                            "destination)")
     sweep.add_argument("-n", "--replications", type=_replications, default=None, metavar="N",
                        help="replications per design point (default: the scenario's)")
     sweep.set_defaults(func=_cmd_sweep)

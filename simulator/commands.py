@@ -153,9 +153,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _print_result(result)
     if result.legs:
         print(legs_markdown(result.legs))
+    extra = ", sensitivity.csv, sensitivity.png" if result.sensitivity is not None else ""
     print(f"wrote {folder.target}/ (timeline.csv, events.csv, route.geojson, map.png, map.html, "
-          "journey.gpkg, journey.kml, timedistance.png, comparison.png, summary.md, "
-          "manifest.json)")
+          "journey.gpkg, journey.kml, timedistance.png, comparison.png, logistics.csv, "
+          f"traction.csv{extra}, summary.md, manifest.json)")
     return 0
 
 
@@ -319,7 +320,8 @@ def register(sub: Any) -> None:
         "run", help="simulate one scenario and write its outputs",
         description="Simulate a scenario file (Monte Carlo) and write timeline.csv, events.csv, "
                     "route.geojson, map.png, map.html, journey.gpkg, journey.kml, "
-                    "timedistance.png, comparison.png, summary.md and manifest.json into "
+                    "timedistance.png, comparison.png, logistics.csv (line occupation), "
+                    "traction.csv (traction plan and energy), summary.md and manifest.json into "
                     "outputs/<scenario>/. The folder is "
                     "replaced only if trainsim wrote it. Exit codes: 0 ok, 1 failure, "
                     "2 bad input.")

@@ -242,7 +242,7 @@ def _pct(x: float) -> str:
 
 def sobol_sensitivity(prep: Any, *, base_n: int = 512, seed: int | None = None,
                       workers: int | None = None, scheduler: str | None = None,
-                      progress: Any = None, resamples: int = 200) -> SensitivityResult:
+                      progress: Any = None, resamples: int = 100) -> SensitivityResult:
     """Sobol indices of a prepared scenario's arrival and leg times.
 
     Parameters

@@ -433,7 +433,8 @@ class SweepResult:
         rows = self.rows()
         head = list(rows[0])
         lines = [f"# What-if sweep: {self.title}", "",
-                 f"Arrival at {self.destination} and the rail journey time for each design point "
+                 f"Arrival at {self.destination} and the time to it from the departure "
+                 "(journey_h) for each design point "
                  f"({self.method}; {self.replications} replications each, seed {self.seed}, the "
                  "same replications at every point). Medians with 5–95 % bands; change: median "
                  "journey time minus the baseline's.", "",
@@ -452,9 +453,27 @@ class SweepResult:
         return [out / "sweep.csv", out / "sweep.md", out / "sweep.png"]
 
 
-def _summary(prep: Any, mc: Any) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    arrive = mc.arrive_s[:, -1]
-    journey = mc.journey_s / 3600
+def _point(prep: Any, at: str | None) -> int:
+    """The route point of the place ``at`` (the destination when None)."""
+    plan = prep.plan
+    if at is None:
+        return plan.n_points - 1
+    key = normalize_name(at)
+    hits = [p for p, name in enumerate(plan.place) if name and normalize_name(name) == key]
+    if key in {normalize_name(k) for k in prep.reported_point}:
+        hits += [p for k, p in prep.reported_point.items() if normalize_name(k) == key]
+    if not hits:
+        named = [n for n, k in zip(plan.place, plan.point_kind, strict=True)
+                 if n and k not in ("station", "filler")]
+        msg = f"--at {at!r}: not a place of the route (its places: {', '.join(named)})"
+        raise VariationError(msg)
+    return min(hits)
+
+
+def _summary(prep: Any, mc: Any, point: int
+             ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    arrive = mc.arrive(point)
+    journey = (arrive - mc.depart(0)) / 3600
     a = np.quantile(arrive, [0.05, 0.5, 0.95])
     j = np.quantile(journey, [0.05, 0.5, 0.95])
     return (float(a[0]), float(a[1]), float(a[2])), (float(j[0]), float(j[1]), float(j[2]))
@@ -463,14 +482,16 @@ def _summary(prep: Any, mc: Any) -> tuple[tuple[float, float, float], tuple[floa
 def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: str = "grid",
               samples: int | None = None, replications: int | None = None,
               seed: int | None = None, network: Any = None, base: Any = None,
-              workers: int | None = None, scheduler: str | None = None,
+              at: str | None = None, workers: int | None = None,
+              scheduler: str | None = None,
               progress: Callable[[int], Any] | None = None) -> SweepResult:
     """Run ``scenario`` at every point of the design over ``variations``, and its baseline.
 
     Every edit of every point is checked before anything is simulated. ``base`` is the
     scenario already prepared (:class:`~simulator.planning.Prepared`; by default it is
     prepared on ``network``): points that leave the route as it is are planned on its
-    itinerary.
+    itinerary. ``at`` names the place whose arrival the sweep reports (default: the
+    destination).
 
     Raises
     ------
@@ -483,6 +504,7 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
     base = base if base is not None else prepare(scenario, network=network)
+    _point(base, at)  # a bad place fails before anything runs
     columns = [s.name for s in base.plan.parameters]
     design = design_points(variations, method=method, samples=samples, seed=seed)
     edited = [apply_edits(scenario, point, columns=columns) for point in design]
@@ -506,7 +528,7 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
             desc = ", ".join(f"{k}={v}" for k, v in values.items())
             raise VariationError(f"--vary {desc}: {exc}") from None
         done += n
-        arrival, journey = _summary(prep, mc)
+        arrival, journey = _summary(prep, mc, _point(prep, at))
         return DesignPoint(values, arrival, journey, prep.plan.epoch, notes)
 
     baseline = simulate(base, {}, {}, [])
@@ -522,9 +544,10 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
             else:
                 plans[key] = plan_journey(sc, base.itinerary)
         points.append(simulate(plans[key], params, values, created))
+    where = _point(base, at)
     return SweepResult(
-        scenario=scenario.name, title=scenario.title, destination=base.plan.place[-1],
-        tz=base.plan.tz_name[-1], variations=list(variations), method=method,
+        scenario=scenario.name, title=scenario.title, destination=base.plan.place[where],
+        tz=base.plan.tz_name[where], variations=list(variations), method=method,
         baseline=baseline, points=points, replications=n, seed=seed)
 
 

@@ -4,6 +4,7 @@ sensitivity on small synthetic journeys whose answers are known."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,13 @@ def test_sweep_of_a_halt_duration_adds_exactly_that_time(tmp_path: Path) -> None
     assert res.baseline.journey_h[1] == pytest.approx(med[0] + 10 / 60, abs=1e-6)
     rows = res.rows()
     assert rows[0]["point"] == "baseline" and rows[2]["halts.M.duration"] == 30.0
+    # the arrival at the halt's place: the halt comes after it, so nothing changes there
+    at_m = run_sweep(prep.scenario, [parse_variation("halts.M.duration=0:60:30")], base=prep,
+                     replications=40, seed=5, workers=1, at="M")
+    assert at_m.destination == "M"
+    assert np.diff([p.journey_h[1] for p in at_m.points]) == pytest.approx([0, 0], abs=1e-6)
+    with pytest.raises(VariationError, match=r"not a place of the route .*: A, M, Z"):
+        run_sweep(prep.scenario, [parse_variation("pace=1")], base=prep, at="Nowhere")
 
 
 def test_sweep_of_a_cap_and_of_the_pace(tmp_path: Path) -> None:
@@ -329,6 +337,13 @@ def test_run_writes_logistics_traction_and_sensitivity(logistics_run: Path) -> N
     assert float(traction[0]["fuel_l"]) > 0 and float(traction[1]["pantograph_mwh"]) > 0
     summary = (logistics_run / "summary.md").read_text(encoding="utf-8")
     assert "### Line occupation" in summary and "### Traction and energy" in summary
+    # the logistics tables for a fixed seed, against tests/data/golden
+    section = summary.split("## Logistics")[1].split("\n## ")[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("| ")) + "\n"
+    golden = ROOT / "tests" / "data" / "golden" / "vladivostok-2019-n40-seed1-logistics.md"
+    if os.environ.get("TRAINSIM_UPDATE_GOLDEN"):
+        golden.write_text(table, encoding="utf-8")
+    assert table == golden.read_text(encoding="utf-8")
     assert "of the spread in the arrival at Vladivostok" in summary
     assert summary.rstrip().endswith("see data/rail/README.md.")
     manifest = (logistics_run / "manifest.json").read_text(encoding="utf-8")
@@ -359,3 +374,21 @@ def test_sweep_and_sensitivity_commands(network, tmp_path: Path,
         main(["sensitivity", scenario, "-N", "100", "--out", str(sens)])
     assert exit_.value.code == 2
     assert "a power of two ≥ 2 (64, 256, 1024, …), got 100" in capsys.readouterr().err
+
+
+def test_sweep_and_sensitivity_on_dask_give_the_local_numbers(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    prep = _halt_journey(tmp_path, cap_range=(50.0, 70.0), delays=1.0,
+                         headway={"triangular": [10, 20, 40], **FIXED})
+    vary = [parse_variation("caps.AA.kmh=50:70:20")]
+    local = run_sweep(prep.scenario, vary, base=prep, replications=30, workers=1)
+    sens = sobol_sensitivity(prep, base_n=16, seed=2, workers=1, resamples=10)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        remote = run_sweep(prep.scenario, vary, base=prep, replications=30,
+                           scheduler=cluster.scheduler_address)
+        sens_remote = sobol_sensitivity(prep, base_n=16, seed=2, resamples=10,
+                                        scheduler=cluster.scheduler_address)
+    assert [p.journey_h for p in remote.points] == [p.journey_h for p in local.points]
+    np.testing.assert_array_equal(sens.s1, sens_remote.s1)
