@@ -67,7 +67,17 @@ class Output:
 
 
 def _label(kind: str) -> str:
-    return kind.replace("_", " ")
+    return {"border": "border formalities"}.get(kind, kind.replace("_", " "))
+
+
+def _where(key: str, keys: list[str]) -> str:
+    """``KP:P'yŏngra`` → "on the P'yŏngra line (KP)"; ``KP`` → "in KP", "(other lines)" when
+    rules of that country name lines too."""
+    country, _, line = key.partition(":")
+    if line:
+        return f"on the {line} line ({country})"
+    others = any(k.startswith(f"{country}:") for k in keys)
+    return f"in {country}" + (" (other lines)" if others else "")
 
 
 def factors(plan: Any, draws: ParameterTable) -> list[Factor]:
@@ -75,6 +85,8 @@ def factors(plan: Any, draws: ParameterTable) -> list[Factor]:
     groups: dict[str, list[str]] = {}
     labels: dict[str, str] = {}
     rules: dict[str, int] = {}
+    delay_keys = [r.name for r in plan.delay_rules]
+    cap_keys = [s.name.split(":", 1)[1] for s in plan.parameters if s.kind == ParameterKind.CAP]
     for j, spec in enumerate(plan.parameters):
         col = draws.values[:, j]
         if spec.kind in (ParameterKind.HALT, ParameterKind.PILOT_HALT):
@@ -83,7 +95,7 @@ def factors(plan: Any, draws: ParameterTable) -> list[Factor]:
             label = f"{_label(h.kind)} at {h.place}"
         elif spec.kind in (ParameterKind.DELAY_RATE, ParameterKind.DELAY_SCALE):
             key = f"stops:{plan.delay_rules[spec.index].name}"
-            label = f"unplanned stops {plan.delay_rules[spec.index].name}"
+            label = f"unplanned stops {_where(plan.delay_rules[spec.index].name, delay_keys)}"
             rules[key] = spec.index
         elif spec.kind == ParameterKind.DEPART:
             key, label = spec.name, "departure time"
@@ -92,7 +104,7 @@ def factors(plan: Any, draws: ParameterTable) -> list[Factor]:
         elif spec.kind == ParameterKind.PACE:
             key, label = spec.name, "trip pace factor"
         elif spec.kind == ParameterKind.CAP:
-            key, label = spec.name, f"speed cap {spec.name.split(':', 1)[1]}"
+            key, label = spec.name, f"speed cap {_where(spec.name.split(':', 1)[1], cap_keys)}"
         else:  # a kind added later: its own factor
             key, label = spec.name, spec.name
         labels.setdefault(key, label)
@@ -101,7 +113,7 @@ def factors(plan: Any, draws: ParameterTable) -> list[Factor]:
             groups[key].append(spec.name)
     for d, rule in enumerate(plan.delay_rules):
         key = f"stops:{rule.name}"
-        labels.setdefault(key, f"unplanned stops {rule.name}")
+        labels.setdefault(key, f"unplanned stops {_where(rule.name, delay_keys)}")
         groups.setdefault(key, [])
         rules[key] = d
     out = []

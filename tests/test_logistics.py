@@ -272,7 +272,7 @@ def test_sobol_indices_of_an_additive_journey(tmp_path: Path) -> None:
     prep = journey(tmp_path, km=200.0, cap=60.0, cap_range=(50.0, 70.0), halts=halts)
     plan = prep.plan
     res = sobol_sensitivity(prep, base_n=512, seed=3, workers=1, resamples=100)
-    assert {f.label for f in res.factors} == {"speed cap AA", "stop at M"}
+    assert {f.label for f in res.factors} == {"speed cap in AA", "stop at M"}
     # the variances by hand: the halt, (240 min)² / 12 = 4,800 min² = 1.333 h²; the running
     # time, from the cap's own draws through the engine (no other spread)
     params = draw_parameters(plan, 11, 20_000)
@@ -297,7 +297,7 @@ def test_unplanned_stops_are_a_factor_and_fixed_quantities_are_not(tmp_path: Pat
                    delay_minutes={"triangular": [10, 30, 90], **FIXED},
                    headway={"uniform": [20, 21], **FIXED})
     facs = factors(prep.plan, draw_parameters(prep.plan, 0, 500))
-    assert [f.label for f in facs] == ["pilot train's headway", "unplanned stops AA"]
+    assert [f.label for f in facs] == ["pilot train's headway", "unplanned stops in AA"]
     assert facs[1].delay_rule == 0 and facs[1].columns == ()
     res = sobol_sensitivity(prep, base_n=256, seed=1, workers=1, resamples=50)
     o = res.destination
