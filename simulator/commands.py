@@ -104,7 +104,10 @@ def _simulate(prep: Any, args: argparse.Namespace) -> Any:
     if args.sensitivity:
         from simulator.analysis_commands import sensitivity_of
 
-        result.sensitivity = sensitivity_of(prep, args, base_n=args.sensitivity, seed=seed)
+        try:
+            result.sensitivity = sensitivity_of(prep, args, base_n=args.sensitivity, seed=seed)
+        except ScenarioError as exc:  # nothing drawn: the other outputs still stand
+            prep.warnings.append(f"no sensitivity analysis: {exc}")
     return result
 
 

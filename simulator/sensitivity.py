@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.errors import ScenarioError
 from simulator.journey import draw_parameters
 from simulator.parameters import ParameterKind, ParameterTable
 
@@ -294,8 +295,10 @@ def sobol_sensitivity(prep: Any, *, base_n: int = 512, seed: int | None = None,
             names.append(f"noise:{f.delay_rule}")
             groups.append(f.name)
     if not names:
-        msg = f"{prep.scenario.name}: nothing is drawn, so nothing drives a spread"
-        raise ValueError(msg)
+        msg = (f"{prep.scenario.path or prep.scenario.name}: nothing in this scenario is drawn "
+               "(every duration, cap and time is fixed, no unplanned stops), so there is no "
+               "spread to attribute")
+        raise ScenarioError(msg)
     problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names),
                "groups": groups}
     u = np.asarray(sobol_sample.sample(problem, base_n, calc_second_order=False, seed=seed))

@@ -392,3 +392,11 @@ def test_sweep_and_sensitivity_on_dask_give_the_local_numbers(tmp_path: Path) ->
                                         scheduler=cluster.scheduler_address)
     assert [p.journey_h for p in remote.points] == [p.journey_h for p in local.points]
     np.testing.assert_array_equal(sens.s1, sens_remote.s1)
+
+
+def test_nothing_drawn_is_a_clear_error(tmp_path: Path) -> None:
+    from simulator.errors import ScenarioError
+
+    prep = journey(tmp_path, km=50.0)  # one fixed cap, no delays, no pilot, a fixed departure
+    with pytest.raises(ScenarioError, match="nothing in this scenario is drawn"):
+        sobol_sensitivity(prep, base_n=8)
