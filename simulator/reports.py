@@ -355,7 +355,8 @@ def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     written.append(out / "comparison.png")
     with atomic_path(out / "summary.md") as tmp:
         text = summary_markdown(result)
-        foot = text.rfind("Map data ©")
+        foot = text.rfind("Map data ©")  # the logistics go before the credits
+        foot = len(text) if foot < 0 else foot
         text = text[:foot] + "\n".join(extra) + "\n" + text[foot:]
         tmp.write_text(text, encoding="utf-8")
     written.append(out / "summary.md")

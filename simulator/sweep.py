@@ -55,8 +55,10 @@ MAX_POINTS = 400
 NIGHT_TEMPLATE = {"start": "23:00", "end": "05:00", "mode": "halt"}
 #: a chart panel draws one line per combination of the other values up to this many
 MAX_LINES = 8
-#: fields whose values are clock times (``22:00``), not ranges
-CLOCK_FIELDS = {"start", "end"}
+#: fields whose values are clock times (``22:00``, ``2023-09-10 16:00 +09:00``), not ranges
+CLOCK_FIELDS = {"start", "end", "depart"}
+#: sourced numbers a scenario may leave out (a sweep that sets one gives it its provenance)
+_OPTIONAL_SOURCED = {"cars"}
 #: rule lists whose items carry a country (a missing one can be created)
 _COUNTRY_LISTS = {"caps", "delays", "night", "traction_power"}
 #: paths that change the route itself: the itinerary is rebuilt on the network
@@ -231,6 +233,8 @@ def _assign(node: dict[str, Any], key: str, value: Any, path: str) -> None:
         node[key] = {"value": value, "assumption": what_if}
     elif old is None and key in ("duration", "headway", "wait"):
         node[key] = {"fixed": value, "assumption": what_if}
+    elif old is None and key in _OPTIONAL_SOURCED:
+        node[key] = {"value": value, "assumption": what_if}
     else:
         node[key] = value
     if key == "kmh":
