@@ -337,6 +337,20 @@ def sobol_sensitivity(prep: Any, *, base_n: int = 512, seed: int | None = None,
 
 
 # ----------------------------------------------------------------------------------------------
+def _short(result: SensitivityResult, o: int, width: int = 18) -> str:
+    """A column label of the heat map: "to Khasan" or "Khasan → Ussuriysk", and the spread."""
+    def cut(name: str) -> str:
+        return name if len(name) <= width else name[:width - 1] + "…"
+
+    op = result.outputs[o]
+    if op.kind == "elapsed":
+        label = f"to {cut(op.place)}"
+    else:
+        start, _, end = op.name.partition(" → ")
+        label = f"{cut(start)} → {cut(end)}"
+    return f"{label} (σ {result.std_h[o]:.1f} h)"
+
+
 def plot(result: SensitivityResult, path: Path) -> None:
     """A tornado of S1 and ST for the arrival at the destination, and S1 for every leg."""
     from simulator.plots import _plt, _save
@@ -347,8 +361,9 @@ def plot(result: SensitivityResult, path: Path) -> None:
     legs = [i for i, op in enumerate(result.outputs)
             if op.kind in ("leg", "elapsed") and result.spread(i)]
     nf = len(result.factors)
-    fig, (ax, hx) = plt.subplots(1, 2, figsize=(13, 1.6 + 0.42 * max(nf, 4)), dpi=110,
-                                 gridspec_kw={"width_ratios": [1.1, 1]})
+    heat_w = 1.5 + 0.38 * max(len(legs), 3)
+    fig, (ax, hx) = plt.subplots(1, 2, figsize=(7.5 + heat_w, 2.6 + 0.42 * max(nf, 4)),
+                                 dpi=110, gridspec_kw={"width_ratios": [6.0, heat_w]})
     y = np.arange(nf)
     labels = [result.factors[f].label for f in order]
     ax.barh(y + 0.2, np.clip(result.st[o, order], 0, None), height=0.38, color="#aed6f1",
@@ -366,13 +381,12 @@ def plot(result: SensitivityResult, path: Path) -> None:
     grid = np.clip(np.nan_to_num(result.s1[legs][:, order].T), 0, 1)
     im = hx.imshow(grid, aspect="auto", cmap="Blues", vmin=0, vmax=1, origin="lower")
     hx.set_yticks(y, ["" for _ in y])
-    hx.set_xticks(range(len(legs)), [f"{result.outputs[i].name}\n(σ {result.std_h[i]:.1f} h)"
-                                     for i in legs], fontsize=7, rotation=35, ha="right")
+    hx.set_xticks(range(len(legs)), [_short(result, i) for i in legs], fontsize=7, rotation=90)
     for (r, c), v in np.ndenumerate(grid):
         if v >= 0.05:
             hx.text(c, r, f"{100 * v:.0f}", ha="center", va="center", fontsize=7,
                     color="white" if v > 0.5 else "black")
-    hx.set_title("S1 (%) of each leg's time (legs that vary by 3 min or more)", fontsize=10)
+    hx.set_title("S1 (%) of the time to each place\nand of each leg (σ ≥ 3 min)", fontsize=9)
     fig.colorbar(im, ax=hx, fraction=0.04, pad=0.02)
     fig.suptitle(f"{result.scenario}: what drives the spread (Sobol indices, N = "
                  f"{result.base_n}, {result.runs:,} replications)", fontsize=11)
