@@ -407,6 +407,8 @@ class SweepResult:
     points: list[DesignPoint]
     replications: int
     seed: int
+    #: reported arrivals (or passages) at that place: (earliest, latest, what)
+    reported: list[tuple[datetime, datetime, str]] = field(default_factory=list)
 
     def _local(self, t: datetime) -> str:
         loc = t.astimezone(ZoneInfo(self.tz)) if self.tz else t
@@ -444,6 +446,9 @@ class SweepResult:
                  "journey time minus the baseline's.", "",
                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(str(r[k]) for k in head) + " |" for r in rows]
+        for lo, hi, what in self.reported:
+            span = self._local(lo) + ("" if hi == lo else " – " + self._local(hi))
+            lines += ["", f"{what.capitalize()} at {self.destination}: {span}."]
         return "\n".join(lines) + "\n"
 
     def write(self, out: Path) -> list[Path]:
@@ -549,10 +554,13 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
                 plans[key] = plan_journey(sc, base.itinerary)
         points.append(simulate(plans[key], params, values, created))
     where = _point(base, at)
+    reported = [(rt.time[0], rt.time[1], f"reported ({rt.event})")
+                for rt in scenario.reported.times
+                if base.reported_point.get(rt.id) == where and rt.event != "depart"]
     return SweepResult(
         scenario=scenario.name, title=scenario.title, destination=base.plan.place[where],
         tz=base.plan.tz_name[where], variations=list(variations), method=method,
-        baseline=baseline, points=points, replications=n, seed=seed)
+        baseline=baseline, points=points, replications=n, seed=seed, reported=reported)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -578,6 +586,11 @@ def plot(result: SweepResult, path: Path) -> None:
                    lw=0, label="baseline 5–95 %")
         ax.axhline(num(base.arrival(1)), color="#566573", lw=1.2, ls="--",
                    label="baseline median")
+        for lo_t, hi_t, what in result.reported:
+            if hi_t > lo_t:
+                ax.axhspan(num(lo_t), num(hi_t), color="#c0392b", alpha=0.25, lw=0, label=what)
+            else:
+                ax.axhline(num(lo_t), color="#c0392b", lw=1.5, label=what)
         xs_all = [p.values[var.path] for p in result.points]
         categorical = not all(isinstance(x, int | float) and not isinstance(x, bool)
                               for x in xs_all)

@@ -360,6 +360,8 @@ def test_sweep_and_sensitivity_commands(network, tmp_path: Path,
     assert [r["caps.RU.kmh"] for r in rows] == ["", "60.0", "80.0"]
     assert float(rows[1]["journey_h_median"]) > float(rows[2]["journey_h_median"])
     assert (out / "sweep.png").stat().st_size > 0
+    assert "Reported (arrive) at Vladivostok: 2019-04-24 17:50 UTC+10:00 – 2019-04-24 18:01" in (
+        out / "sweep.md").read_text(encoding="utf-8")
     capsys.readouterr()
     assert main(["sweep", scenario, "--vary", "caps.RU.kmh=900", "--out",
                  str(tmp_path / "bad")]) == 2
