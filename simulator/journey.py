@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,8 +111,8 @@ class BatchTimes:
     timelines
         With ``record=True``, each replication's events.
     pilot_s
-        With ``record=True`` and a pilot train, ``(n, P)``: when the pilot left (or passed)
-        each route point.
+        With ``record=True`` or ``pilot=True`` and a pilot train, ``(n, P)``: when the pilot
+        left (or passed) each route point.
     """
 
     arrive_s: np.ndarray
@@ -188,7 +188,7 @@ def draw_parameters(plan: JourneyPlan, seed: int | np.random.Generator, n: int, 
 # ----------------------------------------------------------------------------------------------
 def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
                    start: StartState | None = None, record: bool = False,
-                   pilot_points: Sequence[int] = ()) -> BatchTimes:
+                   pilot: bool = False) -> BatchTimes:
     """Run one replication per row of ``params``.
 
     Parameters
@@ -203,9 +203,9 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         (the ``depart`` column is then unused).
     record
         Keep each replication's event timeline (for a few replications: it is slow).
-    pilot_points
-        Route points at which to keep the pilot train's times (``pilot_s``, NaN at the other
-        points) without recording; with ``record`` they are kept at every point.
+    pilot
+        Keep when the pilot train left each route point (:attr:`BatchTimes.pilot_s`; the line
+        occupation needs it), read off the places it left as the leader's times are.
 
     Returns
     -------
@@ -221,9 +221,8 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
     final = np.full(n, np.nan)
     anchors = Anchors()
     timelines: list[Timeline] | None = [] if record else None
-    keep_pilot = plan.has_pilot and (record or len(pilot_points) > 0)
-    pilot = np.full((n, plan.n_points), np.nan) if keep_pilot else None
-    points = None if record else np.asarray(pilot_points, dtype=int)
+    kept = np.full((n, plan.n_points), np.nan) if record and plan.has_pilot else None
+    left = Anchors() if pilot and plan.has_pilot and not record else None
     for r in range(n):
         rep = _Replication(plan, batch, r, anchors, hs, he, record=record)
         rep.run()
@@ -231,11 +230,13 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         if timelines is not None:
             assert rep.timeline is not None
             timelines.append(rep.timeline)
-        if pilot is not None:
-            if points is None:
-                pilot[r] = rep.pilot_times()
-            else:
-                pilot[r, points] = rep.pilot_times(points)
+        if kept is not None:
+            kept[r] = rep.pilot_times()
+        if left is not None:  # the places the pilot left, as anchors of its times
+            for i in range(len(rep.p_km)):
+                left.add(r, rep.p_km[i], rep.p_cd[i], rep.p_cn[i], rep.p_t[i], rep.p_night[i])
+    if left is not None:
+        kept = left.at(plan, batch, n, np.arange(plan.n_points), "right")
     arrive, depart = anchors.times(plan, batch, n)
     arrive[:, -1] = final
     # the start: the origin at the departure time, or the given state
@@ -244,7 +245,7 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
     if timelines is not None:
         for r, tl in enumerate(timelines):
             _passes(plan, arrive[r], tl)
-    return BatchTimes(arrive, depart, hs, he, timelines, pilot)
+    return BatchTimes(arrive, depart, hs, he, timelines, kept)
 
 
 class _Train:
@@ -454,16 +455,14 @@ class _Replication:
                 self.p_frontier = None
                 return
 
-    def pilot_times(self, points: np.ndarray | None = None) -> np.ndarray:
-        """When the pilot left or passed each route point (``(P,)``), or each of ``points``
-        (after the run)."""
+    def pilot_times(self) -> np.ndarray:
+        """``(P,)`` when the pilot left or passed each route point (after the run)."""
         plan, b, r = self.plan, self.batch, self.r
-        which = range(plan.n_points) if points is None else points.tolist()
-        out = np.full(len(which), np.nan)
-        for i, p in enumerate(which):
+        out = np.full(plan.n_points, np.nan)
+        for p in range(plan.n_points):
             t = self._pilot_time_at(float(plan.km[p]), float(b.cd_pt[r, p]),
                                     float(b.cn_pt[r, p]))
-            out[i] = np.nan if t is None else t
+            out[p] = np.nan if t is None else t
         return out
 
     def _publish(self, me: _Train) -> None:

@@ -339,7 +339,7 @@ class ParticleFilter:
         self.min_ess = max(min_ess_fraction * len(params), 10.0)
         self.points = list(points)
         self.particles = Particles.from_times(
-            params, simulate(plan, params, pilot_points=self.points), self.points)
+            params, simulate(plan, params, pilot=bool(self.points)), self.points)
         self.prior = self.particles.take(np.arange(len(params)))  # a copy: kept as drawn
         self.next_key = int(params.noise.max()) + 1 if len(params) else 0
         # bounds of each parameter column: the kernel moves stay inside what the prior drew
@@ -449,7 +449,8 @@ class ParticleFilter:
         values = new.params.values.copy()
         values[copies] = self._kernel(values, copies)
         keys = new.params.noise.copy()
-        keys[copies] = np.arange(self.next_key, self.next_key + len(copies))
+        fresh = np.arange(self.next_key, self.next_key + len(copies))
+        keys[copies] = fresh if keys.ndim == 1 else fresh[:, None]  # one key per delay rule
         self.next_key += len(copies)
         new.params = ParameterTable(new.params.specs, values, keys, new.params.seed)
         self.particles = new
@@ -465,8 +466,7 @@ class ParticleFilter:
         start = StartState(km=float(plan.km[point]), t_s=p.depart(plan, point)[rows],
                            halts_pending=False, pilot_t_s=pilot)
         later_points = [q for q in self.points if q > point]
-        ahead = self.simulate(plan, p.params.take(rows), start=start,
-                              pilot_points=later_points)
+        ahead = self.simulate(plan, p.params.take(rows), start=start, pilot=bool(later_points))
         cols = np.array([j for j, q in enumerate(self.points) if q > point], dtype=int)
         if len(cols) and ahead.pilot_s is not None:
             p.pilot_s[np.ix_(rows, cols)] = ahead.pilot_s[:, later_points]
