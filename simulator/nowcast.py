@@ -3,26 +3,36 @@
 A sequential Monte Carlo (particle filter) over the journey. Each particle is one replication:
 a row of parameters (:func:`~simulator.journey.draw_parameters`: departure, pilot headway, the
 trip-level pace factor, speed caps, delay rates and scales, halt durations, or whatever the
-calibration draws) with its noise key, and the leader's times at every route point. The filter
+calibration draws) with its noise key, the leader's times at every route point and the pilot
+train's at the sightings' points. The filter
 
 1. draws ``N`` particles from the scenario's rules and runs them from the origin: the
    unconditioned forecast (the *prior*);
 2. takes the sightings in route order; for each, weights every particle by how well its time
-   there matches the sighting (:func:`log_likelihood`), and reports the effective sample size
+   there matches the sighting (:func:`log_likelihood`: the sighting's own error, normal, and the
+   model's error on the leg since the last sighting, a heavy-tailed Student t of
+   :data:`MODEL_ERROR` of the time run), and reports the effective sample size
    ``ESS = 1 / Σ w²``;
-3. when the ESS falls below half the particles, resamples them (systematic resampling) and
+3. moves each particle's time at the sighting to where the train most likely was given both
+   errors, spreading the move along the leg behind it; its future moves with it (without night
+   rules the engine ignores the clock, so a moved run is the same run; with them every particle
+   runs on again from its moved state);
+4. when the ESS falls below half the particles, resamples them (systematic resampling) and
    *rejuvenates* the copies: a Liu–West kernel move on their parameters (shrunk towards the
    cloud's mean and jittered with a fraction of its covariance, so the cloud keeps its mean and
    spread) and fresh noise keys, then runs each copy on from the state its ancestor was in at the
    sighting (:class:`~simulator.journey.StartState`: that km, the ancestor's departure time from
-   it). The first copy of each ancestor keeps its run, which is already a draw given its past.
+   it, the pilot train where it was). The first copy of each ancestor keeps its run, which is
+   already a draw given its past.
 
 What a sighting reveals about the trip stays with the particles that match it: their pace
 factor, caps and delay factors, so "a train running slow tends to stay slow" wherever the drawn
-parameters carry it. A sighting so far from every particle that the ESS would drop below
+parameters carry it; the model's error discounts what one leg says about the trip. Forecasts
+from the last sighting carry the model's error on the stretch ahead (:meth:`ParticleFilter.
+forecast`). A sighting so far from every particle that the ESS would drop below
 :data:`MIN_ESS_FRACTION` of the particles has its uncertainty widened (doubling) until it does
-not, and the step says so: the model did not expect that time, and a forecast resting on a
-handful of particles would claim a precision it does not have.
+not, and the step says so: a forecast resting on a handful of particles would claim a precision
+it does not have.
 
 :func:`nowcast` does it all for a scenario and a list of sightings and returns a
 :class:`NowcastResult` (the outputs are written by :mod:`simulator.nowcast_outputs`).
