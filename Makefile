@@ -5,10 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # the flagship scenarios (scenarios/defaults/ holds the shared operating rules)
 SCENARIOS := $(sort $(wildcard scenarios/*.yaml))
+# Sobol base samples: a quick analysis in the demo, a precise one in `make analyse`
+DEMO_SOBOL := 256
+ANALYSE_SOBOL := 4096
 # the test suite on two processes (pytest-xdist): it is CPU-bound, and the machine has two cores
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test test-install lint schema snapshot bench clean
+.PHONY: demo analyse test test-install lint schema snapshot bench nowcast-replay clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +22,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/trainsim compare $(SCENARIOS)
+	$(BIN)/trainsim compare --sensitivity $(DEMO_SOBOL) $(SCENARIOS)
+
+# the demo with the precise Sobol indices the README quotes, and the README's what-if sweep
+analyse: $(STAMP)
+	$(BIN)/trainsim compare --sensitivity $(ANALYSE_SOBOL) $(SCENARIOS)
+	$(BIN)/trainsim sweep scenarios/vostochny-2023.yaml --at Khasan \
+		--vary caps.KP.kmh=40:60:5 --vary night.KP.mode=slow,halt
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests scripts benchmarks examples
@@ -44,6 +53,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_network_load.py
 	$(BIN)/python benchmarks/bench_routing.py
 	$(BIN)/python benchmarks/bench_montecarlo.py
+	$(BIN)/python benchmarks/bench_nowcast.py
+
+# the nowcast's replay evaluation over the reported trips (README, Nowcast): a few minutes
+nowcast-replay: $(STAMP)
+	$(BIN)/trainsim nowcast --replay $(SCENARIOS) --sensitivity
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

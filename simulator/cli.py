@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from simulator import commands, settings
+from simulator import analysis_commands, commands, settings
 from simulator._outdir import OutputFolder
 from simulator.errors import ArgumentError, TrainsimError
 from simulator.network.checks import TOLERANCE_PCT, length_checks
@@ -202,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     route.set_defaults(func=_cmd_route)
 
     commands.register(sub)
+    analysis_commands.register(sub)
+    commands.register_nowcast(sub)
 
     schema = sub.add_parser(
         "schema", help="print the JSON Schema of scenario files",

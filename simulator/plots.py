@@ -7,7 +7,7 @@ backend) that :func:`save` writes as PNG.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib.dates as mdates
@@ -48,8 +48,14 @@ def comparison_size(legs: Sequence[LegComparison]) -> tuple[float, float]:
     return 11.0, 1.2 + 0.55 * max(len(legs), 1)
 
 
-def time_distance(result: Analysis, ax: Axes) -> Axes:
-    """km against time: simulated median with its 5–95 % band; reported points with sources."""
+def time_distance(result: Analysis, ax: Axes, *,
+                  occupied: Sequence[tuple[float, float, float, float]] | None = None) -> Axes:
+    """km against time: simulated median with its 5–95 % band; reported points with sources.
+
+    ``occupied``: (km from, km to, closed, released) of each section (seconds after the plan's
+    epoch), shaded as the windows the line is closed to other trains
+    (:meth:`simulator.logistics.Occupation.windows`).
+    """
     prep = result.prepared
     plan = prep.plan
     km = plan.km
@@ -66,7 +72,9 @@ def time_distance(result: Analysis, ax: Axes) -> Axes:
 
     q05, q50, q95 = (when(row) for row in q)
     ax.fill_betweenx(kk, q05, q95, color="#5dade2", alpha=0.35, lw=0, label="simulated 5–95 %")
-    ax.plot(q50, kk, color="#1b4f72", lw=1.8, label="simulated median")
+    if occupied:
+        _shade_occupation(ax, occupied, when)
+    ax.plot(q50, kk, color="#1b4f72", lw=1.8, label="simulated median", zorder=3)
     markers = ["o", "s", "D", "^", "v", "P", "X", "*"]
     for j, rt in enumerate(prep.scenario.reported.times):
         if prep.road_to and rt.at == prep.road_to:
@@ -97,6 +105,19 @@ def time_distance(result: Analysis, ax: Axes) -> Axes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
     return ax
+
+
+def _shade_occupation(ax: Axes, occupied: Sequence[tuple[float, float, float, float]],
+                      when: Callable[[float], np.ndarray]) -> None:
+    """One rectangle per section: km range × the median window it is closed."""
+    boxes = []
+    for a, b, t0, t1 in occupied:
+        x0, x1 = (float(mdates.date2num(when(t))) for t in (t0, t1))
+        boxes.append([(x0, a), (x1, a), (x1, b), (x0, b)])
+    ax.add_collection(PolyCollection(boxes, facecolors="#e67e22", edgecolors="none", alpha=0.4,
+                                     zorder=2, label="line closed to other trains (median "
+                                                     "window per section)"))
+    ax.autoscale_view()
 
 
 def comparison(results: Sequence[Analysis], ax: Axes) -> Axes:

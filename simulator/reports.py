@@ -121,6 +121,8 @@ class Analysis:
     road_arrival: np.ndarray | None
     reported_times: dict[str, np.ndarray] = field(default_factory=dict)
     comparisons: list[LegComparison] = field(default_factory=list)
+    #: ``(N,)`` departure of the road leg (the motorcade leaves the railhead)
+    road_depart: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -146,14 +148,15 @@ def analyse(prep: Prepared, mc: MonteCarloResult) -> Analysis:
     """Timeline times per point, road arrival, and the comparison with reported figures."""
     sc = prep.scenario
     times = [_point_times(mc, p) for p in prep.points]
-    road = None
+    road = road_depart = None
     if sc.road is not None:
         # the road leg draws from its own stream of the run's seed (--seed or the scenario's)
         rng = np.random.default_rng([mc.seed, 7])
         wait = sc.road.wait.sample_s(rng, mc.n)
         speed = rng.uniform(*sc.road.speed_kmh, mc.n)
-        road = mc.arrive_s[:, -1] + wait + sc.road.km.value / speed * 3600
-    result = Analysis(prep, mc, times, road)
+        road_depart = mc.arrive_s[:, -1] + wait
+        road = road_depart + sc.road.km.value / speed * 3600
+    result = Analysis(prep, mc, times, road, road_depart=road_depart)
     epoch = prep.plan.epoch
     reported_bounds: dict[str, tuple[float, float]] = {}
     for rt in sc.reported.times:

@@ -18,7 +18,8 @@ from simulator.reports import replication_events, timeline_rows
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "data" / "golden"
 FILES = ["timeline.csv", "events.csv", "route.geojson", "map.png", "map.html", "journey.gpkg",
-         "journey.kml", "timedistance.png", "comparison.png", "summary.md", "manifest.json"]
+         "journey.kml", "timedistance.png", "comparison.png", "logistics.csv", "traction.csv",
+         "summary.md", "manifest.json"]
 
 
 def test_run_writes_every_output(vladivostok_run: Path) -> None:
@@ -67,7 +68,8 @@ def test_map_html_is_self_contained(vladivostok_run: Path) -> None:
 def test_golden_comparison(vladivostok_run: Path) -> None:
     """The reported-vs-simulated table for a fixed seed, against tests/data/golden."""
     summary = (vladivostok_run / "summary.md").read_text(encoding="utf-8")
-    table = "\n".join(line for line in summary.splitlines() if line.startswith("| ")) + "\n"
+    section = summary.split("## Reported figures against the simulation")[1].split("\n## ")[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("| ")) + "\n"
     golden = GOLDEN / "vladivostok-2019-n60-seed1.md"
     assert table == golden.read_text(encoding="utf-8"), (
         f"the table differs from {golden}; if the model changed on purpose, replace that file "
