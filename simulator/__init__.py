@@ -14,6 +14,11 @@ per stage, in this order::
     results.py     ScenarioResult      DataFrames, charts (plots.py, maps.py), output files
     run.py         run_scenario        all of it for a scenario, as ``trainsim run`` does
 
+and the analyses of a scenario: ``sweep.py`` (:func:`sweep_scenario`, what-ifs),
+``sensitivity.py`` (:func:`sensitivity_analysis`, Sobol indices), ``logistics.py`` (line
+occupation and traction plan, in every result), ``nowcast.py`` (:func:`nowcast_scenario`,
+conditioned on sightings).
+
 Examples
 --------
 >>> from simulator import run_scenario
@@ -28,7 +33,15 @@ from simulator.errors import TrainsimError
 from simulator.network.graph import RailNetwork, load_network
 from simulator.results import ScenarioComparison, ScenarioResult
 from simulator.routing import Route, find_route
-from simulator.run import compare_scenarios, plan_scenario, run_scenario, simulate
+from simulator.run import (
+    compare_scenarios,
+    nowcast_scenario,
+    plan_scenario,
+    run_scenario,
+    sensitivity_analysis,
+    simulate,
+    sweep_scenario,
+)
 from simulator.scenario import Scenario, load_scenario, scenario_schema
 from simulator.settings import bundled_scenarios
 
@@ -47,8 +60,11 @@ __all__ = [
     "find_route",
     "load_network",
     "load_scenario",
+    "nowcast_scenario",
     "plan_scenario",
     "run_scenario",
     "scenario_schema",
+    "sensitivity_analysis",
     "simulate",
+    "sweep_scenario",
 ]

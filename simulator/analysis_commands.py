@@ -1,57 +1,39 @@
 """The analysis commands: ``trainsim sweep`` (what-ifs) and ``trainsim sensitivity`` (Sobol).
 
-Thin layers over :func:`simulator.sweep.run_sweep` and
-:func:`simulator.sensitivity.sobol_sensitivity`: read the scenario, claim the output folder
-(checked before anything is simulated), run, write, print a summary.
+Thin layers over :func:`simulator.run.sweep_scenario` and
+:func:`simulator.run.sensitivity_analysis`: read the scenario, claim the output folder (checked
+before anything is simulated), run, write, print a summary.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
+from simulator import _options as options
 from simulator import settings
+from simulator._io import atomic_path
+from simulator._outdir import OutputFolder
+from simulator.run import sensitivity_analysis, sweep_scenario
+from simulator.scenario import load_scenario
 
-__all__ = ["register", "sensitivity_of"]
-
-
-def sensitivity_of(prep: Any, args: argparse.Namespace, *, base_n: int, seed: int) -> Any:
-    """Sobol indices of a prepared scenario, with the run's progress display and workers."""
-    from simulator.commands import _progress
-    from simulator.sensitivity import factors, sobol_sensitivity
-
-    n_f = len(factors(prep.plan, _draws(prep, seed)))
-    with _progress(base_n * (n_f + 2), f"{prep.scenario.name} (sensitivity)",
-                   quiet=args.quiet) as tick:
-        return sobol_sensitivity(prep, base_n=base_n, seed=seed, workers=args.workers,
-                                 scheduler=args.scheduler, progress=tick)
-
-
-def _draws(prep: Any, seed: int) -> Any:
-    from simulator.journey import draw_parameters
-    from simulator.sensitivity import QUANTILE_DRAWS
-
-    return draw_parameters(prep.plan, seed, QUANTILE_DRAWS)
+__all__ = ["register"]
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from simulator._io import atomic_path
-    from simulator._outdir import OutputFolder
-    from simulator.commands import _prepare
-    from simulator.scenario import load_scenario
-
     scenario = load_scenario(args.scenario)
     seed = scenario.seed if args.seed is None else args.seed
     out = args.out or settings.outputs_dir / f"{scenario.name}-sensitivity"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
-        prep = _prepare(scenario)
-        result = sensitivity_of(prep, args, base_n=args.base_samples, seed=seed)
+    with OutputFolder(out, replace=args.replace).claim() as folder, \
+            options.ProgressDisplay(quiet=args.quiet) as progress:
+        result = sensitivity_analysis(scenario, base_samples=args.base_samples, seed=seed,
+                                      workers=args.workers, scheduler=args.scheduler,
+                                      progress=progress)
         assert folder.path is not None
-        _, lines = result.write(folder.path)
+        result.write(folder.path)
         with atomic_path(folder.path / "summary.md") as tmp:
             tmp.write_text(f"# {scenario.title}\n\nScenario `{scenario.path}`.\n\n" +
-                           "\n".join(lines), encoding="utf-8")
+                           "\n".join([*result.markdown(), ""]), encoding="utf-8")
         folder.commit(command="sensitivity", scenario=str(scenario.path), seed=seed,
                       base_samples=args.base_samples, replications=result.runs)
     print(f"{scenario.name}: {result.runs:,} replications (N = {result.base_n}, "
@@ -63,22 +45,15 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from simulator._outdir import OutputFolder
-    from simulator.commands import _progress
-    from simulator.scenario import load_scenario
-    from simulator.sweep import design_points, parse_variation, run_sweep
-
     scenario = load_scenario(args.scenario)
-    variations = [parse_variation(v) for v in args.vary]
     seed = scenario.seed if args.seed is None else args.seed
-    points = len(design_points(variations, method=args.design, samples=args.samples, seed=seed))
     n = args.replications or scenario.replications
     out = args.out or settings.outputs_dir / f"{scenario.name}-sweep"
     with OutputFolder(out, replace=args.replace).claim() as folder, \
-            _progress((points + 1) * n, f"{scenario.name} (sweep)", quiet=args.quiet) as tick:
-        result = run_sweep(scenario, variations, method=args.design, samples=args.samples,
-                           replications=n, seed=seed, at=args.at, workers=args.workers,
-                           scheduler=args.scheduler, progress=tick)
+            options.ProgressDisplay(quiet=args.quiet) as progress:
+        result = sweep_scenario(scenario, args.vary, design=args.design, samples=args.samples,
+                                replications=n, seed=seed, at=args.at, workers=args.workers,
+                                scheduler=args.scheduler, progress=progress)
         assert folder.path is not None
         result.write(folder.path)
         folder.commit(command="sweep", scenario=str(scenario.path), seed=seed,
@@ -88,14 +63,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    from simulator.commands import _positive, _power_of_two, _replications, _seed
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``sweep`` and ``sensitivity`` to the ``trainsim`` parser."""
 
     def common(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("scenario", type=Path, help="scenario YAML file")
-        p.add_argument("--seed", type=_seed, default=None, metavar="S",
+        p.add_argument("--seed", type=options.seed, default=None, metavar="S",
                        help="master seed (default: the scenario's 'seed')")
-        p.add_argument("--workers", type=_positive, default=None, metavar="W",
+        p.add_argument("--workers", type=options.positive, default=None, metavar="W",
                        help="parallel processes (default: the CPUs available)")
         p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="run the replications on a Dask distributed cluster")
@@ -122,12 +97,12 @@ def register(sub: Any) -> None:
                        help="a field and its values (repeatable)")
     sweep.add_argument("--design", choices=["grid", "lhs"], default="grid",
                        help="every combination (grid, default) or a Latin hypercube (lhs)")
-    sweep.add_argument("--samples", type=_positive, default=None, metavar="K",
+    sweep.add_argument("--samples", type=options.positive, default=None, metavar="K",
                        help="design points of a Latin hypercube")
     sweep.add_argument("--at", default=None, metavar="PLACE",
                        help="report the arrival at this place of the route (default: the "
                             "destination)")
-    sweep.add_argument("-n", "--replications", type=_replications, default=None, metavar="N",
+    sweep.add_argument("-n", "--replications", type=options.replications, default=None, metavar="N",
                        help="replications per design point (default: the scenario's)")
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -139,7 +114,7 @@ def register(sub: Any) -> None:
                     "per delay rule). Writes sensitivity.csv, sensitivity.png and summary.md.")
     common(sens, "sensitivity")
     def base(text: str) -> int:
-        return _power_of_two(text, zero=False)
+        return options.power_of_two(text, zero=False)
 
     sens.add_argument("-N", "--base-samples", type=base, default=1024, metavar="N",
                       help="base samples, a power of two (default 1024); N × (factors + 2) "

@@ -1,4 +1,4 @@
-"""The scenario commands: ``trainsim run``, ``trainsim compare`` and ``trainsim validate``.
+"""The scenario commands: ``trainsim run``, ``compare``, ``validate`` and ``nowcast``.
 
 Each is :mod:`simulator.run` plus what a command line adds: the output folders are claimed
 before anything is simulated (see :mod:`simulator._outdir`), progress is shown, results are
@@ -8,98 +8,45 @@ printed. A bad input therefore costs seconds, not a simulation, and leaves nothi
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
+from simulator import _options as options
 from simulator import settings
 from simulator._outdir import OutputFolder, claim_outputs
+from simulator.errors import SightingError
+from simulator.nowcast import (
+    DEFAULT_PARTICLES,
+    MODEL_ERROR,
+    NowcastResult,
+    sighting_uncertainty_min,
+)
+from simulator.nowcast_outputs import (
+    NOWCAST_FILES,
+    REPLAY_FILES,
+    eta_rows,
+    position_now,
+    write_nowcast,
+    write_replay,
+)
+from simulator.nowcast_replay import replay
 from simulator.outputs import RUN_FILES, measured_summary
 from simulator.reports import legs_markdown
 from simulator.results import ScenarioResult, comparison_folders, write_claimed
-from simulator.run import check_distinct_names, compare_scenarios, plan_scenario, run_scenario
-from simulator.scenario import MAX_REPLICATIONS, MAX_SEED, load_scenario
+from simulator.run import (
+    check_distinct_names,
+    compare_scenarios,
+    nowcast_scenario,
+    plan_scenario,
+    run_scenario,
+)
+from simulator.scenario import MAX_REPLICATIONS, load_scenario, parse_clock_time
+from simulator.sightings import Sighting, read_sightings
 
-__all__ = ["ProgressDisplay", "register"]
-
-
-# ----------------------------------------------------------------------------------------------
-# progress
-# ----------------------------------------------------------------------------------------------
-#: without a terminal, a progress line at each tenth of the work or after this many seconds
-PROGRESS_EVERY_S = 5.0
-
-
-class ProgressDisplay:
-    """The progress of each scenario's replications, for :func:`simulator.run.simulate`'s
-    ``progress``: a bar with an ETA on a terminal, plain lines on stderr without, nothing when
-    ``quiet``. Use as a context manager."""
-
-    def __init__(self, *, quiet: bool) -> None:
-        self.quiet = quiet
-        self._bar: Progress | None = None
-        self._tasks: dict[str, TaskID] = {}
-        self._lines: dict[str, _LineProgress] = {}
-
-    def __enter__(self) -> ProgressDisplay:
-        if not self.quiet and sys.stderr.isatty():
-            self._bar = Progress("[progress.description]{task.description}", BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), "ETA",
-                                 TimeRemainingColumn(), transient=True)
-            self._bar.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def __call__(self, name: str, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        if self._bar is not None:
-            if name not in self._tasks:
-                self._tasks[name] = self._bar.add_task(f"{name}: {total:,} replications",
-                                                       total=total)
-            self._bar.update(self._tasks[name], completed=done)
-            return
-        if name not in self._lines:
-            self._lines[name] = _LineProgress(total, name)
-        self._lines[name](done)
-
-
-class _LineProgress:
-    """Progress as lines for logs and pipes: every 10 % or every few seconds, whichever first."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label = max(total, 1), label
-        self.start = self.last = time.monotonic()
-        self.step = 0
-
-    def __call__(self, done: int) -> None:
-        now = time.monotonic()
-        step = 10 * done // self.total
-        if step <= self.step and now - self.last < PROGRESS_EVERY_S:
-            return
-        self.step, self.last = step, now
-        elapsed = now - self.start
-        left = elapsed * (self.total - done) / done if done else float("nan")
-        eta = f", about {left:.0f} s left" if done < self.total else ""
-        print(f"{self.label}: {done:,}/{self.total:,} replications "
-              f"({100 * done // self.total} %), {elapsed:.0f} s{eta}", file=sys.stderr,
-              flush=True)
+__all__ = ["register", "register_nowcast"]
 
 
 def _print_result(result: ScenarioResult) -> None:
@@ -119,15 +66,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out = args.out or settings.outputs_dir / scenario.name
     with OutputFolder(out, replace=args.replace).claim() as folder, \
-            ProgressDisplay(quiet=args.quiet) as progress:
+            options.ProgressDisplay(quiet=args.quiet) as progress:
         result = run_scenario(scenario, replications=args.replications, seed=args.seed,
                               workers=args.workers, scheduler=args.scheduler,
-                              progress=progress)
+                              progress=progress, sensitivity=args.sensitivity)
         write_claimed(result, [folder])
     _print_result(result)
     if result.analysis.comparisons:
         print(legs_markdown(result.analysis.comparisons))
-    print(f"wrote {folder.target}/ ({', '.join(RUN_FILES)}, manifest.json)")
+    extra = ", sensitivity.csv, sensitivity.png" if result.sensitivity is not None else ""
+    print(f"wrote {folder.target}/ ({', '.join(RUN_FILES)}{extra}, manifest.json)")
     return 0
 
 
@@ -141,10 +89,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                                 replace=args.replace)
         for f in folders:
             stack.enter_context(f)
-        progress = stack.enter_context(ProgressDisplay(quiet=args.quiet))
+        progress = stack.enter_context(options.ProgressDisplay(quiet=args.quiet))
         comparison = compare_scenarios(scenarios, replications=args.replications,
                                        seed=args.seed, workers=args.workers,
-                                       scheduler=args.scheduler, progress=progress)
+                                       scheduler=args.scheduler, progress=progress,
+                                       sensitivity=args.sensitivity)
         write_claimed(comparison, folders)
     for r in comparison:
         _print_result(r)
@@ -176,53 +125,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 # options
 # ----------------------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-n", "--replications", type=_replications, default=None, metavar="N",
+    p.add_argument("-n", "--replications", type=options.replications, default=None, metavar="N",
                    help=f"Monte Carlo replications, 1 to {MAX_REPLICATIONS:,} (default: the "
                         "scenario's 'replications')")
-    p.add_argument("--seed", type=_seed, default=None, metavar="S",
+    p.add_argument("--seed", type=options.seed, default=None, metavar="S",
                    help="master seed, a whole number ≥ 0; the same seed gives the same results "
                         "bit for bit, in every output (default: the scenario's 'seed')")
-    p.add_argument("--workers", type=_positive, default=None, metavar="W",
+    p.add_argument("--workers", type=options.positive, default=None, metavar="W",
                    help="parallel processes (default: the CPUs available)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the replications on a Dask distributed cluster, e.g. "
                         "tcp://10.0.0.5:8786 (same results as a local run)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--sensitivity", type=options.power_of_two, default=0, metavar="N",
+                   help="also compute Sobol indices of the arrival and leg times with N base "
+                        "samples (a power of two; N × (factors + 2) more replications): "
+                        "sensitivity.csv, sensitivity.png and a section of summary.md")
     p.add_argument("--replace", action="store_true",
                    help="replace an output folder that holds files trainsim did not write "
                         "(they are deleted); without it such a folder is refused")
-
-
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        msg = f"expected a whole number, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-
-
-def _positive(text: str) -> int:
-    value = _whole(text)
-    if value < 1:
-        msg = f"expected at least 1, got {value}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _replications(text: str) -> int:
-    value = _positive(text)
-    if value > MAX_REPLICATIONS:
-        msg = f"expected at most {MAX_REPLICATIONS:,} replications, got {value:,}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _seed(text: str) -> int:
-    value = _whole(text)
-    if not 0 <= value <= MAX_SEED:
-        msg = f"expected a whole number from 0 to 2**63 - 1, got {text}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -264,3 +185,147 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     validate.add_argument("scenarios", type=Path, nargs="+",
                           help="scenario YAML files or bundled scenarios' names")
     validate.set_defaults(func=_cmd_validate)
+
+
+# ----------------------------------------------------------------------------------------------
+# nowcast (issue 14)
+# ----------------------------------------------------------------------------------------------
+def _cmd_nowcast(args: argparse.Namespace) -> int:
+    if args.replay:
+        return _cmd_nowcast_replay(args)
+    if len(args.scenarios) != 1:
+        msg = ("nowcast: give one scenario file (several only with --replay), got "
+               f"{len(args.scenarios)}")
+        raise SightingError(msg)
+    scenario = load_scenario(args.scenarios[0])
+    seen: list[str | Sighting] = list(args.seen or [])
+    for path in args.seen_file or []:
+        seen += read_sightings(path,
+                               default_uncertainty_min=sighting_uncertainty_min(scenario))
+    now = None
+    if args.now is not None:
+        try:
+            now = parse_clock_time(args.now)
+        except ValueError as exc:
+            msg = f"--now {args.now!r}: {exc}"
+            raise SightingError(msg) from None
+    if not seen and now is None:
+        msg = "nowcast: give at least one --seen 'PLACE TIME' (or --seen-file, or --now)"
+        raise SightingError(msg)
+    out = args.out or settings.outputs_dir / scenario.name / "nowcast"
+    with OutputFolder(out, replace=args.replace).claim() as folder:
+        seed = scenario.seed if args.seed is None else args.seed
+        result = nowcast_scenario(scenario, seen, now=now, particles=args.particles, seed=seed,
+                                  model_error=args.model_error)
+        assert folder.path is not None
+        write_nowcast(result, folder.path)
+        folder.commit(command="nowcast", scenario=str(scenario.path), seed=seed,
+                      particles=args.particles, model_error=args.model_error,
+                      sightings=[p.sighting.describe() for p in result.sightings],
+                      now=result.now.isoformat(" "))
+    _print_nowcast(result)
+    print(f"wrote {folder.target}/ ({', '.join(NOWCAST_FILES)}, manifest.json)")
+    return 0
+
+
+def _print_nowcast(result: NowcastResult) -> None:
+    plan = result.plan
+    prep = result.prepared
+    print(f"{prep.scenario.name}: {' → '.join(prep.itinerary.stops)}, "
+          f"{len(result.sightings)} sighting(s), {result.particles:,} particles, "
+          f"seed {result.seed}")
+    for i, step in enumerate(result.steps, 1):
+        s = step.sighting
+        expected = [plan.epoch + timedelta(seconds=float(x)) + timedelta(
+            seconds=float(plan.tz_offset_s[step.point])) for x in step.predicted_s]
+        where = f"km {s.km:,.0f}" + (f", {s.snap_km:.1f} km off the route" if s.snap_km else "")
+        print(f"  {i}. {s.sighting.describe()}: {s.name} ({where}); the model expected "
+              f"{expected[1]:%d %b %H:%M} (5–95 % {expected[0]:%d %b %H:%M}–"
+              f"{expected[2]:%H:%M}); ESS {step.ess:,.0f}"
+              + (", resampled" if step.resampled else "")
+              + (f", uncertainty widened to ±{step.sigma_s / 60:.0f} min" if step.widened
+                 else ""))
+    pos = position_now(result)
+    q = pos["q"]
+    print(f"now ({result.now.isoformat(' ', 'minutes')}): most likely {pos['near'][2]} "
+          f"(km {q[2]:,.0f}); 90 %: km {q[0]:,.0f}–{q[4]:,.0f}")
+    stops = set(prep.itinerary.stops)
+    for r in eta_rows(result):
+        if r["event"] in ("road_arrive", "border", "gauge_change") or (
+                r["event"] in ("arrive", "pass") and r["place"] in stops):
+            print(f"  {r['event'].replace('_', ' ')} {r['place']}: {r['median_local']} "
+                  f"(5–95 % {r['p05_local'][5:16]} – {r['p95_local'][5:16]}); before the "
+                  f"sightings {r['prior_median_local'][5:16]}")
+    for note in result.notes:
+        print(f"  note: {note}")
+
+
+def _cmd_nowcast_replay(args: argparse.Namespace) -> int:
+    if args.seen or args.seen_file or args.now:
+        msg = ("nowcast --replay takes the reported times as sightings: no --seen, --seen-file "
+               "or --now")
+        raise SightingError(msg)
+    scenarios = [load_scenario(p) for p in args.scenarios]
+    out = args.out or settings.outputs_dir / "nowcast-replay"
+    with OutputFolder(out, replace=args.replace).claim() as folder:
+        prepared = [plan_scenario(sc) for sc in scenarios]
+        trips = replay(scenarios, particles=args.particles, seed=args.seed,
+                       model_error=args.model_error, prepared=prepared)
+        sensitivity = None
+        if args.sensitivity:
+            sensitivity = {args.model_error: trips}
+            for f in sorted({0.0, MODEL_ERROR / 2, 2 * MODEL_ERROR} - {args.model_error}):
+                sensitivity[f] = replay(scenarios, particles=args.particles, seed=args.seed,
+                                        model_error=f, prepared=prepared)
+        assert folder.path is not None
+        text = write_replay(trips, folder.path, particles=args.particles,
+                            model_error=args.model_error, sensitivity=sensitivity)
+        folder.commit(command="nowcast --replay", scenarios=[str(p) for p in args.scenarios],
+                      particles=args.particles, seed=args.seed, model_error=args.model_error)
+    print(text)
+    print(f"wrote {folder.target}/ ({', '.join(REPLAY_FILES)}, manifest.json)")
+    return 0
+
+
+def register_nowcast(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``nowcast`` to the ``trainsim`` parser."""
+    p = sub.add_parser(
+        "nowcast", help="where is the train now, when will it arrive: conditioned on sightings",
+        description="Condition a scenario's journey on sightings of the train (a particle "
+                    "filter) and write eta.csv, sightings.csv, eta.png, timedistance.png, "
+                    "map.html and summary.md into outputs/<scenario>/nowcast/. A sighting is "
+                    "'[passing|stopped at|arrived at|left] PLACE YYYY-MM-DD HH:MM ZONE "
+                    "[±20m]', PLACE a station name or 'lat,lon'. With --replay, evaluate the "
+                    "nowcast on each scenario's reported times instead. Exit codes: 0 ok, "
+                    "1 failure, 2 bad input (a bad or impossible sighting).")
+    p.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO",
+                   help="scenario YAML file (several with --replay)")
+    p.add_argument("--seen", action="append", metavar="'PLACE TIME'",
+                   help="a sighting, e.g. 'Tianjin 2019-02-24 13:00 +08:00 ±20m' or "
+                        "'stopped at Changsha 2019-02-25 13:10 Asia/Shanghai' (repeatable)")
+    p.add_argument("--seen-file", action="append", type=Path, metavar="CSV",
+                   help="sightings, one per row: place,time[,uncertainty][,kind]")
+    p.add_argument("--now", default=None, metavar="TIME",
+                   help="the moment whose position the map shows, with its zone (default: "
+                        "the last sighting)")
+    p.add_argument("--particles", type=options.particles, default=DEFAULT_PARTICLES, metavar="N",
+                   help=f"particles of the filter (default {DEFAULT_PARTICLES:,})")
+    p.add_argument("--seed", type=options.seed, default=None, metavar="S",
+                   help="master seed (default: the scenario's); the same seed gives the same "
+                        "nowcast")
+    p.add_argument("--model-error", type=options.fraction, default=MODEL_ERROR, metavar="F",
+                   help=f"the model's own error on a leg, a fraction of its time (default "
+                        f"{MODEL_ERROR:g}; see README, Nowcast)")
+    p.add_argument("--replay", action="store_true",
+                   help="replay evaluation over the scenarios' reported times; writes "
+                        "outputs/nowcast-replay/")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="with --replay: also replay with half, twice and no model error")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: outputs/<scenario>/nowcast, or "
+                        "outputs/nowcast-replay with --replay)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an output folder that holds files trainsim did not write")
+    p.add_argument("--quiet", action="store_true", help="(accepted for symmetry; no progress "
+                   "display)")
+    p.set_defaults(func=_cmd_nowcast)

@@ -21,14 +21,20 @@ import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from simulator._io import write_csv
+from simulator.energy import FuelData, TractionStretch, load_fuel, traction_plan
 from simulator.journey import format_offset
+from simulator.planning import Prepared
+from simulator.reports import Analysis
 
-__all__ = ["Occupation", "OccupationGroup", "Section", "line_occupation"]
+__all__ = ["LogisticsReport", "Occupation", "OccupationGroup", "Section", "line_occupation",
+           "logistics_report"]
 
 #: lines shorter than this are folded into their country's figures only (connecting curves,
 #: unnamed sidings of the OSM data)
@@ -183,7 +189,7 @@ class Occupation:
         return out
 
 
-def _sections(prep: Any) -> list[Section]:
+def _sections(prep: Prepared) -> list[Section]:
     """Between consecutive route points: named places, and where the data name none for long
     (the Trans-Siberian lists few stations) the unnamed points every 50 km at most."""
     plan = prep.plan
@@ -205,8 +211,8 @@ def _band(x: np.ndarray) -> tuple[float, float, float]:
     return float(q[0]), float(q[1]), float(q[2])
 
 
-def line_occupation(result: Any) -> Occupation | None:
-    """The line occupation of a :class:`~simulator.reports.ScenarioResult`.
+def line_occupation(result: Analysis) -> Occupation | None:
+    """The line occupation of a simulated journey.
 
     Needs the pilot train's times (``run_monte_carlo(..., pilot=True)``) when a pilot runs;
     returns None without them.
@@ -263,7 +269,7 @@ def line_occupation(result: Any) -> Occupation | None:
         if total >= MIN_LINE_KM and line and line != "unnamed":
             group("line", line, np.array([s.line == line for s in sections]))
     road = prep.scenario.road
-    depart = getattr(result, "road_depart", None)
+    depart = result.road_depart
     if road is not None and depart is not None and result.road_arrival is not None:
         span = (result.road_arrival - depart) / 3600
         groups.append(OccupationGroup(
@@ -281,7 +287,7 @@ def line_occupation(result: Any) -> Occupation | None:
 # ----------------------------------------------------------------------------------------------
 # the files
 # ----------------------------------------------------------------------------------------------
-def traction_markdown(stretches: list[Any], fuel: Any) -> list[str]:
+def traction_markdown(stretches: list[TractionStretch], fuel: FuelData) -> list[str]:
     """The traction plan and its energy, for summary.md."""
     out = ["### Traction and energy", "",
            "| stretch | km | locomotives | running (h) | energy at the wheel | fuel or "
@@ -313,27 +319,35 @@ def traction_markdown(stretches: list[Any], fuel: Any) -> list[str]:
     return out
 
 
-def write_logistics(result: Any, out: Any) -> tuple[list[Any], list[str], Occupation | None]:
-    """Write ``logistics.csv`` and ``traction.csv`` into ``out``.
+@dataclass
+class LogisticsReport:
+    """The logistics of a simulated journey: the line occupation and the traction plan."""
 
-    Returns the paths written, the lines for summary.md and the occupation (None without the
-    pilot's times).
-    """
-    from simulator.energy import load_fuel, traction_plan
-    from simulator.reports import write_csv
+    occupation: Occupation | None  # None: the run kept no pilot-train times
+    stretches: list[TractionStretch]
+    fuel: FuelData
 
-    written = []
-    lines = ["## Logistics", ""]
-    occupation = line_occupation(result)
-    if occupation is not None:
-        write_csv(out / "logistics.csv", occupation.rows())
-        written.append(out / "logistics.csv")
-        lines += [*occupation.markdown(), ""]
-    else:
-        lines += ["Line occupation: not computed (the run kept no pilot-train times).", ""]
+    def markdown(self) -> list[str]:
+        """The section of summary.md."""
+        lines = ["## Logistics", ""]
+        if self.occupation is not None:
+            lines += [*self.occupation.markdown(), ""]
+        else:
+            lines += ["Line occupation: not computed (the run kept no pilot-train times).", ""]
+        return [*lines, *traction_markdown(self.stretches, self.fuel), ""]
+
+    def write(self, out: Path) -> list[Path]:
+        """Write ``logistics.csv`` (with an occupation) and ``traction.csv`` into ``out``."""
+        written = []
+        if self.occupation is not None:
+            write_csv(out / "logistics.csv", self.occupation.rows())
+            written.append(out / "logistics.csv")
+        write_csv(out / "traction.csv", [s.row() for s in self.stretches])
+        return [*written, out / "traction.csv"]
+
+
+def logistics_report(result: Analysis) -> LogisticsReport:
+    """The line occupation and the traction plan of a simulated journey."""
     fuel = load_fuel()
-    stretches = traction_plan(result.prepared, fuel=fuel)
-    write_csv(out / "traction.csv", [s.row() for s in stretches])
-    written.append(out / "traction.csv")
-    lines += [*traction_markdown(stretches, fuel), ""]
-    return written, lines, occupation
+    return LogisticsReport(line_occupation(result), traction_plan(result.prepared, fuel=fuel),
+                           fuel)

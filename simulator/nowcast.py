@@ -49,11 +49,23 @@ from typing import Any
 
 import numpy as np
 
+from simulator.errors import DataFileError, SightingError
 from simulator.journey import BatchTimes, StartState, draw_parameters, simulate_batch
 from simulator.montecarlo import MonteCarloResult
+from simulator.network.graph import RailNetwork, load_network
 from simulator.parameters import ParameterKind, ParameterTable
 from simulator.plan import JourneyPlan
-from simulator.sightings import PlacedSighting, Sighting, SightingKind
+from simulator.planning import Itinerary, Place, Prepared, build_itinerary, plan_journey
+from simulator.reports import Analysis, analyse, check_reported_legs
+from simulator.scenario import Scenario
+from simulator.sightings import (
+    DEFAULT_UNCERTAINTY_MIN,
+    PlacedSighting,
+    Sighting,
+    SightingKind,
+    check_sightings,
+    place_sightings,
+)
 
 __all__ = [
     "DEFAULT_PARTICLES", "ESS_THRESHOLD", "MIN_ESS_FRACTION", "NowcastResult", "ParticleFilter",
@@ -599,7 +611,7 @@ class NowcastResult:
     now
         The moment "now" (UTC).
     prior, posterior
-        :class:`~simulator.reports.ScenarioResult` of the particles before any sighting and
+        :class:`~simulator.reports.Analysis` of the particles before any sighting and
         after the last one (resampled to equal weights), both with the model's error on the
         stretch after the last thing known (the departure, the last sighting).
     steps
@@ -608,12 +620,12 @@ class NowcastResult:
         ``(N,)`` each posterior particle's km at ``now``.
     """
 
-    prepared: Any
+    prepared: Prepared
     sightings: list[PlacedSighting]
     points: list[int]
     now: datetime
-    prior: Any
-    posterior: Any
+    prior: Analysis
+    posterior: Analysis
     steps: list[StepReport]
     position_km: np.ndarray
     particles: int
@@ -623,15 +635,16 @@ class NowcastResult:
 
     @property
     def plan(self) -> JourneyPlan:
-        return self.prepared.plan  # type: ignore[no-any-return]
+        return self.prepared.plan
 
     @property
     def now_s(self) -> float:
         return (self.now - self.plan.epoch).total_seconds()
 
 
-def prepare_nowcast(scenario: Any, sightings: Sequence[Sighting], *, network: Any = None
-                    ) -> tuple[Any, list[PlacedSighting], list[int]]:
+def prepare_nowcast(scenario: Scenario, sightings: Sequence[Sighting], *,
+                    network: RailNetwork | None = None
+                    ) -> tuple[Prepared, list[PlacedSighting], list[int]]:
     """Route the scenario, place the sightings on the route and plan the journey with a route
     point at each sighting; check that the sightings can all be true.
 
@@ -643,10 +656,6 @@ def prepare_nowcast(scenario: Any, sightings: Sequence[Sighting], *, network: An
     ScenarioError, SightingError
         A bad scenario, or a bad or impossible sighting (one line each).
     """
-    from simulator.errors import DataFileError
-    from simulator.network.graph import load_network
-    from simulator.planning import build_itinerary
-    from simulator.sightings import place_sightings
 
     if network is None:
         try:
@@ -661,14 +670,12 @@ def prepare_nowcast(scenario: Any, sightings: Sequence[Sighting], *, network: An
     return plan_with_sightings(scenario, itinerary, placed)
 
 
-def plan_with_sightings(scenario: Any, itinerary: Any, placed: Sequence[PlacedSighting]
-                        ) -> tuple[Any, list[PlacedSighting], list[int]]:
+def plan_with_sightings(scenario: Scenario, itinerary: Itinerary,
+                        placed: Sequence[PlacedSighting]
+                        ) -> tuple[Prepared, list[PlacedSighting], list[int]]:
     """Plan the journey of ``itinerary`` with a route point at each placed sighting, check the
     sightings (:func:`~simulator.sightings.check_sightings`) and return the prepared scenario,
     the sightings in route order and the route point of each."""
-    from simulator.planning import Place, plan_journey
-    from simulator.reports import check_reported_legs
-    from simulator.sightings import check_sightings
 
     placed = list(placed)
     for i, p in enumerate(placed):
@@ -686,10 +693,9 @@ def plan_with_sightings(scenario: Any, itinerary: Any, placed: Sequence[PlacedSi
     return prep, ordered, points
 
 
-def sighting_uncertainty_min(scenario: Any) -> float:
+def sighting_uncertainty_min(scenario: Scenario) -> float:
     """The uncertainty of a sighting that gives none: the scenario's ``nowcast.uncertainty_min``,
     else :data:`~simulator.sightings.DEFAULT_UNCERTAINTY_MIN`."""
-    from simulator.sightings import DEFAULT_UNCERTAINTY_MIN
 
     settings = getattr(scenario, "nowcast", None)
     value = getattr(settings, "uncertainty_min", None)
@@ -700,10 +706,10 @@ def _sighting_id(i: int) -> str:
     return f"sighting:{i + 1}"
 
 
-def nowcast(scenario: Any, sightings: Sequence[Sighting], *, now: datetime | None = None,
+def nowcast(scenario: Scenario, sightings: Sequence[Sighting], *, now: datetime | None = None,
             particles: int = DEFAULT_PARTICLES, seed: int | None = None,
-            model_error: float = MODEL_ERROR, network: Any = None,
-            prepared: tuple[Any, list[PlacedSighting], list[int]] | None = None,
+            model_error: float = MODEL_ERROR, network: RailNetwork | None = None,
+            prepared: tuple[Prepared, list[PlacedSighting], list[int]] | None = None,
             params: ParameterTable | None = None) -> NowcastResult:
     """Nowcast a scenario's journey from sightings.
 
@@ -734,8 +740,6 @@ def nowcast(scenario: Any, sightings: Sequence[Sighting], *, now: datetime | Non
     SightingError
         A sighting after ``now``, or one that :func:`prepare_nowcast` refuses.
     """
-    from simulator.errors import SightingError
-    from simulator.reports import analyse
 
     seed = scenario.seed if seed is None else seed
     prep, placed, points = prepared or prepare_nowcast(scenario, sightings, network=network)

@@ -20,16 +20,23 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import matplotlib.dates as mdates
 import numpy as np
 
+from simulator import plots
 from simulator._io import atomic_path
+from simulator._io import write_csv as _write
+from simulator._mapdata import coords_along, median_track
 from simulator.journey import format_offset
+from simulator.maps import write_html_map
 from simulator.nowcast import NowcastResult
-from simulator.planning import TimelineKind
+from simulator.nowcast_replay import summary
+from simulator.planning import TimelineKind, TimelinePoint, Which
 
 __all__ = ["NOWCAST_FILES", "REPLAY_FILES", "eta_rows", "position_now", "write_nowcast",
            "write_replay"]
@@ -59,9 +66,8 @@ def _hm(seconds: float) -> str:
 # ----------------------------------------------------------------------------------------------
 # tables
 # ----------------------------------------------------------------------------------------------
-def _entries(result: NowcastResult) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+def _entries(result: NowcastResult) -> list[tuple[TimelinePoint, np.ndarray, np.ndarray]]:
     """(timeline point, prior times, posterior times) of every row that is not a station."""
-    from simulator.planning import TimelinePoint, Which
 
     prep = result.prepared
     out = []
@@ -69,7 +75,8 @@ def _entries(result: NowcastResult) -> list[tuple[Any, np.ndarray, np.ndarray]]:
                        strict=True):
         if p.kind != TimelineKind.STATION:
             out.append((p, a, b))
-    if prep.road_to and result.prior.road_arrival is not None:
+    if prep.road_to and result.prior.road_arrival is not None \
+            and result.posterior.road_arrival is not None:
         out.append((TimelinePoint(prep.road_to, TimelineKind.ROAD_ARRIVE, math.nan, None,
                                   Which.ROAD, tz=result.plan.tz_name[-1], detail="by road"),
                     result.prior.road_arrival, result.posterior.road_arrival))
@@ -166,7 +173,6 @@ def position_now(result: NowcastResult) -> dict[str, Any]:
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    from simulator.reports import write_csv as _write
 
     _write(path, rows)
 
@@ -174,29 +180,9 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 # ----------------------------------------------------------------------------------------------
 # charts
 # ----------------------------------------------------------------------------------------------
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> None:
-    plt = _plt()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-
-
 def fan_chart(result: NowcastResult, path: Path) -> None:
     """The arrival at the destination (local time): 5–95 % and 25–75 % bands and the median,
     before any sighting and after each."""
-    plt = _plt()
-    import matplotlib.dates as mdates
 
     plan = result.plan
     tz = ZoneInfo(plan.tz_name[-1] or "UTC")
@@ -208,7 +194,7 @@ def fan_chart(result: NowcastResult, path: Path) -> None:
             tzinfo=None) for v in np.atleast_1d(x)])
 
     x = np.arange(len(qs))
-    fig, ax = plt.subplots(figsize=(max(9.0, 1.3 * len(qs) + 5.5), 5.2), dpi=110)
+    fig, ax = plots.subplots(figsize=(max(9.0, 1.3 * len(qs) + 5.5), 5.2), dpi=110)
     ax.fill_between(x, when(qs[:, 0]), when(qs[:, 4]), color="#aed6f1", alpha=0.9, lw=0,
                     label="5–95 %")
     ax.fill_between(x, when(qs[:, 1]), when(qs[:, 3]), color="#5dade2", alpha=0.9, lw=0,
@@ -240,7 +226,7 @@ def fan_chart(result: NowcastResult, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
     fig.tight_layout()
-    _save(fig, path)
+    plots.save_figure(fig, path)
 
 
 def _short_name(name: str) -> str:
@@ -249,8 +235,6 @@ def _short_name(name: str) -> str:
 
 def time_distance(result: NowcastResult, path: Path) -> None:
     """The string-line chart: km against time (UTC), before and after the sightings."""
-    plt = _plt()
-    import matplotlib.dates as mdates
 
     plan = result.plan
     km = np.repeat(plan.km, 2)
@@ -265,7 +249,7 @@ def time_distance(result: NowcastResult, path: Path) -> None:
         q[:, 1::2] = mc.quantiles(_LEVELS, depart=True)
         return q
 
-    fig, ax = plt.subplots(figsize=(11, 6.5), dpi=110)
+    fig, ax = plots.subplots(figsize=(11, 6.5), dpi=110)
     a = bands(result.prior.mc)
     ax.fill_betweenx(km, when(a[0]), when(a[2]), color="#bbbbbb", alpha=0.45, lw=0,
                      label="before the sightings: 5–95 %")
@@ -315,7 +299,7 @@ def time_distance(result: NowcastResult, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7.5, loc="lower right", framealpha=0.9)
     fig.tight_layout()
-    _save(fig, path)
+    plots.save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -324,9 +308,7 @@ def time_distance(result: NowcastResult, path: Path) -> None:
 def _map_script(result: NowcastResult) -> str:
     """JavaScript for the journey map: the likely position now (a band along the line and its
     median), the sightings, the time control set to now, and the nowcast's title."""
-    from html import escape
 
-    from simulator._mapdata import coords_along, median_track
 
     plan = result.plan
     route = result.prepared.route
@@ -338,7 +320,7 @@ def _map_script(result: NowcastResult) -> str:
         lat, lon = at(kms)
         return [[round(float(x), 5), round(float(y), 5)] for x, y in zip(lat, lon, strict=True)]
 
-    lat, lon = at(float(q[2]))
+    lat, lon = at(np.asarray(float(q[2])))
     tz = plan.tz_name[int(np.clip(np.searchsorted(plan.km, q[2]), 0, plan.n_points - 1))]
     where = position_now(result)
     now_local = _local(result.now, tz or "UTC")
@@ -459,7 +441,6 @@ def summary_markdown(result: NowcastResult, eta: list[dict[str, Any]]) -> str:
 
 def write_nowcast(result: NowcastResult, folder: Path) -> list[Path]:
     """Write every file of a nowcast into ``folder``."""
-    from simulator.maps import write_html_map
 
     folder.mkdir(parents=True, exist_ok=True)
     eta = eta_rows(result)
@@ -479,7 +460,6 @@ def write_nowcast(result: NowcastResult, folder: Path) -> list[Path]:
 def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
                     sensitivity: dict[float, Any] | None = None) -> str:
     """The replay's tables: headline figures, per trip, and every prediction."""
-    from simulator.nowcast_replay import summary
 
     s = summary(trips)
 
@@ -542,9 +522,8 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
 def replay_chart(trips: Sequence[Any], path: Path) -> None:
     """Per trip: the error of the final arrival against the sightings used, before (grey) and
     after (blue) conditioning, with the 5–95 % bands."""
-    plt = _plt()
     done = [t for t in trips if t.rows]
-    fig, axes = plt.subplots(1, max(len(done), 1), figsize=(4.6 * max(len(done), 1), 4.6),
+    fig, axes = plots.subplots(1, max(len(done), 1), figsize=(4.6 * max(len(done), 1), 4.6),
                              dpi=110, squeeze=False)
     for ax, t in zip(axes[0], done, strict=False):
         rows = [r for r in t.rows if r.final]
@@ -572,7 +551,7 @@ def replay_chart(trips: Sequence[Any], path: Path) -> None:
                frameon=False)
     fig.suptitle("Nowcast replay: final arrival, before and after conditioning", fontsize=11)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    _save(fig, path)
+    plots.save_figure(fig, path)
 
 
 def write_replay(trips: Sequence[Any], folder: Path, *, particles: int, model_error: float,

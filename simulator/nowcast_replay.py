@@ -22,12 +22,15 @@ from typing import Any
 import numpy as np
 
 from simulator.journey import draw_parameters
+from simulator.network.graph import load_network
 from simulator.nowcast import (
     DEFAULT_PARTICLES,
     MODEL_ERROR,
     ParticleFilter,
+    sighting_uncertainty_min,
     weighted_quantile,
 )
+from simulator.planning import prepare
 from simulator.sightings import PlacedSighting, Sighting, SightingKind
 
 __all__ = ["MIN_REPORTED", "ReplayRow", "TripReplay", "replay", "replay_trip", "summary"]
@@ -204,12 +207,9 @@ def replay(scenarios: Sequence[Any], *, particles: int = DEFAULT_PARTICLES,
     prepared
         The scenarios already prepared (:func:`~simulator.planning.prepare`), same order.
     """
-    from simulator.nowcast import sighting_uncertainty_min
-    from simulator.planning import prepare
 
     if prepared is None:
         if network is None:
-            from simulator.network.graph import load_network
 
             nets = {sc.network for sc in scenarios}
             network = load_network(next(iter(nets))) if len(nets) == 1 else None

@@ -17,6 +17,7 @@ import numpy as np
 
 from simulator import exports, maps, plots
 from simulator._io import atomic_path, write_csv
+from simulator.logistics import LogisticsReport, logistics_report
 from simulator.reports import (
     Analysis,
     legs_markdown,
@@ -25,23 +26,27 @@ from simulator.reports import (
     timeline_rows,
 )
 from simulator.routing import Route
+from simulator.sensitivity import SensitivityResult
 
 __all__ = [
     "COMPARISON_FILES", "ROUTE_FILES", "RUN_FILES", "comparison_markdown", "manifest",
-    "measured_summary", "write_comparison", "write_route", "write_run",
+    "measured_summary", "summary_text", "write_comparison", "write_route", "write_run",
 ]
 
 #: the files of a simulated scenario (``trainsim run``), besides ``manifest.json``
 RUN_FILES = ("timeline.csv", "events.csv", "route.geojson", "map.png", "map.html",
-             "journey.gpkg", "journey.kml", "timedistance.png", "comparison.png", "summary.md")
+             "journey.gpkg", "journey.kml", "timedistance.png", "comparison.png",
+             "logistics.csv", "traction.csv", "summary.md")
 #: the files of a comparison of scenarios (``trainsim compare``)
 COMPARISON_FILES = ("comparison.png", "comparison.csv", "comparison.md")
 #: the files of a route (``trainsim route``)
 ROUTE_FILES = ("route.geojson", "route.csv", "route.png", "route.gpkg")
 
 
-def write_run(result: Analysis, folder: Path) -> list[Path]:
-    """Write every file of a simulated scenario (:data:`RUN_FILES`) into ``folder``."""
+def write_run(result: Analysis, folder: Path, *,
+              sensitivity: SensitivityResult | None = None) -> list[Path]:
+    """Write every file of a simulated scenario (:data:`RUN_FILES`; with Sobol indices, also
+    ``sensitivity.csv`` and ``sensitivity.png``) into ``folder``."""
     prep = result.prepared
     write_csv(folder / "timeline.csv", timeline_rows(result))
     events = replication_events(result)
@@ -51,13 +56,33 @@ def write_run(result: Analysis, folder: Path) -> list[Path]:
     maps.write_html_map(result, folder / "map.html")
     exports.write_geopackage(result, folder / "journey.gpkg", events=events)
     exports.write_kml(result, folder / "journey.kml")
-    plots.save(plots.time_distance(result, plots.new_axes(plots.TIME_DISTANCE_SIZE)),
-               folder / "timedistance.png")
+    logistics = logistics_report(result)
+    written = logistics.write(folder)
+    if sensitivity is not None:
+        written += sensitivity.write(folder)
+    occupied = logistics.occupation.windows() if logistics.occupation is not None else None
+    plots.save(plots.time_distance(result, plots.new_axes(plots.TIME_DISTANCE_SIZE),
+                                   occupied=occupied), folder / "timedistance.png")
     plots.save(plots.comparison([result], plots.new_axes(plots.comparison_size(
         result.comparisons))), folder / "comparison.png")
     with atomic_path(folder / "summary.md") as tmp:
-        tmp.write_text(summary_markdown(result), encoding="utf-8")
-    return [folder / name for name in RUN_FILES]
+        tmp.write_text(summary_text(result, logistics=logistics, sensitivity=sensitivity),
+                       encoding="utf-8")
+    return [*(folder / name for name in RUN_FILES if (folder / name).exists()), *written]
+
+
+def summary_text(result: Analysis, *, logistics: LogisticsReport | None = None,
+                 sensitivity: SensitivityResult | None = None) -> str:
+    """``summary.md``: the run (:func:`~simulator.reports.summary_markdown`) with its logistics
+    and, when computed, its Sobol indices, before the credits."""
+    logistics = logistics or logistics_report(result)
+    extra = logistics.markdown()
+    if sensitivity is not None:
+        extra += [*sensitivity.markdown(), ""]
+    text = summary_markdown(result)
+    foot = text.rfind("Map data ©")
+    foot = len(text) if foot < 0 else foot
+    return text[:foot] + "\n".join(extra) + "\n" + text[foot:]
 
 
 def comparison_markdown(results: Sequence[Analysis]) -> str:

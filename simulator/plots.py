@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -22,7 +23,7 @@ from simulator.reports import Analysis, LegComparison
 from simulator.routing import MarkKind
 
 __all__ = ["TIME_DISTANCE_SIZE", "comparison", "comparison_size", "new_axes", "save",
-           "time_distance"]
+           "save_figure", "subplots", "time_distance"]
 
 #: figure size of the time–distance chart, inches
 TIME_DISTANCE_SIZE = (11.0, 6.5)
@@ -34,13 +35,25 @@ def new_axes(size: tuple[float, float]) -> Axes:
     return Figure(figsize=size, dpi=DPI).subplots()
 
 
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
+             dpi: float = DPI, **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure that pyplot does not manage and its axes (``pyplot.subplots``' arguments)."""
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    """Write a figure as a PNG (atomically), laid out tight."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
 def save(ax: Axes, path: Path) -> None:
     """Write the figure of ``ax`` as a PNG (atomically)."""
     fig = ax.get_figure()
     assert isinstance(fig, Figure)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+    save_figure(fig, path)
 
 
 def comparison_size(legs: Sequence[LegComparison]) -> tuple[float, float]:

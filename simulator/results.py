@@ -21,10 +21,12 @@ from matplotlib.figure import Figure
 
 from simulator import maps, plots, settings
 from simulator._outdir import OutputFolder, claim_outputs
+from simulator.logistics import LogisticsReport, logistics_report
 from simulator.outputs import (
     comparison_markdown,
     manifest,
     measured_summary,
+    summary_text,
     write_comparison,
     write_run,
 )
@@ -34,11 +36,11 @@ from simulator.reports import (
     Analysis,
     journey_legs,
     replication_events,
-    summary_markdown,
     time_breakdown,
     timeline_rows,
 )
 from simulator.scenario import Scenario
+from simulator.sensitivity import SensitivityResult
 
 __all__ = ["ScenarioComparison", "ScenarioResult", "comparison_folders", "write_claimed"]
 
@@ -86,8 +88,11 @@ class ScenarioResult:
     >>> result.write("outputs/vladivostok")                           # doctest: +SKIP
     """
 
-    def __init__(self, analysis: Analysis) -> None:
+    def __init__(self, analysis: Analysis, *,
+                 sensitivity: SensitivityResult | None = None) -> None:
         self.analysis = analysis
+        #: Sobol indices of the arrival and leg times, when the run asked for them
+        self.sensitivity = sensitivity
 
     def __repr__(self) -> str:
         hours = np.quantile(self.journey_hours, [0.05, 0.5, 0.95])
@@ -170,9 +175,28 @@ class ScenarioResult:
         each kind of halt, and the rest (unplanned stops, waits for the pilot, night rules)."""
         return pd.Series(time_breakdown(self.analysis), name="hours")
 
+    @cached_property
+    def logistics(self) -> LogisticsReport:
+        """The line occupation and the traction plan (``logistics.csv``, ``traction.csv``)."""
+        return logistics_report(self.analysis)
+
+    @cached_property
+    def occupation(self) -> pd.DataFrame:
+        """How long each section, line and country is closed to other trains
+        (``logistics.csv``); empty when the run kept no pilot-train times."""
+        occupation = self.logistics.occupation
+        return _frame(occupation.rows() if occupation is not None else [])
+
+    @cached_property
+    def traction(self) -> pd.DataFrame:
+        """The traction plan: each stretch's locomotives, running time, energy and fuel
+        (``traction.csv``)."""
+        return _frame([s.row() for s in self.logistics.stretches])
+
     def summary(self) -> str:
         """The run in Markdown (``summary.md``)."""
-        return summary_markdown(self.analysis)
+        return summary_text(self.analysis, logistics=self.logistics,
+                            sensitivity=self.sensitivity)
 
     # -- charts -----------------------------------------------------------------------------
     def plot_timedistance(self, ax: Axes | None = None) -> Axes:
@@ -293,18 +317,18 @@ def write_claimed(what: ScenarioResult | ScenarioComparison,
     if isinstance(what, ScenarioResult):
         (folder,) = folders
         assert folder.path is not None
-        write_run(what.analysis, folder.path)
+        write_run(what.analysis, folder.path, sensitivity=what.sensitivity)
         folder.commit(**manifest("run", [what.analysis]))
         return
     analyses = [r.analysis for r in what.results]
     comparison = folders[-1].path
     assert comparison is not None
     separate = len(folders) > 1
-    for i, a in enumerate(analyses):
-        path = folders[i].path if separate else comparison / a.name
+    for i, r in enumerate(what.results):
+        path = folders[i].path if separate else comparison / r.name
         assert path is not None
         path.mkdir(exist_ok=True)
-        write_run(a, path)
+        write_run(r.analysis, path, sensitivity=r.sensitivity)
     write_comparison(analyses, comparison)
     if separate:
         for folder, a in zip(folders, analyses, strict=False):

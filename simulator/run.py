@@ -8,24 +8,39 @@ The steps, each a public function::
 
 :func:`run_scenario` does them all for one scenario; :func:`compare_scenarios` for several,
 checking every one (file, route, reported places) before simulating any, so that a bad input
-fails in seconds. The command line (``trainsim run``, ``compare``, ``validate``) calls these.
+fails in seconds. The analyses of a scenario: :func:`sweep_scenario` (what-ifs),
+:func:`sensitivity_analysis` (Sobol indices), :func:`nowcast_scenario` (conditioned on
+sightings). The command line (``trainsim run``, ``compare``, ``validate``, ``sweep``,
+``sensitivity``, ``nowcast``) calls these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from simulator.errors import ArgumentError, ScenarioError
 from simulator.montecarlo import run_monte_carlo
 from simulator.network.graph import RailNetwork, load_network
+from simulator.nowcast import (
+    DEFAULT_PARTICLES,
+    MODEL_ERROR,
+    NowcastResult,
+    nowcast,
+    sighting_uncertainty_min,
+)
 from simulator.planning import Prepared, prepare
 from simulator.reports import analyse, check_reported_legs
 from simulator.results import ScenarioComparison, ScenarioResult
 from simulator.scenario import MAX_REPLICATIONS, MAX_SEED, Scenario, load_scenario
+from simulator.sensitivity import SensitivityResult, sobol_sensitivity
+from simulator.sightings import Sighting, parse_sighting
+from simulator.sweep import SweepResult, Variation, design_points, parse_variation, run_sweep
 
-__all__ = ["Progress", "check_distinct_names", "compare_scenarios", "plan_scenario", "run_scenario",
-           "simulate"]
+__all__ = ["Progress", "check_distinct_names", "compare_scenarios", "nowcast_scenario",
+           "plan_scenario", "run_scenario", "sensitivity_analysis", "simulate", "sweep_scenario"]
 
 #: a progress callback: ``progress(scenario_name, replications_done, replications_total)``
 Progress = Callable[[str, int, int], object]
@@ -70,7 +85,7 @@ def plan_scenario(scenario: Scenario | str | Path, *,
 
 def simulate(prepared: Prepared, *, replications: int | None = None, seed: int | None = None,
              workers: int | None = None, scheduler: str | None = None,
-             progress: Progress | None = None) -> ScenarioResult:
+             progress: Progress | None = None, sensitivity: int = 0) -> ScenarioResult:
     """Run the replications of a planned scenario and compare them with the reported figures.
 
     Parameters
@@ -88,6 +103,11 @@ def simulate(prepared: Prepared, *, replications: int | None = None, seed: int |
         Address of a Dask distributed scheduler (``"tcp://10.0.0.5:8786"``) to run on instead.
     progress
         Called as ``progress(name, done, total)`` as replications finish.
+    sensitivity
+        When > 0, also the Sobol indices of the arrival and leg times with this many base
+        samples (a power of two; see :func:`sensitivity_analysis`), as
+        :attr:`ScenarioResult.sensitivity`. A scenario that draws nothing gets a warning
+        instead.
 
     Returns
     -------
@@ -107,23 +127,48 @@ def simulate(prepared: Prepared, *, replications: int | None = None, seed: int |
     _check_range("seed", seed, 0, MAX_SEED)
     if workers is not None:
         _check_range("workers", workers, 1, 10_000)
-    tick = None
-    if progress is not None:
-        report = progress
-
-        def tick(done: int) -> None:
-            report(scenario.name, done, n)
-
+    # the pilot train's times too: the line occupation needs them
     mc = run_monte_carlo(prepared.plan, n, seed=seed, workers=workers, scheduler=scheduler,
-                         progress=tick)
-    return ScenarioResult(analyse(prepared, mc))
+                         progress=_ticks(progress, scenario.name, n), pilot=True)
+    indices = None
+    if sensitivity:
+        try:
+            indices = _sobol(prepared, sensitivity, seed, workers, scheduler, progress)
+        except ScenarioError as exc:  # nothing drawn: the other outputs still stand
+            prepared = replace(prepared, warnings=[*prepared.warnings,
+                                                   f"no sensitivity analysis: {exc}"])
+    return ScenarioResult(analyse(prepared, mc), sensitivity=indices)
+
+
+def _ticks(progress: Progress | None, label: str, total: int) -> Callable[[int], None] | None:
+    """``progress`` as run_monte_carlo calls it (with the replications done)."""
+    if progress is None:
+        return None
+    report = progress
+
+    def tick(done: int) -> None:
+        report(label, done, total)
+
+    return tick
+
+
+def _sobol(prepared: Prepared, base_n: int, seed: int, workers: int | None,
+           scheduler: str | None, progress: Progress | None) -> SensitivityResult:
+    if base_n < 2 or base_n & (base_n - 1):
+        msg = f"sensitivity: expected a power of two ≥ 2 base samples, got {base_n}"
+        raise ArgumentError(msg)
+    label = f"{prepared.scenario.name} (sensitivity)"
+    report = None if progress is None else (
+        lambda done, total: progress(label, done, total))  # type: ignore[misc]
+    return sobol_sensitivity(prepared, base_n=base_n, seed=seed, workers=workers,
+                             scheduler=scheduler, progress=report)
 
 
 def run_scenario(scenario: Scenario | str | Path, *, replications: int | None = None,
                  seed: int | None = None, workers: int | None = None,
                  network: RailNetwork | str | Path | None = None,
                  progress: Progress | None = None,
-                 scheduler: str | None = None) -> ScenarioResult:
+                 scheduler: str | None = None, sensitivity: int = 0) -> ScenarioResult:
     """Simulate a scenario: plan it (:func:`plan_scenario`), then run it (:func:`simulate`).
 
     Parameters
@@ -131,7 +176,7 @@ def run_scenario(scenario: Scenario | str | Path, *, replications: int | None = 
     scenario
         A loaded scenario, a scenario file, or the name of a bundled scenario
         (``"hanoi-2019"``, ``"vladivostok-2019"``, ...).
-    replications, seed, workers, scheduler, progress
+    replications, seed, workers, scheduler, progress, sensitivity
         As for :func:`simulate`.
     network
         As for :func:`plan_scenario`.
@@ -155,7 +200,7 @@ def run_scenario(scenario: Scenario | str | Path, *, replications: int | None = 
     """
     prepared = plan_scenario(scenario, network=network)
     return simulate(prepared, replications=replications, seed=seed, workers=workers,
-                    scheduler=scheduler, progress=progress)
+                    scheduler=scheduler, progress=progress, sensitivity=sensitivity)
 
 
 def compare_scenarios(scenarios: Sequence[Scenario | str | Path], *,
@@ -163,7 +208,7 @@ def compare_scenarios(scenarios: Sequence[Scenario | str | Path], *,
                       workers: int | None = None,
                       network: RailNetwork | str | Path | None = None,
                       progress: Progress | None = None,
-                      scheduler: str | None = None) -> ScenarioComparison:
+                      scheduler: str | None = None, sensitivity: int = 0) -> ScenarioComparison:
     """Simulate several scenarios and compare each with its reported figures.
 
     Every scenario is loaded, routed and checked before any is simulated, so that a bad one
@@ -175,7 +220,7 @@ def compare_scenarios(scenarios: Sequence[Scenario | str | Path], *,
         Loaded scenarios, scenario files or bundled scenarios' names.
     replications, seed
         When given, for every scenario (else each scenario's own); see :func:`simulate`.
-    workers, scheduler, progress
+    workers, scheduler, progress, sensitivity
         As for :func:`simulate`.
     network
         The rail network of every scenario (default: each scenario's own, else the bundled
@@ -198,7 +243,138 @@ def compare_scenarios(scenarios: Sequence[Scenario | str | Path], *,
     prepared = [plan_scenario(s, network=network) for s in loaded]
     return ScenarioComparison([
         simulate(p, replications=replications, seed=seed, workers=workers, scheduler=scheduler,
-                 progress=progress) for p in prepared])
+                 progress=progress, sensitivity=sensitivity) for p in prepared])
+
+
+def sensitivity_analysis(scenario: Scenario | str | Path, *, base_samples: int = 1024,
+                         seed: int | None = None, workers: int | None = None,
+                         network: RailNetwork | str | Path | None = None,
+                         progress: Progress | None = None,
+                         scheduler: str | None = None) -> SensitivityResult:
+    """Which drawn quantity drives the spread of the arrival and leg times: Sobol indices.
+
+    Variance-based sensitivity (SALib, Saltelli's scheme) with respect to every quantity a
+    replication draws; see :mod:`simulator.sensitivity`.
+
+    Parameters
+    ----------
+    scenario
+        A loaded scenario, a scenario file or a bundled scenario's name.
+    base_samples
+        Base samples N, a power of two; ``N × (factors + 2)`` replications run.
+    seed
+        Seed of the sample, the noise and the bootstrap (default: the scenario's).
+    workers, scheduler, progress
+        As for :func:`simulate`.
+    network
+        As for :func:`plan_scenario`.
+
+    Returns
+    -------
+    SensitivityResult
+        First-order and total indices per output and factor, with ``sentence()``,
+        ``rows()`` and ``write(folder)``.
+
+    Raises
+    ------
+    ScenarioError
+        Nothing in the scenario is drawn (no spread to attribute).
+    """
+    prepared = plan_scenario(scenario, network=network)
+    seed = prepared.scenario.seed if seed is None else seed
+    return _sobol(prepared, base_samples, seed, workers, scheduler, progress)
+
+
+def sweep_scenario(scenario: Scenario | str | Path, vary: Sequence[str | Variation], *,
+                   design: str = "grid", samples: int | None = None,
+                   replications: int | None = None, seed: int | None = None,
+                   at: str | None = None, workers: int | None = None,
+                   network: RailNetwork | str | Path | None = None,
+                   progress: Progress | None = None,
+                   scheduler: str | None = None) -> SweepResult:
+    """What-if: the arrival over a grid or a Latin hypercube of rule and scenario values.
+
+    Parameters
+    ----------
+    scenario
+        A loaded scenario, a scenario file or a bundled scenario's name.
+    vary
+        What to vary, as ``trainsim sweep --vary`` takes it (``"caps.KP.kmh=40:60:5"``,
+        ``"night.KP.mode=slow,halt"``; see :mod:`simulator.sweep`), or parsed variations.
+    design, samples
+        ``"grid"`` (every combination) or ``"lhs"``: a Latin hypercube of ``samples`` points.
+    replications, seed
+        Per design point; every point runs the same replications (common random numbers).
+    at
+        The place whose arrival is reported (default: the destination).
+    workers, scheduler, progress
+        As for :func:`simulate`.
+    network
+        As for :func:`plan_scenario`.
+
+    Returns
+    -------
+    SweepResult
+        The baseline and every design point, with ``markdown()`` and ``write(folder)``.
+
+    Raises
+    ------
+    VariationError
+        A bad path or value (before anything is simulated).
+    """
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    variations = [parse_variation(v) if isinstance(v, str) else v for v in vary]
+    seed = loaded.seed if seed is None else seed
+    n = loaded.replications if replications is None else replications
+    _check_range("replications", n, 1, MAX_REPLICATIONS)
+    points = len(design_points(variations, method=design, samples=samples, seed=seed))
+    base = plan_scenario(loaded, network=network)
+    return run_sweep(loaded, variations, method=design, samples=samples, replications=n,
+                     seed=seed, base=base, at=at, workers=workers, scheduler=scheduler,
+                     progress=_ticks(progress, f"{loaded.name} (sweep)", (points + 1) * n))
+
+
+def nowcast_scenario(scenario: Scenario | str | Path, sightings: Sequence[str | Sighting], *,
+                     now: datetime | None = None, particles: int = DEFAULT_PARTICLES,
+                     seed: int | None = None, model_error: float = MODEL_ERROR,
+                     network: RailNetwork | str | Path | None = None) -> NowcastResult:
+    """Where the train is now and when it will arrive, conditioned on sightings.
+
+    A particle filter over the journey (:mod:`simulator.nowcast`).
+
+    Parameters
+    ----------
+    scenario
+        A loaded scenario, a scenario file or a bundled scenario's name.
+    sightings
+        What was seen, as ``trainsim nowcast --seen`` takes it (``"Tianjin 2019-02-24 13:00
+        +08:00 ±20m"``, ``"stopped at Changsha 2019-02-25 13:10 Asia/Shanghai"``), or parsed.
+    now
+        The moment whose position is wanted (default: the last sighting).
+    particles, seed, model_error
+        Particles of the filter, its seed (default: the scenario's) and the model's own
+        error on a leg (a fraction of its time).
+    network
+        As for :func:`plan_scenario`.
+
+    Returns
+    -------
+    NowcastResult
+        The forecast before and after the sightings, the position now; written by
+        :func:`simulator.nowcast_outputs.write_nowcast`.
+
+    Raises
+    ------
+    SightingError
+        An unreadable, off-route or impossible sighting.
+    """
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    default = sighting_uncertainty_min(loaded)
+    seen = [parse_sighting(s, default_uncertainty_min=default, origin=repr(s))
+            if isinstance(s, str) else s for s in sightings]
+    net = load_network(network) if isinstance(network, str | Path) else network
+    return nowcast(loaded, seen, now=now, particles=particles, seed=seed,
+                   model_error=model_error, network=net)
 
 
 def check_distinct_names(scenarios: Sequence[Scenario]) -> None:

@@ -25,15 +25,21 @@ F factors (``calc_second_order=False``).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from simulator import plots
+from simulator._io import write_csv
 from simulator.errors import ScenarioError
 from simulator.journey import draw_parameters
+from simulator.montecarlo import run_monte_carlo
 from simulator.parameters import ParameterKind, ParameterTable
+from simulator.plan import JourneyPlan
+from simulator.planning import Prepared
 
 __all__ = ["Factor", "Output", "SensitivityResult", "sobol_sensitivity"]
 
@@ -81,7 +87,7 @@ def _where(key: str, keys: list[str]) -> str:
     return f"in {country}" + (" (other lines)" if others else "")
 
 
-def factors(plan: Any, draws: ParameterTable) -> list[Factor]:
+def factors(plan: JourneyPlan, draws: ParameterTable) -> list[Factor]:
     """The factors of a plan whose draws vary (in the order of the plan's columns)."""
     groups: dict[str, list[str]] = {}
     labels: dict[str, str] = {}
@@ -125,7 +131,7 @@ def factors(plan: Any, draws: ParameterTable) -> list[Factor]:
     return out
 
 
-def outputs(prep: Any) -> list[Output]:
+def outputs(prep: Prepared) -> list[Output]:
     """For each major place (stops, borders, halts, reported places, the destination): the
     arrival there, the time to it from the origin's departure, and the leg from the major
     place before it."""
@@ -239,13 +245,11 @@ class SensitivityResult:
                          " | ".join(cells) + " |")
         return lines
 
-    def write(self, out: Path) -> tuple[list[Path], list[str]]:
-        """Write ``sensitivity.csv`` and ``sensitivity.png``; the lines for summary.md."""
-        from simulator.reports import write_csv
-
+    def write(self, out: Path) -> list[Path]:
+        """Write ``sensitivity.csv`` and ``sensitivity.png`` into ``out``."""
         write_csv(out / "sensitivity.csv", self.rows())
         plot(self, out / "sensitivity.png")
-        return [out / "sensitivity.csv", out / "sensitivity.png"], [*self.markdown(), ""]
+        return [out / "sensitivity.csv", out / "sensitivity.png"]
 
 
 def _pct(x: float) -> str:
@@ -253,9 +257,10 @@ def _pct(x: float) -> str:
     return f"{100 * min(max(float(x), 0.0), 1.0):.0f} %"
 
 
-def sobol_sensitivity(prep: Any, *, base_n: int = 512, seed: int | None = None,
+def sobol_sensitivity(prep: Prepared, *, base_n: int = 512, seed: int | None = None,
                       workers: int | None = None, scheduler: str | None = None,
-                      progress: Any = None, resamples: int = 100) -> SensitivityResult:
+                      progress: Callable[[int, int], object] | None = None,
+                      resamples: int = 100) -> SensitivityResult:
     """Sobol indices of a prepared scenario's arrival and leg times.
 
     Parameters
@@ -269,14 +274,15 @@ def sobol_sensitivity(prep: Any, *, base_n: int = 512, seed: int | None = None,
     workers, scheduler
         As :func:`~simulator.montecarlo.run_monte_carlo` (a Dask cluster with ``scheduler``).
     progress
-        Called with the replications finished so far.
+        Called as ``progress(done, total)`` with the replications finished so far.
     resamples
         Bootstrap resamples for the confidence intervals.
     """
+
+
+    # only here: SALib's import alone takes most of a second
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
-
-    from simulator.montecarlo import run_monte_carlo
 
     if base_n < 2 or base_n & (base_n - 1):
         msg = f"the base sample of a Sobol analysis is a power of two ≥ 2 (got {base_n})"
@@ -316,7 +322,7 @@ def sobol_sensitivity(prep: Any, *, base_n: int = 512, seed: int | None = None,
     table = ParameterTable(plan.parameters, values, noise if noise.shape[1] else np.zeros(
         n, dtype=np.int64), seed)
     mc = run_monte_carlo(plan, params=table, workers=workers, scheduler=scheduler,
-                         progress=progress)
+                         progress=None if progress is None else lambda done: progress(done, n))
     outs = outputs(prep)
     n_f = len(facs)
     s1 = np.full((len(outs), n_f), np.nan)
@@ -353,16 +359,13 @@ def _short(result: SensitivityResult, o: int, width: int = 18) -> str:
 
 def plot(result: SensitivityResult, path: Path) -> None:
     """A tornado of S1 and ST for the arrival at the destination, and S1 for every leg."""
-    from simulator.plots import _plt, _save
-
-    plt = _plt()
     o = result.destination
     order = result.ranked(o)[::-1]
     legs = [i for i, op in enumerate(result.outputs)
             if op.kind in ("leg", "elapsed") and result.spread(i)]
     nf = len(result.factors)
     heat_w = 1.5 + 0.38 * max(len(legs), 3)
-    fig, (ax, hx) = plt.subplots(1, 2, figsize=(7.5 + heat_w, 2.6 + 0.42 * max(nf, 4)),
+    fig, (ax, hx) = plots.subplots(1, 2, figsize=(7.5 + heat_w, 2.6 + 0.42 * max(nf, 4)),
                                  dpi=110, gridspec_kw={"width_ratios": [6.0, heat_w]})
     y = np.arange(nf)
     labels = [result.factors[f].label for f in order]
@@ -391,4 +394,4 @@ def plot(result: SensitivityResult, path: Path) -> None:
     fig.suptitle(f"{result.scenario}: what drives the spread (Sobol indices, N = "
                  f"{result.base_n}, {result.runs:,} replications)", fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    plots.save_figure(fig, path)

@@ -39,6 +39,7 @@ import numpy as np
 from simulator._io import read_csv_rows
 from simulator.errors import DataFileError, SightingError, StationNotFoundError
 from simulator.network.stations import normalize_name
+from simulator.parameters import ParameterKind
 from simulator.plan import JourneyPlan
 from simulator.routing import Route
 from simulator.scenario import parse_clock_time
@@ -393,7 +394,6 @@ def fastest_running_s(plan: JourneyPlan, km_a: float, km_b: float, *, pace: floa
                       ) -> float:
     """The shortest running time from ``km_a`` to ``km_b``: the train at the top of the plan's
     grid of speed caps (its own top speed and the lines' limits still apply), no halts."""
-    from simulator.parameters import ParameterKind
 
     n_caps = sum(1 for s in plan.parameters if s.kind == ParameterKind.CAP)
     caps = np.full((1, n_caps), float(plan.grid_kmh[-1]))

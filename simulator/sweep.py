@@ -36,12 +36,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import matplotlib
+import matplotlib.dates as mdates
 import numpy as np
 from pydantic import ValidationError
+from scipy.stats import qmc
 
+from simulator import plots
+from simulator._io import atomic_path, write_csv
 from simulator.errors import VariationError
 from simulator.journey import draw_parameters, format_offset
+from simulator.montecarlo import run_monte_carlo
 from simulator.network.stations import normalize_name
+from simulator.planning import plan_journey, prepare
 from simulator.scenario import OperatingDefaults, Overrides, Scenario
 
 __all__ = ["DesignPoint", "SweepResult", "Variation", "apply_edits", "design_points",
@@ -169,7 +176,6 @@ def design_points(variations: Sequence[Variation], *, method: str = "grid",
     if not samples or not 1 <= samples <= MAX_POINTS:
         msg = f"--design lhs needs --samples N, 1 to {MAX_POINTS}"
         raise VariationError(msg)
-    from scipy.stats import qmc
 
     u = qmc.LatinHypercube(d=len(variations), seed=seed).random(samples)
     points = []
@@ -452,8 +458,6 @@ class SweepResult:
         return "\n".join(lines) + "\n"
 
     def write(self, out: Path) -> list[Path]:
-        from simulator._io import atomic_path
-        from simulator.reports import write_csv
 
         write_csv(out / "sweep.csv", self.rows())
         with atomic_path(out / "sweep.md") as tmp:
@@ -507,8 +511,6 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
     VariationError
         A bad path or value (one line).
     """
-    from simulator.montecarlo import run_monte_carlo
-    from simulator.planning import plan_journey, prepare
 
     n = replications or scenario.replications
     seed = scenario.seed if seed is None else seed
@@ -566,13 +568,9 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
 # ----------------------------------------------------------------------------------------------
 def plot(result: SweepResult, path: Path) -> None:
     """The arrival (median and 5–95 %) against each varied value; the baseline as a band."""
-    import matplotlib.dates as mdates
 
-    from simulator.plots import _plt, _save
-
-    plt = _plt()
     k = len(result.variations)
-    fig, axes = plt.subplots(1, k, figsize=(max(6.0, 4.6 * k), 4.8), dpi=110, squeeze=False,
+    fig, axes = plots.subplots(1, k, figsize=(max(6.0, 4.6 * k), 4.8), dpi=110, squeeze=False,
                              sharey=True)
     zone = ZoneInfo(result.tz) if result.tz else None
 
@@ -609,7 +607,7 @@ def plot(result: SweepResult, path: Path) -> None:
         if others and len(groups) <= MAX_LINES and len(groups) < len(keys):
             # a grid: one line per combination of the other values, dodged sideways
             span = (np.ptp(xs) or 1.0) / max(len(np.unique(xs)), 2)
-            colours = plt.get_cmap("tab10")
+            colours = matplotlib.colormaps["tab10"]
             for g, key in enumerate(groups):
                 sel = np.array([k == key for k in keys])
                 shift = (g - (len(groups) - 1) / 2) * 0.12 * span
@@ -638,4 +636,4 @@ def plot(result: SweepResult, path: Path) -> None:
     fig.suptitle(f"{result.title}: what-if sweep ({result.method}, {len(result.points)} points, "
                  f"{result.replications} replications each)", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    plots.save_figure(fig, path)

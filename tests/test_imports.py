@@ -21,6 +21,7 @@ LAZY = {
     "distributed": "only with a Dask scheduler (--scheduler)",
     "folium": "a third of a second; only to write map.html",
     "matplotlib.pyplot": "only for charts drawn interactively (files use figures of their own)",
+    "SALib": "most of a second; only for Sobol sensitivity analyses",
 }
 
 

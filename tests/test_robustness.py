@@ -577,7 +577,7 @@ def test_road_leg_follows_the_seed(flagship: Callable[[str], Prepared]) -> None:
 
 
 def test_progress_lines_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    from simulator.commands import ProgressDisplay
+    from simulator._options import ProgressDisplay
 
     with ProgressDisplay(quiet=False) as progress:
         for done in range(50, 1001, 50):
