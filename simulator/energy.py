@@ -32,6 +32,7 @@ from simulator import settings
 from simulator._provenance import Strict, within
 from simulator._yaml import load_yaml, validate_model
 from simulator.physics import G, SpeedProfile, TrainDynamics
+from simulator.planning import Prepared
 from simulator.rolling_stock import Sourced
 
 __all__ = [
@@ -182,7 +183,7 @@ class TractionStretch:
         }
 
 
-def traction_plan(prep: Any, *, fuel: FuelData | None = None) -> list[TractionStretch]:
+def traction_plan(prep: Prepared, *, fuel: FuelData | None = None) -> list[TractionStretch]:
     """The traction stretches of a prepared scenario with their energy.
 
     Parameters

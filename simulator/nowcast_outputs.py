@@ -35,7 +35,7 @@ from simulator._mapdata import coords_along, median_track
 from simulator.journey import format_offset
 from simulator.maps import write_html_map
 from simulator.nowcast import NowcastResult
-from simulator.nowcast_replay import summary
+from simulator.nowcast_replay import TripReplay, summary
 from simulator.planning import TimelineKind, TimelinePoint, Which
 
 __all__ = ["NOWCAST_FILES", "REPLAY_FILES", "eta_rows", "position_now", "write_nowcast",
@@ -457,8 +457,8 @@ def write_nowcast(result: NowcastResult, folder: Path) -> list[Path]:
 # ----------------------------------------------------------------------------------------------
 # replay
 # ----------------------------------------------------------------------------------------------
-def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
-                    sensitivity: dict[float, Any] | None = None) -> str:
+def replay_markdown(trips: Sequence[TripReplay], *, particles: int, model_error: float,
+                    sensitivity: dict[float, list[TripReplay]] | None = None) -> str:
     """The replay's tables: headline figures, per trip, and every prediction."""
 
     s = summary(trips)
@@ -519,7 +519,7 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
     return "\n".join(out) + "\n"
 
 
-def replay_chart(trips: Sequence[Any], path: Path) -> None:
+def replay_chart(trips: Sequence[TripReplay], path: Path) -> None:
     """Per trip: the error of the final arrival against the sightings used, before (grey) and
     after (blue) conditioning, with the 5–95 % bands."""
     done = [t for t in trips if t.rows]
@@ -554,8 +554,9 @@ def replay_chart(trips: Sequence[Any], path: Path) -> None:
     plots.save_figure(fig, path)
 
 
-def write_replay(trips: Sequence[Any], folder: Path, *, particles: int, model_error: float,
-                 sensitivity: dict[float, Any] | None = None) -> str:
+def write_replay(trips: Sequence[TripReplay], folder: Path, *, particles: int,
+                 model_error: float,
+                 sensitivity: dict[float, list[TripReplay]] | None = None) -> str:
     """Write replay.csv, replay.md and replay.png; return the markdown."""
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(folder / "replay.csv", [r.row() for t in trips for r in t.rows])

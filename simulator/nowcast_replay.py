@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from simulator.journey import draw_parameters
-from simulator.network.graph import load_network
+from simulator.network.graph import RailNetwork, load_network
 from simulator.nowcast import (
     DEFAULT_PARTICLES,
     MODEL_ERROR,
@@ -30,7 +30,8 @@ from simulator.nowcast import (
     sighting_uncertainty_min,
     weighted_quantile,
 )
-from simulator.planning import prepare
+from simulator.planning import Prepared, prepare
+from simulator.scenario import Scenario
 from simulator.sightings import PlacedSighting, Sighting, SightingKind
 
 __all__ = ["MIN_REPORTED", "ReplayRow", "TripReplay", "replay", "replay_trip", "summary"]
@@ -107,7 +108,7 @@ class TripReplay:
     widened: list[str] = field(default_factory=list)
 
 
-def replay_trip(prep: Any, *, particles: int = DEFAULT_PARTICLES, seed: int | None = None,
+def replay_trip(prep: Prepared, *, particles: int = DEFAULT_PARTICLES, seed: int | None = None,
                 uncertainty_min: float, model_error: float = MODEL_ERROR) -> TripReplay:
     """Replay the nowcast over a prepared scenario's reported times (see the module docstring)."""
     sc = prep.scenario
@@ -190,9 +191,10 @@ def summary(trips: Sequence[TripReplay]) -> Summary:
                    rows)
 
 
-def replay(scenarios: Sequence[Any], *, particles: int = DEFAULT_PARTICLES,
-           seed: int | None = None, model_error: float = MODEL_ERROR, network: Any = None,
-           prepared: Sequence[Any] | None = None) -> list[TripReplay]:
+def replay(scenarios: Sequence[Scenario], *, particles: int = DEFAULT_PARTICLES,
+           seed: int | None = None, model_error: float = MODEL_ERROR,
+           network: RailNetwork | None = None,
+           prepared: Sequence[Prepared] | None = None) -> list[TripReplay]:
     """Replay the nowcast over each scenario's reported times (see the module docstring).
 
     Parameters

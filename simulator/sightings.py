@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from simulator._io import read_csv_rows
 from simulator.errors import DataFileError, SightingError, StationNotFoundError
+from simulator.network.graph import RailNetwork
 from simulator.network.stations import normalize_name
 from simulator.parameters import ParameterKind
 from simulator.plan import JourneyPlan
@@ -315,7 +315,7 @@ class _RouteLine:
         return float(np.interp(km, self.km, self.lat)), float(np.interp(km, self.km, self.lon))
 
 
-def place_sightings(sightings: Sequence[Sighting], route: Route, network: Any
+def place_sightings(sightings: Sequence[Sighting], route: Route, network: RailNetwork
                     ) -> list[PlacedSighting]:
     """Find each sighting's km on ``route``.
 
@@ -335,7 +335,8 @@ def place_sightings(sightings: Sequence[Sighting], route: Route, network: Any
     return out
 
 
-def _place(s: Sighting, route: Route, network: Any, line: _RouteLine) -> PlacedSighting:
+def _place(s: Sighting, route: Route, network: RailNetwork, line: _RouteLine
+           ) -> PlacedSighting:
     key = normalize_name(s.place)
     ll = s.lat_lon
     if ll is None:

@@ -46,9 +46,10 @@ from simulator import plots
 from simulator._io import atomic_path, write_csv
 from simulator.errors import VariationError
 from simulator.journey import draw_parameters, format_offset
-from simulator.montecarlo import run_monte_carlo
+from simulator.montecarlo import MonteCarloResult, run_monte_carlo
+from simulator.network.graph import RailNetwork
 from simulator.network.stations import normalize_name
-from simulator.planning import plan_journey, prepare
+from simulator.planning import Prepared, plan_journey, prepare
 from simulator.scenario import OperatingDefaults, Overrides, Scenario
 
 __all__ = ["DesignPoint", "SweepResult", "Variation", "apply_edits", "design_points",
@@ -466,7 +467,7 @@ class SweepResult:
         return [out / "sweep.csv", out / "sweep.md", out / "sweep.png"]
 
 
-def _point(prep: Any, at: str | None) -> int:
+def _point(prep: Prepared, at: str | None) -> int:
     """The route point of the place ``at`` (the destination when None)."""
     plan = prep.plan
     if at is None:
@@ -483,7 +484,7 @@ def _point(prep: Any, at: str | None) -> int:
     return min(hits)
 
 
-def _summary(prep: Any, mc: Any, point: int
+def _summary(prep: Prepared, mc: MonteCarloResult, point: int
              ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     arrive = mc.arrive(point)
     journey = (arrive - mc.depart(0)) / 3600
@@ -494,7 +495,8 @@ def _summary(prep: Any, mc: Any, point: int
 
 def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: str = "grid",
               samples: int | None = None, replications: int | None = None,
-              seed: int | None = None, network: Any = None, base: Any = None,
+              seed: int | None = None, network: RailNetwork | None = None,
+              base: Prepared | None = None,
               at: str | None = None, workers: int | None = None,
               scheduler: str | None = None,
               progress: Callable[[int], Any] | None = None) -> SweepResult:
