@@ -36,7 +36,7 @@ lint: $(STAMP)
 
 # the whole suite with coverage per module (package and snapshot recipe)
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --cov --cov-report=term
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report=term
 
 # slow: builds a wheel, installs it into a new environment, runs trainsim from another folder
 test-install: $(STAMP)

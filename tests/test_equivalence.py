@@ -28,8 +28,8 @@ from simulator.scenario import load_scenario
 DATA = Path(__file__).parent / "data" / "equivalence"
 SCENARIOS = sorted(p.stem for p in (DATA / "scenarios").glob("*.yaml"))
 #: replications of the next-event engine per scenario (the median of a leg is then known to
-#: about 0.15 %, well inside MEDIAN_TOLERANCE)
-N = 5_000
+#: about 0.2 %, well inside MEDIAN_TOLERANCE)
+N = 3_000
 ALPHA = 0.01
 MEDIAN_TOLERANCE = 0.005
 
