@@ -21,7 +21,7 @@ import psutil
 import pytest
 import yaml
 
-from simulator import RailNetwork, settings
+from simulator import RailNetwork, plan_scenario, settings
 from simulator._outdir import MANIFEST, OutputFolder
 from simulator.cli import main
 from simulator.errors import DataFileError, NoConnectionError, OutputError
@@ -278,15 +278,13 @@ ZONES_HEAD = b"country,min_lat,max_lat,min_lon,max_lon,tz,source\n"
     (None, "timezones.csv: file not found"),
 ])
 def test_bad_timezone_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                            content: bytes | None, expect: str) -> None:
-    from simulator.planning.itinerary import _zones
-
+                            network: RailNetwork, content: bytes | None, expect: str) -> None:
     path = tmp_path / "timezones.csv"
     if content is not None:
         path.write_bytes(content)
     monkeypatch.setattr(settings, "timezones_file", path)
     with pytest.raises(DataFileError, match=expect.replace(".", r"\.")):
-        _zones()
+        plan_scenario("vladivostok-2019", network=network)
 
 
 def _data_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
