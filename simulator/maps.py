@@ -34,6 +34,7 @@ from simulator._mapdata import (
     short_cause,
     zone_label,
 )
+from simulator.plots import literal_text
 from simulator.routing import Route
 
 __all__ = ["COUNTRY_COLOURS", "encode_polyline", "plot_route", "route_figure", "write_html_map"]
@@ -112,6 +113,7 @@ def _padded(bbox: tuple[float, float, float, float], frac: float,
 # ----------------------------------------------------------------------------------------------
 # static map
 # ----------------------------------------------------------------------------------------------
+@literal_text
 def plot_route(route: Route, path: Path, *, color_by: str = "country", title: str = "") -> None:
     """Draw the route on a map and save it as PNG (atomically).
 
@@ -138,6 +140,7 @@ def plot_route(route: Route, path: Path, *, color_by: str = "country", title: st
         plt.close(fig)
 
 
+@literal_text
 def route_figure(route: Route, *, color_by: str = "country", title: str = "") -> Any:
     """The static route map as a matplotlib Figure (what :func:`plot_route` saves)."""
     import geopandas as gpd
