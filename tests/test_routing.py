@@ -4,10 +4,13 @@ routes, and an all-pairs property test over a seeded sample of stations."""
 from __future__ import annotations
 
 import collections
+import io
 import itertools
 import json
 import math
 import random
+import signal
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -157,6 +160,31 @@ def test_route_cli_writes_geojson_table_and_map(tmp_path: Path,
     assert (tmp_path / "route.png").stat().st_size > 20_000
     assert (tmp_path / "route.csv").read_text(encoding="utf-8").startswith("km_start")
 
+
+
+class _ClosedPipe(io.TextIOBase):
+    """stdout whose reader has gone (`trainsim route A B | head -1`)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_route_cli_into_a_closed_pipe_keeps_its_files(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # the summary was printed before the files were written: a closed pipe lost them and the
+    # command said "failed: BrokenPipeError" (exit 1)
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    code = main(["route", "Khasan", "Ussuriysk", "--gauge", "1520", "--out", str(tmp_path)])
+    monkeypatch.undo()
+    assert code == 128 + signal.SIGPIPE
+    assert "failed" not in capsys.readouterr().err
+    assert {p.name for p in tmp_path.iterdir()} >= {"route.geojson", "route.csv", "route.png",
+                                                    "route.gpkg"}
 
 def test_route_cli_unknown_station_exit_2(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
