@@ -114,6 +114,30 @@ def test_gauge_mismatch_is_refused_clearly(network) -> None:
         find_route(network, ["Gia Lam", "Hanoi"], gauge=1520)
 
 
+
+def test_gauge_is_named_when_turns_block_the_way_too(network) -> None:
+    # Khasan → Vladivostok on standard gauge: the broad-gauge track beyond Khasan is the first
+    # obstacle, the reversal near Baranovsky the second; the message named only the turn
+    with pytest.raises(RouteNotFoundError) as err:
+        find_route(network, ["Khasan", "Vladivostok"], gauge=1435)
+    assert "another gauge than the train's 1435 mm" in str(err.value)
+    assert "no 1435 mm rail at Khasan" in str(err.value)
+    # a purely standard-gauge trip blocked by a reversal does not blame the gauge
+    with pytest.raises(RouteNotFoundError) as err:
+        find_route(network, ["Hamhung", "Dandong"])
+    assert "gauge" not in str(err.value) and "reversal" in str(err.value)
+    # the origin's gauge, when the train's is not there
+    with pytest.raises(RouteNotFoundError, match="the track at Vladivostok is 1520 mm"):
+        find_route(network, ["Vladivostok", "Khabarovsk"], gauge=1435)
+    # the batch survey gives the same reasons
+    st = network.stations
+    khasan, vladivostok, hamhung, dandong = (st.find(n) for n in (
+        "Khasan", "Vladivostok", "Hamhung", "Dandong"))
+    results = survey(network, [khasan, hamhung], [vladivostok, dandong], gauge_of=lambda s: 1435)
+    reason = {(r.origin, r.destination): r.reason for r in results}
+    assert reason[(khasan.label, vladivostok.label)].startswith("track of another gauge")
+    assert reason[(hamhung.label, dandong.label)].startswith("every path needs a turn")
+
 def test_standard_gauge_ends_at_gia_lam(network) -> None:
     with pytest.raises(RouteNotFoundError, match="gauge"):
         find_route(network, ["Dong Dang", "Hanoi"], gauge=1435)
