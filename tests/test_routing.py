@@ -389,6 +389,9 @@ def test_all_pairs_of_a_station_sample(network) -> None:
     pairs = len(sample) * (len(sample) - 1)
     assert len(results) == pairs
     counts = collections.Counter(r.outcome for r in results)
+    router = router_for(network)
+    node = {s.label: s.node for s in sample}
+    joined = collections.Counter()  # pairs joined by track of the train's gauge: their outcome
     for r in results:
         # every pair gets a route, or a reason that names what stands in the way
         assert r.outcome in ("routed", "refused", "no_route")
@@ -397,6 +400,29 @@ def test_all_pairs_of_a_station_sample(network) -> None:
         # a route more than 1.2× the shortest track says why (where the shortest is illegal)
         elif r.ratio > DETOUR_WARN_RATIO:
             assert "the shortest track" in r.reason, r
+        # ... and the reason is true: a gauge obstacle only where no track of the train's gauge
+        # joins the two, a turn only where such track does, no track only where none at all
+        same_gauge = router.same_gauge_track(node[r.origin], node[r.destination], r.gauge)
+        if r.outcome == "no_route":
+            if r.reason.startswith("track of another gauge"):
+                assert not same_gauge, r
+            elif r.reason.startswith("every path needs a turn"):
+                assert same_gauge, r
+            else:
+                assert r.reason == "not connected by track", r
+                assert not same_gauge and not math.isfinite(
+                    router.plain_distances(node[r.origin])[0][
+                        router.node_index[node[r.destination]]]), r
+        if same_gauge:
+            joined[r.outcome] += 1
+    # The reasons alone cannot fail when the router does: guard the share of pairs joined by
+    # track of one gauge that get a route. In this network (closing note of issue 9): 6,934 of
+    # 13,510 routed, 1,808 refused (a loop through a station), 4,768 blocked by a turn sharper
+    # than 45° (junctions the simplification bent, reversals the network needs). Raise these
+    # bounds as the data improve; lowering them needs a reason.
+    total = sum(joined.values())
+    assert joined["routed"] >= 0.48 * total, joined
+    assert joined["no_route"] <= 0.38 * total, joined
     routed = [r for r in results if r.outcome == "routed"]
     worst = max(routed, key=lambda r: r.ratio)
     reasons = collections.Counter(r.reason.split(" (")[0].split(" twice")[0].split(" at ")[0]
@@ -404,7 +430,9 @@ def test_all_pairs_of_a_station_sample(network) -> None:
     print(f"\nall pairs of {len(sample)} stations (seed {SAMPLE_SEED}): {pairs} ordered pairs; "
           f"routed {counts['routed']} ({sum(r.ratio > DETOUR_WARN_RATIO for r in routed)} "
           f"detours > {DETOUR_WARN_RATIO} with their reason), refused {counts['refused']}, "
-          f"no route {counts['no_route']}; worst ratio {worst.ratio:.2f} "
+          f"no route {counts['no_route']}; of the {total} pairs joined by track of the "
+          f"train's gauge {joined['routed']} routed, {joined['refused']} refused, "
+          f"{joined['no_route']} no route; worst ratio {worst.ratio:.2f} "
           f"({worst.origin} → {worst.destination}: {worst.reason})")
     for reason, n in reasons.most_common(8):
         print(f"  {n:6d}  {reason}")
