@@ -112,6 +112,9 @@ NIGHT = ("operating:\n  night:\n    - country: RU\n      start: \"{start}\"\n   
     ("gauge: 1520", "gauge: 99", "route.gauge"),
     ("replications: 500", "replications: 1000000000", "replications"),
     ("train:\n", "network: /dev/zero\ntrain:\n", "network"),
+    # a repeated id: a leg "from: depart-khasan" meant the other time and "ran backwards"
+    ("id: vladivostok", "id: depart-khasan", "reported.times"),
+    ("id: arirang-2h-more", "id: tass-7h-to-ussuriysk", "reported.legs"),
 ])
 def test_bad_value_names_its_field(tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str,
                                    new: str, field: str) -> None:
