@@ -170,6 +170,29 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
                           "return p && p.innerText;")
     assert "Vladivostok time, UTC+10:00" in popup and "UTC" in popup and "km" in popup
     assert re.search(r"state\s+(running|halted)", popup), popup
+    driver.execute_script("window.trainsim.train.closePopup()")
+
+    # opened where the train is highest on the page, the popup comes into view, clear of the
+    # title (it opened above the page's edge, under the title: it does not follow the train)
+    driver.execute_script("""
+        var t = window.trainsim, best = 0, top = 1e9;
+        for (var i = 0; i < t.frames; i++) {
+          t.show(i);
+          var y = t.map.latLngToContainerPoint(t.train.getLatLng()).y;
+          if (y < top) { top = y; best = i; }
+        }
+        t.show(best);""")
+    driver.find_element(By.CSS_SELECTOR, ".leaflet-map-pane .ts-train").click()
+    time.sleep(0.8)  # the pan is animated
+    box = driver.execute_script("""
+        function box(s) { var r = document.querySelector(s).getBoundingClientRect();
+                          return [r.left, r.top, r.right, r.bottom]; }
+        return [box('.leaflet-popup'), box('.leaflet-container'), box('.ts-title')];""")
+    (left, top, right, bottom), page, title = box
+    assert page[0] <= left and page[1] <= top and right <= page[2] and bottom <= page[3], box
+    assert top >= title[3] or left >= title[2] or right <= title[0], box
+    driver.execute_script("window.trainsim.train.closePopup(); window.trainsim.fit()")
+    time.sleep(0.5)
 
     # a reported place: one popup with its events and the reported time
     driver.execute_script("window.trainsim.train.closePopup()")
