@@ -91,6 +91,16 @@ def test_short_cause_drops_provenance() -> None:
                        "hours')") == "bogie exchange 1435 → 1520 mm"
     assert short_cause("locomotive change to EP1 (Russian Railways); journeys.md b: the "
                        "diesel was swapped") == "locomotive change to EP1 (Russian Railways)"
+    # a scenario's note on the halt is not its cause: it made the time control four lines tall
+    # ("… (Russian Railways); a Russian Railways locomotive was on the border bridge in 2023
+    # (Interfax via Reuters, journeys.md b), so it took over before the bridge; …")
+    assert short_cause("locomotive change to TEP70 passenger diesel (Russian Railways); a Russian "
+                       "Railways locomotive was on the border bridge in 2023 (Interfax via "
+                       "Reuters, journeys.md b), so it took over before the bridge") == \
+        "locomotive change to TEP70 passenger diesel (Russian Railways)"
+    assert short_cause("locomotive change to DF11Z twin-unit diesel (China Railway); DF11Z "
+                       "diesels coupled at Dandong (Reuters 2018; KBS 2010), journeys.md b") == \
+        "locomotive change to DF11Z twin-unit diesel (China Railway)"
 
 
 def test_train_track_runs_from_departure_to_arrival(vladivostok_result: Any) -> None:
