@@ -141,6 +141,14 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
     assert local - utc == timedelta(hours=10), "the train's local time, not the browser's"
     assert abs((utc - depart).total_seconds()) < 60
 
+    # the time control keeps its height over the journey: the view was fitted above it, and a
+    # state that wrapped to more lines grew it over the start of the route (Khasan)
+    heights = driver.execute_script("""
+        var t = window.trainsim, box = document.querySelector('.ts-time'), out = [];
+        for (var i = 0; i < t.frames; i++) { t.show(i); out.push(box.offsetHeight); }
+        t.show(0); return out;""")
+    assert min(heights) == max(heights), sorted(set(heights))
+
     steps = 12
     for _ in range(steps):
         driver.find_element(By.CSS_SELECTOR, ".ts-next").click()
