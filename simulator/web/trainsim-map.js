@@ -407,7 +407,10 @@
       map.fitBounds(bounds, {
         paddingTopLeft: [60, titleBox.bottom - mapBox.top + 15],
         paddingBottomRight: [mapBox.right - legendBox.left + 15, mapBox.bottom - timeBox.top + 15],
-        maxZoom: 11
+        maxZoom: 11,
+        // at once: the least zoom below is set from this one, and an animation still running
+        // left getZoom() at the page's first zoom (the outlines' edge showed when zoomed out)
+        animate: false
       });
     }
     show(0);
