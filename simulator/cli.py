@@ -260,8 +260,15 @@ def _register_scenario_commands(sub: argparse._SubParsersAction) -> None:  # typ
     register(sub)
 
 
+def _register_analysis_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from simulator.analysis_commands import register
+
+    register(sub)
+
+
 _REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     _register_scenario_commands,
+    _register_analysis_commands,
 ]
 
 

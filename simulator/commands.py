@@ -99,8 +99,16 @@ def _simulate(prep: Any, args: argparse.Namespace) -> Any:
     seed = scenario.seed if args.seed is None else args.seed
     with _progress(n, scenario.name, quiet=args.quiet) as tick:
         mc = run_monte_carlo(prep.plan, n, seed=seed, workers=args.workers,
-                             scheduler=args.scheduler, progress=tick)
-    return analyse(prep, mc)
+                             scheduler=args.scheduler, progress=tick, pilot=True)
+    result = analyse(prep, mc)
+    if args.sensitivity:
+        from simulator.analysis_commands import sensitivity_of
+
+        try:
+            result.sensitivity = sensitivity_of(prep, args, base_n=args.sensitivity, seed=seed)
+        except ScenarioError as exc:  # nothing drawn: the other outputs still stand
+            prep.warnings.append(f"no sensitivity analysis: {exc}")
+    return result
 
 
 def _manifest(command: str, results: Sequence[Any]) -> dict[str, Any]:
@@ -148,9 +156,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _print_result(result)
     if result.legs:
         print(legs_markdown(result.legs))
+    extra = ", sensitivity.csv, sensitivity.png" if result.sensitivity is not None else ""
     print(f"wrote {folder.target}/ (timeline.csv, events.csv, route.geojson, map.png, map.html, "
-          "journey.gpkg, journey.kml, timedistance.png, comparison.png, summary.md, "
-          "manifest.json)")
+          "journey.gpkg, journey.kml, timedistance.png, comparison.png, logistics.csv, "
+          f"traction.csv{extra}, summary.md, manifest.json)")
     return 0
 
 
@@ -255,6 +264,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="run the replications on a Dask distributed cluster, e.g. "
                         "tcp://10.0.0.5:8786 (same results as a local run)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--sensitivity", type=_power_of_two, default=0, metavar="N",
+                   help="also compute Sobol indices of the arrival and leg times with N base "
+                        "samples (a power of two; N × (factors + 2) more replications): "
+                        "sensitivity.csv, sensitivity.png and a section of summary.md")
     p.add_argument("--replace", action="store_true",
                    help="replace an output folder that holds files trainsim did not write "
                         "(they are deleted); without it such a folder is refused")
@@ -286,6 +299,15 @@ def _replications(text: str) -> int:
     return value
 
 
+def _power_of_two(text: str, *, zero: bool = True) -> int:
+    value = _whole(text)
+    if value < 0 or value & (value - 1) or value == 1 or (value == 0 and not zero):
+        msg = (f"expected {'0 or ' if zero else ''}a power of two ≥ 2 (64, 256, 1024, …), "
+               f"got {text}")
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _seed(text: str) -> int:
     from simulator.scenario import MAX_SEED
 
@@ -301,7 +323,8 @@ def register(sub: Any) -> None:
         "run", help="simulate one scenario and write its outputs",
         description="Simulate a scenario file (Monte Carlo) and write timeline.csv, events.csv, "
                     "route.geojson, map.png, map.html, journey.gpkg, journey.kml, "
-                    "timedistance.png, comparison.png, summary.md and manifest.json into "
+                    "timedistance.png, comparison.png, logistics.csv (line occupation), "
+                    "traction.csv (traction plan and energy), summary.md and manifest.json into "
                     "outputs/<scenario>/. The folder is "
                     "replaced only if trainsim wrote it. Exit codes: 0 ok, 1 failure, "
                     "2 bad input.")

@@ -19,6 +19,7 @@ __all__ = [
     "ScenarioError",
     "StationNotFoundError",
     "TrainsimError",
+    "VariationError",
 ]
 
 
@@ -47,6 +48,11 @@ class StationNotFoundError(LookupError, TrainsimError):
 
 class RouteNotFoundError(ValueError, TrainsimError):
     """No legal rail route joins two points of a journey."""
+
+
+class VariationError(ValueError, TrainsimError):
+    """A what-if (``trainsim sweep --vary``) names no field of the scenario or its rules, or a
+    value the field refuses."""
 
 
 class NoConnectionError(ConnectionError, TrainsimError):

@@ -111,8 +111,8 @@ class BatchTimes:
     timelines
         With ``record=True``, each replication's events.
     pilot_s
-        With ``record=True`` and a pilot train, ``(n, P)``: when the pilot left (or passed)
-        each route point.
+        With ``record=True`` or ``pilot=True`` and a pilot train, ``(n, P)``: when the pilot
+        left (or passed) each route point.
     """
 
     arrive_s: np.ndarray
@@ -185,7 +185,8 @@ def draw_parameters(plan: JourneyPlan, seed: int | np.random.Generator, n: int, 
 # the batch
 # ----------------------------------------------------------------------------------------------
 def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
-                   start: StartState | None = None, record: bool = False) -> BatchTimes:
+                   start: StartState | None = None, record: bool = False,
+                   pilot: bool = False) -> BatchTimes:
     """Run one replication per row of ``params``.
 
     Parameters
@@ -200,6 +201,9 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         (the ``depart`` column is then unused).
     record
         Keep each replication's event timeline (for a few replications: it is slow).
+    pilot
+        Keep when the pilot train left each route point (:attr:`BatchTimes.pilot_s`; the line
+        occupation needs it), read off the places it left as the leader's times are.
 
     Returns
     -------
@@ -215,7 +219,8 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
     final = np.full(n, np.nan)
     anchors = Anchors()
     timelines: list[Timeline] | None = [] if record else None
-    pilot = np.full((n, plan.n_points), np.nan) if record and plan.has_pilot else None
+    kept = np.full((n, plan.n_points), np.nan) if record and plan.has_pilot else None
+    left = Anchors() if pilot and plan.has_pilot and not record else None
     for r in range(n):
         rep = _Replication(plan, batch, r, anchors, hs, he, record=record)
         rep.run()
@@ -223,8 +228,13 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         if timelines is not None:
             assert rep.timeline is not None
             timelines.append(rep.timeline)
-        if pilot is not None:
-            pilot[r] = rep.pilot_times()
+        if kept is not None:
+            kept[r] = rep.pilot_times()
+        if left is not None:  # the places the pilot left, as anchors of its times
+            for i in range(len(rep.p_km)):
+                left.add(r, rep.p_km[i], rep.p_cd[i], rep.p_cn[i], rep.p_t[i], rep.p_night[i])
+    if left is not None:
+        kept = left.at(plan, batch, n, np.arange(plan.n_points), "right")
     arrive, depart = anchors.times(plan, batch, n)
     arrive[:, -1] = final
     # the start: the origin at the departure time, or the given state
@@ -233,7 +243,7 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
     if timelines is not None:
         for r, tl in enumerate(timelines):
             _passes(plan, arrive[r], tl)
-    return BatchTimes(arrive, depart, hs, he, timelines, pilot)
+    return BatchTimes(arrive, depart, hs, he, timelines, kept)
 
 
 class _Train:
