@@ -163,6 +163,8 @@ def test_dollar_signs_in_titles_and_sources_are_text(network, tmp_path: Path) ->
                  "--quiet"]) == 0
     for name in ("map.png", "timedistance.png", "comparison.png"):
         assert (tmp_path / "out" / name).stat().st_size > 10_000
+    assert main(["sweep", str(scenario), "--vary", "pace=1,1.1", "-n", "8", "--out",
+                 str(tmp_path / "sweep"), "--quiet"]) == 0
 
     fig = maps.route_figure(find_route(network, ["Khasan", "Ussuriysk"], gauge=1520),
                             title="$5 to $10")
