@@ -44,7 +44,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     seed = scenario.seed if args.seed is None else args.seed
     out = args.out or settings.outputs_dir / f"{scenario.name}-sensitivity"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder:
         prep = _prepare(scenario)
         result = sensitivity_of(prep, args, base_n=args.base_samples, seed=seed)
         assert folder.path is not None
@@ -74,7 +75,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     points = len(design_points(variations, method=args.design, samples=args.samples, seed=seed))
     n = args.replications or scenario.replications
     out = args.out or settings.outputs_dir / f"{scenario.name}-sweep"
-    with OutputFolder(out, replace=args.replace).claim() as folder, \
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder, \
             _progress((points + 1) * n, f"{scenario.name} (sweep)", quiet=args.quiet) as tick:
         result = run_sweep(scenario, variations, method=args.design, samples=args.samples,
                            replications=n, seed=seed, at=args.at, workers=args.workers,

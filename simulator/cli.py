@@ -126,7 +126,7 @@ def _cmd_route(args: argparse.Namespace) -> int:
     from simulator._outdir import OutputFolder
 
     # the output folder is checked before routing; routing errors leave nothing behind
-    with OutputFolder(args.out).claim() as folder:
+    with OutputFolder(args.out, inputs=[args.snapshot]).claim() as folder:
         route = find_route(net, stops, gauge=args.gauge,
                            gauge_change_at=args.gauge_change_at or (),
                            reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle,

@@ -147,7 +147,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     out = args.out or settings.outputs_dir / scenario.name
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder:
         prep = _prepare(scenario)
         result = _simulate(prep, args)
         assert folder.path is not None
@@ -186,7 +187,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     else:  # one folder: the comparison, and a subfolder per scenario
         targets = [args.out]
     with ExitStack() as stack:
-        folders = claim_outputs(targets, replace=args.replace)
+        folders = claim_outputs(targets, replace=args.replace, inputs=[
+            p for sc in scenarios for p in (sc.path, sc.network)])
         for f in folders:
             stack.enter_context(f)
         networks = {s.network for s in scenarios}

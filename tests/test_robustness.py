@@ -420,6 +420,24 @@ def test_run_refuses_a_users_folder_before_simulating(
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
 
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep"])
+def test_replace_never_takes_the_runs_own_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    # the refusal of a user's folder says "add --replace"; done with the folder that holds the
+    # scenario, that deleted the scenario
+    trip = tmp_path / "mytrip"
+    trip.mkdir()
+    scenario = trip / "trip.yaml"
+    scenario.write_text(BASE, encoding="utf-8")
+    extra = ["--vary", "pace=1,1.1"] if command == "sweep" else []
+    code = main([command, str(scenario), *extra, "-n", "100000", "--out", str(trip),
+                 "--replace", "--quiet"])
+    assert code == 2
+    _one_line_error(capsys, str(trip), "trip.yaml", "reads")
+    assert scenario.read_text(encoding="utf-8") == BASE
+    assert [p.name for p in trip.iterdir()] == ["trip.yaml"]
+
 def test_stale_temporaries_are_cleaned(tmp_path: Path) -> None:
     target = tmp_path / "out"
     # a live run: its temporary folder is locked and stays
