@@ -91,7 +91,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from simulator.commands import _positive, _power_of_two, _replications, _seed
+    from simulator.commands import _positive, _power_of_two, _replications, _scheduler, _seed
 
     def common(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("scenario", type=Path, help="scenario YAML file")
@@ -99,7 +99,7 @@ def register(sub: Any) -> None:
                        help="master seed (default: the scenario's 'seed')")
         p.add_argument("--workers", type=_positive, default=None, metavar="W",
                        help="parallel processes (default: the CPUs available)")
-        p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+        p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                        help="run the replications on a Dask distributed cluster")
         p.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help=f"output folder (default: outputs/<scenario>-{what})")

@@ -262,7 +262,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "bit for bit, in every output (default: the scenario's 'seed')")
     p.add_argument("--workers", type=_positive, default=None, metavar="W",
                    help="parallel processes (default: the CPUs available)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+    p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="run the replications on a Dask distributed cluster, e.g. "
                         "tcp://10.0.0.5:8786 (same results as a local run)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -318,6 +318,24 @@ def _seed(text: str) -> int:
         msg = f"expected a whole number from 0 to 2**63 - 1, got {text}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def _scheduler(text: str) -> str:
+    """A Dask scheduler address, checked before anything is loaded (``tcp://host:8786``)."""
+    from distributed.comm import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(text)
+        if scheme in ("tcp", "tls"):
+            host, _port = parse_host_port(location)
+            if not host:
+                msg = "no host"
+                raise ValueError(msg)
+    except ValueError as exc:
+        msg = (f"expected a Dask scheduler address such as tcp://10.0.0.5:8786, got {text!r} "
+               f"({exc})")
+        raise argparse.ArgumentTypeError(msg) from None
+    return text
 
 
 def register(sub: Any) -> None:

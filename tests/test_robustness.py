@@ -188,6 +188,10 @@ def test_shipped_data_stays_in_range() -> None:
     (["run", "x.yaml", "-n", "1000000000"], "at most 100,000"),
     (["run", "x.yaml", "--seed", "-1"], "--seed: expected a whole number from 0"),
     (["run", "x.yaml", "--seed", "1.5"], "--seed: expected a whole number"),
+    # a mistyped scheduler address failed after loading, as "failed: ValueError" (exit 1)
+    (["run", "x.yaml", "--scheduler", "10.0.0.5"], "--scheduler: expected a Dask scheduler"),
+    (["compare", "x.yaml", "--scheduler", "tcp://:8786"], "--scheduler: expected a Dask"),
+    (["sweep", "x.yaml", "--vary", "pace=1", "--scheduler", "h:x"], "--scheduler: expected"),
 ])
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],
                               expect: str) -> None:
