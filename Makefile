@@ -9,7 +9,7 @@ SCENARIOS := $(sort $(wildcard scenarios/*.yaml))
 DEMO_SOBOL := 256
 ANALYSE_SOBOL := 4096
 
-.PHONY: demo analyse test lint snapshot bench clean
+.PHONY: demo analyse test lint snapshot bench nowcast-replay clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_network_load.py
 	$(BIN)/python benchmarks/bench_routing.py
 	$(BIN)/python benchmarks/bench_montecarlo.py
+	$(BIN)/python benchmarks/bench_nowcast.py
+
+# the nowcast's replay evaluation over the reported trips (README, Nowcast): a few minutes
+nowcast-replay: $(STAMP)
+	$(BIN)/trainsim nowcast --replay $(SCENARIOS) --sensitivity
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -21,8 +21,10 @@ class Batch:
     """Per-batch inputs, computed with numpy for all rows at once."""
 
     def __init__(self, plan: JourneyPlan, params: ParameterTable,
-                 start: tuple[np.ndarray | float, np.ndarray | float, bool] | None) -> None:
-        """``start``: (km, time, halts pending there) to start from instead of the origin."""
+                 start: tuple[np.ndarray | float, np.ndarray | float, bool] | None,
+                 pilot_t0: np.ndarray | float | None = None) -> None:
+        """``start``: (km, time, halts pending there) to start from instead of the origin;
+        ``pilot_t0``: when the pilot left that km (default: one headway before)."""
         if params.specs != plan.parameters:
             msg = "the parameter table's columns are not this plan's parameters"
             raise ValueError(msg)
@@ -73,6 +75,9 @@ class Batch:
             if np.any(self.x0 < 0) or np.any(self.x0 > plan.length_km + EPS_KM):
                 msg = f"start positions must lie on the route (0–{plan.length_km:,.1f} km)"
                 raise ValueError(msg)
+        # when the pilot leaves the start: one headway ahead unless the caller knows better
+        self.pilot_t0 = np.maximum(self.t0 - self.headway, 0.0) if pilot_t0 is None else \
+            np.broadcast_to(np.asarray(pilot_t0, dtype=float), (n,)).copy()
         rows = np.arange(n)
         self.c0d = plan.cum_at(self.x0, rows, self.g0, self.w1)
         self.c0n = plan.cum_at(self.x0, rows, self.g0, self.w1, night=True) \

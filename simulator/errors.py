@@ -17,6 +17,7 @@ __all__ = [
     "RouteNotFoundError",
     "RouteRefusedError",
     "ScenarioError",
+    "SightingError",
     "StationNotFoundError",
     "TrainsimError",
     "VariationError",
@@ -69,6 +70,10 @@ class OutputBusyError(OutputError):
     """Another run kept the output folder locked for too long."""
 
     exit_code = 1
+
+
+class SightingError(ValueError, TrainsimError):
+    """A sighting for the nowcast is unreadable, off the route, or impossible with the others."""
 
 
 class RouteRefusedError(RouteNotFoundError):

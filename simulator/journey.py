@@ -132,14 +132,16 @@ class StartState:
     ``halts_pending`` (the train was seen arriving or standing there), done otherwise (it was
     seen passing or leaving). Unplanned stops are drawn for the stretch ahead only.
 
-    What is not kept: the pilot train's actual position. It is placed at the same km one
-    headway earlier (``t_s − headway``), as if it had kept exactly the headway, with its halts
-    at ``km`` done; a hold-up of the pilot in progress at the time of the state is forgotten.
+    The pilot train left ``km`` at ``pilot_t_s`` (it may have run on since), with its halts at
+    ``km`` done. Without ``pilot_t_s`` it is placed at the same km one headway earlier
+    (``t_s − headway``), as if it had kept exactly the headway: a pilot that was further ahead,
+    or a hold-up of the pilot in progress at the time of the state, is then forgotten.
     """
 
     km: np.ndarray | float
     t_s: np.ndarray | float
     halts_pending: bool = False
+    pilot_t_s: np.ndarray | float | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -212,7 +214,7 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         ``params`` and its noise key, never on the other rows.
     """
     batch = Batch(plan, params, None if start is None else (
-        start.km, start.t_s, start.halts_pending))
+        start.km, start.t_s, start.halts_pending), None if start is None else start.pilot_t_s)
     n, h = len(params), len(plan.halts)
     hs = np.full((n, h), np.nan)
     he = np.full((n, h), np.nan)
@@ -437,7 +439,7 @@ class _Replication:
     # -- the pilot train ------------------------------------------------------------------------
     def pilot(self) -> _Process:
         env = self.env
-        yield env.timeout(max(self.t0 - self.headway, 0.0))
+        yield env.timeout(float(self.batch.pilot_t0[self.r]))
         me = _Train(self.x0, *self.c0)
         self._log(env.now, me.km, "depart", 0.0, "pilot train leaves ahead", train="pilot")
         groups = self._groups(pilot=True)

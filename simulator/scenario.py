@@ -557,6 +557,14 @@ class Reported(Strict):
         return items
 
 
+class NowcastSettings(Strict):
+    """Defaults of ``trainsim nowcast`` for this trip."""
+
+    #: a sighting's time is good to a day at worst; below that it is a date, not a sighting
+    uncertainty_min: Annotated[Sourced, within(0, 24 * 60, "min", above=True)] | None = Field(
+        default=None, description="uncertainty of a sighting's time when it gives none (min)")
+
+
 #: the most Monte Carlo replications a run may ask for (the file's field and ``-n`` alike)
 MAX_REPLICATIONS = 100_000
 #: seeds are 64-bit non-negative integers (numpy's SeedSequence takes any; CSV readers do not)
@@ -580,6 +588,7 @@ class Scenario(Strict):
     replications: int = Field(default=500, ge=1, le=MAX_REPLICATIONS, strict=True)
     seed: int = Field(default=20190223, ge=0, le=MAX_SEED, strict=True)
     reported: Reported = Field(default_factory=Reported)
+    nowcast: NowcastSettings = Field(default_factory=NowcastSettings)
 
     #: set by :func:`load_scenario`
     path: Path | None = None
