@@ -409,7 +409,8 @@ def _cmd_nowcast(args: argparse.Namespace) -> int:
         msg = "nowcast: give at least one --seen 'PLACE TIME' (or --seen-file, or --now)"
         raise SightingError(msg)
     out = args.out or settings.outputs_dir / scenario.name / "nowcast"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace, inputs=[
+            scenario.path, scenario.network, *(args.seen_file or [])]).claim() as folder:
         seed = scenario.seed if args.seed is None else args.seed
         result = nowcast(scenario, sightings, now=now, particles=args.particles, seed=seed,
                          model_error=args.model_error)
@@ -474,7 +475,8 @@ def _cmd_nowcast_replay(args: argparse.Namespace) -> int:
         raise SightingError(msg)
     scenarios = [load_scenario(p) for p in args.scenarios]
     out = args.out or settings.outputs_dir / "nowcast-replay"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace, inputs=[
+            p for sc in scenarios for p in (sc.path, sc.network)]).claim() as folder:
         from simulator.network.graph import load_network
         from simulator.planning import prepare
 

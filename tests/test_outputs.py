@@ -165,6 +165,8 @@ def test_dollar_signs_in_titles_and_sources_are_text(network, tmp_path: Path) ->
         assert (tmp_path / "out" / name).stat().st_size > 10_000
     assert main(["sweep", str(scenario), "--vary", "pace=1,1.1", "-n", "8", "--out",
                  str(tmp_path / "sweep"), "--quiet"]) == 0
+    assert main(["nowcast", str(scenario), "--seen", "Ussuriysk 2019-04-24 15:30 +10:00",
+                 "--particles", "100", "--out", str(tmp_path / "nowcast"), "--quiet"]) == 0
 
     fig = maps.route_figure(find_route(network, ["Khasan", "Ussuriysk"], gauge=1520),
                             title="$5 to $10")

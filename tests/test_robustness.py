@@ -425,7 +425,7 @@ def test_run_refuses_a_users_folder_before_simulating(
 
 
 
-@pytest.mark.parametrize("command", ["run", "compare", "sweep"])
+@pytest.mark.parametrize("command", ["run", "compare", "sweep", "nowcast"])
 def test_replace_never_takes_the_runs_own_input(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
     # the refusal of a user's folder says "add --replace"; done with the folder that holds the
@@ -434,9 +434,10 @@ def test_replace_never_takes_the_runs_own_input(
     trip.mkdir()
     scenario = trip / "trip.yaml"
     scenario.write_text(BASE, encoding="utf-8")
-    extra = ["--vary", "pace=1,1.1"] if command == "sweep" else []
-    code = main([command, str(scenario), *extra, "-n", "100000", "--out", str(trip),
-                 "--replace", "--quiet"])
+    extra = {"sweep": ["--vary", "pace=1,1.1", "-n", "100000"],
+             "nowcast": ["--seen", "Ussuriysk 2019-04-24 15:30 +10:00"]}.get(
+        command, ["-n", "100000"])
+    code = main([command, str(scenario), *extra, "--out", str(trip), "--replace", "--quiet"])
     assert code == 2
     _one_line_error(capsys, str(trip), "trip.yaml", "reads")
     assert scenario.read_text(encoding="utf-8") == BASE
