@@ -19,7 +19,7 @@ from rich.progress import (
 from simulator.scenario import MAX_REPLICATIONS, MAX_SEED
 
 __all__ = ["PROGRESS_EVERY_S", "ProgressDisplay", "fraction", "particles", "positive",
-           "power_of_two", "replications", "seed", "whole"]
+           "power_of_two", "replications", "scheduler", "seed", "whole"]
 
 #: without a terminal, a progress line at each tenth of the work or after this many seconds
 PROGRESS_EVERY_S = 5.0
@@ -72,6 +72,24 @@ def power_of_two(text: str, *, zero: bool = True) -> int:
                f"got {text}")
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def scheduler(text: str) -> str:
+    """A Dask scheduler address, checked before anything is loaded (``tcp://host:8786``)."""
+    from distributed.comm import parse_address, parse_host_port  # only with --scheduler
+
+    try:
+        scheme, location = parse_address(text)
+        if scheme in ("tcp", "tls"):
+            host, _port = parse_host_port(location)
+            if not host:
+                msg = "no host"
+                raise ValueError(msg)
+    except ValueError as exc:
+        msg = (f"expected a Dask scheduler address such as tcp://10.0.0.5:8786, got {text!r} "
+               f"({exc})")
+        raise argparse.ArgumentTypeError(msg) from None
+    return text
 
 
 def fraction(text: str) -> float:

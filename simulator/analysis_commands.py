@@ -24,7 +24,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     seed = scenario.seed if args.seed is None else args.seed
     out = args.out or settings.outputs_dir / f"{scenario.name}-sensitivity"
-    with OutputFolder(out, replace=args.replace).claim() as folder, \
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder, \
             options.ProgressDisplay(quiet=args.quiet) as progress:
         result = sensitivity_analysis(scenario, base_samples=args.base_samples, seed=seed,
                                       workers=args.workers, scheduler=args.scheduler,
@@ -49,7 +50,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     seed = scenario.seed if args.seed is None else args.seed
     n = args.replications or scenario.replications
     out = args.out or settings.outputs_dir / f"{scenario.name}-sweep"
-    with OutputFolder(out, replace=args.replace).claim() as folder, \
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder, \
             options.ProgressDisplay(quiet=args.quiet) as progress:
         result = sweep_scenario(scenario, args.vary, design=args.design, samples=args.samples,
                                 replications=n, seed=seed, at=args.at, workers=args.workers,
@@ -72,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        help="master seed (default: the scenario's 'seed')")
         p.add_argument("--workers", type=options.positive, default=None, metavar="W",
                        help="parallel processes (default: the CPUs available)")
-        p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+        p.add_argument("--scheduler", type=options.scheduler, default=None, metavar="ADDRESS",
                        help="run the replications on a Dask distributed cluster")
         p.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help=f"output folder (default: outputs/<scenario>-{what})")

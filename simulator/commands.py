@@ -65,7 +65,8 @@ def _print_result(result: ScenarioResult) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out = args.out or settings.outputs_dir / scenario.name
-    with OutputFolder(out, replace=args.replace).claim() as folder, \
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder, \
             options.ProgressDisplay(quiet=args.quiet) as progress:
         result = run_scenario(scenario, replications=args.replications, seed=args.seed,
                               workers=args.workers, scheduler=args.scheduler,
@@ -86,7 +87,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     check_distinct_names(scenarios)
     with ExitStack() as stack:
         folders = claim_outputs(comparison_folders([s.name for s in scenarios], args.out),
-                                replace=args.replace)
+                                replace=args.replace,
+                                inputs=[p for sc in scenarios for p in (sc.path, sc.network)])
         for f in folders:
             stack.enter_context(f)
         progress = stack.enter_context(options.ProgressDisplay(quiet=args.quiet))
@@ -133,7 +135,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "bit for bit, in every output (default: the scenario's 'seed')")
     p.add_argument("--workers", type=options.positive, default=None, metavar="W",
                    help="parallel processes (default: the CPUs available)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+    p.add_argument("--scheduler", type=options.scheduler, default=None, metavar="ADDRESS",
                    help="run the replications on a Dask distributed cluster, e.g. "
                         "tcp://10.0.0.5:8786 (same results as a local run)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -213,7 +215,8 @@ def _cmd_nowcast(args: argparse.Namespace) -> int:
         msg = "nowcast: give at least one --seen 'PLACE TIME' (or --seen-file, or --now)"
         raise SightingError(msg)
     out = args.out or settings.outputs_dir / scenario.name / "nowcast"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace, inputs=[
+            scenario.path, scenario.network, *(args.seen_file or [])]).claim() as folder:
         seed = scenario.seed if args.seed is None else args.seed
         result = nowcast_scenario(scenario, seen, now=now, particles=args.particles, seed=seed,
                                   model_error=args.model_error)
@@ -267,7 +270,8 @@ def _cmd_nowcast_replay(args: argparse.Namespace) -> int:
         raise SightingError(msg)
     scenarios = [load_scenario(p) for p in args.scenarios]
     out = args.out or settings.outputs_dir / "nowcast-replay"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace, inputs=[
+            p for sc in scenarios for p in (sc.path, sc.network)]).claim() as folder:
         prepared = [plan_scenario(sc) for sc in scenarios]
         trips = replay(scenarios, particles=args.particles, seed=args.seed,
                        model_error=args.model_error, prepared=prepared)

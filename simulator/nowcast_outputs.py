@@ -37,6 +37,7 @@ from simulator.maps import write_html_map
 from simulator.nowcast import NowcastResult
 from simulator.nowcast_replay import TripReplay, summary
 from simulator.planning import TimelineKind, TimelinePoint, Which
+from simulator.plots import literal_text
 
 __all__ = ["NOWCAST_FILES", "REPLAY_FILES", "eta_rows", "position_now", "write_nowcast",
            "write_replay"]
@@ -180,6 +181,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 # ----------------------------------------------------------------------------------------------
 # charts
 # ----------------------------------------------------------------------------------------------
+@literal_text
 def fan_chart(result: NowcastResult, path: Path) -> None:
     """The arrival at the destination (local time): 5–95 % and 25–75 % bands and the median,
     before any sighting and after each."""
@@ -233,6 +235,7 @@ def _short_name(name: str) -> str:
     return name if len(name) <= 18 else name[:17] + "…"
 
 
+@literal_text
 def time_distance(result: NowcastResult, path: Path) -> None:
     """The string-line chart: km against time (UTC), before and after the sightings."""
 
@@ -519,6 +522,7 @@ def replay_markdown(trips: Sequence[TripReplay], *, particles: int, model_error:
     return "\n".join(out) + "\n"
 
 
+@literal_text
 def replay_chart(trips: Sequence[TripReplay], path: Path) -> None:
     """Per trip: the error of the final arrival against the sightings used, before (grey) and
     after (blue) conditioning, with the 5–95 % bands."""

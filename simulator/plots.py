@@ -7,10 +7,12 @@ backend) that :func:`save` writes as PNG.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,12 +24,29 @@ from simulator._io import atomic_path
 from simulator.reports import Analysis, LegComparison
 from simulator.routing import MarkKind
 
-__all__ = ["TIME_DISTANCE_SIZE", "comparison", "comparison_size", "new_axes", "save",
-           "save_figure", "subplots", "time_distance"]
+__all__ = ["TIME_DISTANCE_SIZE", "comparison", "comparison_size", "literal_text", "new_axes",
+           "save", "save_figure", "subplots", "time_distance"]
 
 #: figure size of the time–distance chart, inches
 TIME_DISTANCE_SIZE = (11.0, 6.5)
 DPI = 110
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def literal_text(fn: F) -> F:
+    """Draw (and save) figures with text taken as given.
+
+    Titles, sources and leg names come from scenario files: a "$" there is a dollar sign, not
+    the start of TeX (matplotlib's mathtext would drop it from "$5 to $10", and fail on
+    "$\\x$" after the whole simulation).
+    """
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def new_axes(size: tuple[float, float]) -> Axes:
@@ -42,6 +61,7 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+@literal_text
 def save_figure(fig: Figure, path: Path) -> None:
     """Write a figure as a PNG (atomically), laid out tight."""
     fig.tight_layout()
@@ -61,6 +81,7 @@ def comparison_size(legs: Sequence[LegComparison]) -> tuple[float, float]:
     return 11.0, 1.2 + 0.55 * max(len(legs), 1)
 
 
+@literal_text
 def time_distance(result: Analysis, ax: Axes, *,
                   occupied: Sequence[tuple[float, float, float, float]] | None = None) -> Axes:
     """km against time: simulated median with its 5–95 % band; reported points with sources.
@@ -133,6 +154,7 @@ def _shade_occupation(ax: Axes, occupied: Sequence[tuple[float, float, float, fl
     ax.autoscale_view()
 
 
+@literal_text
 def comparison(results: Sequence[Analysis], ax: Axes) -> Axes:
     """Per reported leg: the reported range (or claim) against the simulated distribution."""
     legs = [leg for r in results for leg in r.comparisons]

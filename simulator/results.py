@@ -234,7 +234,9 @@ class ScenarioResult:
             The folder holds a user's files (and not ``replace``), or cannot be written.
         """
         target = Path(out_dir) if out_dir is not None else settings.outputs_dir / self.name
-        with OutputFolder(target, replace=replace, option="out_dir").claim() as folder:
+        scenario = self.scenario
+        with OutputFolder(target, replace=replace, option="out_dir",
+                          inputs=[scenario.path, scenario.network]).claim() as folder:
             write_claimed(self, [folder])
         return folder.target
 
@@ -295,7 +297,8 @@ class ScenarioComparison:
         targets = comparison_folders([r.name for r in self.results],
                                      Path(out_dir) if out_dir is not None else None)
         with ExitStack() as stack:
-            folders = claim_outputs(targets, replace=replace, option="out_dir")
+            folders = claim_outputs(targets, replace=replace, option="out_dir", inputs=[
+                p for r in self.results for p in (r.scenario.path, r.scenario.network)])
             for f in folders:
                 stack.enter_context(f)
             write_claimed(self, folders)

@@ -40,6 +40,7 @@ from simulator.montecarlo import run_monte_carlo
 from simulator.parameters import ParameterKind, ParameterTable
 from simulator.plan import JourneyPlan
 from simulator.planning import Prepared
+from simulator.plots import literal_text
 
 __all__ = ["Factor", "Output", "SensitivityResult", "sobol_sensitivity"]
 
@@ -357,6 +358,7 @@ def _short(result: SensitivityResult, o: int, width: int = 18) -> str:
     return f"{label} (σ {result.std_h[o]:.1f} h)"
 
 
+@literal_text
 def plot(result: SensitivityResult, path: Path) -> None:
     """A tornado of S1 and ST for the arrival at the destination, and S1 for every leg."""
     o = result.destination

@@ -50,6 +50,7 @@ from simulator.montecarlo import MonteCarloResult, run_monte_carlo
 from simulator.network.graph import RailNetwork
 from simulator.network.stations import normalize_name
 from simulator.planning import Prepared, plan_journey, prepare
+from simulator.plots import literal_text
 from simulator.scenario import OperatingDefaults, Overrides, Scenario
 
 __all__ = ["DesignPoint", "SweepResult", "Variation", "apply_edits", "design_points",
@@ -568,6 +569,7 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
 
 
 # ----------------------------------------------------------------------------------------------
+@literal_text
 def plot(result: SweepResult, path: Path) -> None:
     """The arrival (median and 5–95 %) against each varied value; the baseline as a band."""
 
