@@ -49,11 +49,13 @@ def literal_text(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@literal_text
 def new_axes(size: tuple[float, float]) -> Axes:
     """Axes on a new figure of ``size`` inches that pyplot does not manage."""
     return Figure(figsize=size, dpi=DPI).subplots()
 
 
+@literal_text
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
              dpi: float = DPI, **kwargs: Any) -> tuple[Figure, Any]:
     """A figure that pyplot does not manage and its axes (``pyplot.subplots``' arguments)."""

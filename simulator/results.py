@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -64,7 +65,8 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
         return ax
     import matplotlib.pyplot as plt  # only for charts drawn interactively
 
-    _, new = plt.subplots(figsize=size, dpi=plots.DPI, layout="tight")
+    with matplotlib.rc_context({"text.parse_math": False}):  # titles from files are text
+        _, new = plt.subplots(figsize=size, dpi=plots.DPI, layout="tight")
     return new
 
 
