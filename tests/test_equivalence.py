@@ -60,6 +60,9 @@ def test_the_reference_covers_the_five_flagship_scenarios() -> None:
                               "vladivostok-2023-expected", "vostochny-2023"}
 
 
+# untraced by coverage (`make test`): 3,000 replications of the engine that the other tests
+# cover line by line would take several times longer traced
+@pytest.mark.no_cover
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_same_distributions_as_the_chunked_engine(name: str) -> None:
     ref = np.load(DATA / f"{name}.npz")

@@ -138,6 +138,7 @@ def test_a_sighting_reveals_the_pace_and_it_stays(tmp_path: Path) -> None:
     assert (q95 - q05) / 2 == pytest.approx(Z90 * sd, rel=0.2)
 
 
+@pytest.mark.no_cover  # 46,000 particles through code the other tests cover: slow traced
 def test_sequential_filter_agrees_with_one_big_importance_sample(tmp_path: Path) -> None:
     """With unplanned stops, halts, a pilot train and an uncertain cap, the filter (resampling,
     kernel moves, runs continued from a state) gives the posterior of plain importance sampling

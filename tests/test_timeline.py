@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from simulator.montecarlo import run_monte_carlo
-from simulator.planning import Prepared, TimelineKind
+from simulator.planning import Itinerary, Prepared, TimelineKind, plan_journey
 from simulator.reports import analyse, timeline_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,3 +73,16 @@ def test_reported_time_on_the_row_it_refers_to(flagship: Callable[[str], Prepare
     assert ("Changsha", "arrive") in reported
     assert ("Đồng Đăng", "arrive") in reported
     assert len(reported) == len(set(reported))
+
+
+def test_an_itinerary_saved_and_read_plans_the_same_journey(
+        flagship: Callable[[str], Prepared], tmp_path: Path) -> None:
+    prep = flagship("vladivostok-2019")
+    path = tmp_path / "itinerary.json"
+    path.write_text(prep.itinerary.to_json(), encoding="utf-8")
+    again = Itinerary.read(path)
+    assert again.route is None and again.segments == prep.itinerary.segments
+    assert again.marks == prep.itinerary.marks
+    replanned = plan_journey(prep.scenario, again)
+    assert replanned.plan.km.tolist() == prep.plan.km.tolist()
+    assert replanned.plan.cum_day_s.tolist() == prep.plan.cum_day_s.tolist()
