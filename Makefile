@@ -10,6 +10,8 @@ DEMO_SOBOL := 256
 ANALYSE_SOBOL := 4096
 # the test suite on two processes (pytest-xdist): it is CPU-bound, and the machine has two cores
 PYTEST_WORKERS ?= 2
+# coverage per module (pytest-cov); `make test PYTEST_COV=` runs without it (a third faster)
+PYTEST_COV ?= --cov --cov-report=term
 
 .PHONY: demo analyse test test-install lint schema snapshot bench nowcast-replay clean
 
@@ -36,7 +38,7 @@ lint: $(STAMP)
 
 # the whole suite with coverage per module (package and snapshot recipe)
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report=term
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_COV)
 
 # slow: builds a wheel, installs it into a new environment, runs trainsim from another folder
 test-install: $(STAMP)
