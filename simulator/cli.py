@@ -257,8 +257,15 @@ def _register_scenario_commands(sub: argparse._SubParsersAction) -> None:  # typ
     register(sub)
 
 
+def _register_calibrate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from simulator.calibration.command import register
+
+    register(sub)
+
+
 _REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     _register_scenario_commands,
+    _register_calibrate,
 ]
 
 
@@ -283,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(args, "argv"):  # commands that record how they were called
+        args.argv = list(sys.argv[1:] if argv is None else argv)
     _SIGNALLED.clear()
     _MAIN_PID[:] = [os.getpid()]
     handlers = {}

@@ -80,12 +80,12 @@ class _LineProgress:
 # ----------------------------------------------------------------------------------------------
 # the steps of a run
 # ----------------------------------------------------------------------------------------------
-def _prepare(scenario: Any, network: Any = None) -> Any:
+def _prepare(scenario: Any, network: Any = None, defaults: str = "calibrated") -> Any:
     """Route the scenario and check everything that depends on its route (no simulating)."""
     from simulator.planning import prepare
     from simulator.reports import check_reported_legs
 
-    prep = prepare(scenario, network=network)
+    prep = prepare(scenario, network=network, defaults=defaults)
     check_reported_legs(prep)
     return prep
 
@@ -113,7 +113,9 @@ def _manifest(command: str, results: Sequence[Any]) -> dict[str, Any]:
         tool_version = "unknown"
     return {"version": tool_version, "command": command, "runs": [
         {"scenario": str(r.prepared.scenario.path), "name": r.name, "seed": r.mc.seed,
-         "replications": r.mc.n} for r in results]}
+         "replications": r.mc.n,
+         "defaults": "calibrated" if r.prepared.plan.calibration is not None else "hand"}
+        for r in results]}
 
 
 def _print_result(result: Any) -> None:
@@ -140,7 +142,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out = args.out or settings.outputs_dir / scenario.name
     with OutputFolder(out, replace=args.replace).claim() as folder:
-        prep = _prepare(scenario)
+        prep = _prepare(scenario, defaults=args.defaults)
         result = _simulate(prep, args)
         assert folder.path is not None
         write_outputs(result, folder.path)
@@ -182,7 +184,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             stack.enter_context(f)
         networks = {s.network for s in scenarios}
         shared = load_network(next(iter(networks))) if len(networks) == 1 else None
-        prepared = [_prepare(sc, network=shared) for sc in scenarios]
+        prepared = [_prepare(sc, network=shared, defaults=args.defaults) for sc in scenarios]
         results = [_simulate(prep, args) for prep in prepared]
 
         comparison = folders[-1].path
@@ -254,6 +256,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the replications on a Dask distributed cluster, e.g. "
                         "tcp://10.0.0.5:8786 (same results as a local run)")
+    p.add_argument("--defaults", choices=["calibrated", "hand"], default="calibrated",
+                   help="operating parameters: drawn from the calibration's posterior "
+                        "(scenarios/defaults/calibrated.yaml, the default) or the hand-set "
+                        "rules of scenarios/defaults/operating.yaml; overrides apply either way")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--replace", action="store_true",
                    help="replace an output folder that holds files trainsim did not write "

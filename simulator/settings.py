@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "cache_dir", "data_dir", "default_snapshot", "operating_defaults", "outputs_dir", "repo_root",
-    "rolling_stock_dir", "scenarios_dir", "timezones_file",
+    "cache_dir", "calibrated_defaults", "data_dir", "default_snapshot", "operating_defaults",
+    "outputs_dir", "repo_root", "rolling_stock_dir", "scenarios_dir", "timezones_file",
 ]
 
 repo_root = Path(__file__).resolve().parents[1]
@@ -19,6 +19,8 @@ timezones_file = data_dir / "timezones.csv"
 scenarios_dir = repo_root / "scenarios"
 #: the operating rules every scenario uses unless it overrides them (with a reason)
 operating_defaults = scenarios_dir / "defaults" / "operating.yaml"
+#: the calibrated operating parameters (``trainsim calibrate``), used by default by every draw
+calibrated_defaults = scenarios_dir / "defaults" / "calibrated.yaml"
 
 #: OSM way tags kept on graph edges (osmnx drops the rest)
 useful_tags_way = [
