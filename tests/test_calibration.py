@@ -210,3 +210,36 @@ def test_run_with_the_hand_rules(tmp_path: Path, network) -> None:
     assert main(["run", str(VLADIVOSTOK), "-n", "10", "--defaults", "hand", "--out", str(out),
                  "--quiet", "--workers", "1"]) == 0
     assert "hand-set rules" in (out / "summary.md").read_text(encoding="utf-8")
+
+
+def test_a_calibration_applies_only_to_the_rules_it_was_fitted_to(network, vladivostok) -> None:
+    from simulator.calibration import operating_digest
+
+    cal = _toy()
+    cal.provenance = {"operating_digest": operating_digest(vladivostok.defaults)}
+    prep = prepare(vladivostok, network=network, calibration=cal)
+    assert prep.plan.calibration is cal and not any("fitted to other" in w
+                                                    for w in prep.warnings)
+    cal.provenance = {"operating_digest": "0" * 64}
+    prep = prepare(vladivostok, network=network, calibration=cal)
+    assert prep.plan.calibration is None
+    assert any("fitted to other operating rules" in w for w in prep.warnings)
+    with pytest.raises(ValueError, match="defaults must be one of"):
+        prepare(vladivostok, network=network, defaults="tuned")
+
+
+def test_a_candidate_is_kept_only_beyond_noise() -> None:
+    from simulator.calibration.dataset import Leg
+    from simulator.calibration.run import improvement
+    from simulator.calibration.validation import Forecast
+
+    legs = [Leg("t", f"l{i}", "a", "b", 0, 1, False, False, 10.0, 10.0, 100.0, 0.0, 100.0)
+            for i in range(12)]
+    rng = np.random.default_rng(1)
+    wide = [Forecast(leg, "base", rng.normal(10, 3, 4000)) for leg in legs]
+    sharp = [Forecast(leg, "c", rng.normal(10, 0.5, 4000)) for leg in legs]
+    assert improvement(wide, sharp) > 0  # better on every leg
+    # better on one leg, worse on others: no
+    mixed = [sharp[0], *wide[1:]]
+    assert improvement(wide, mixed) == 0.0
+    assert improvement(sharp, wide) == 0.0

@@ -163,13 +163,15 @@ def budget(trip: Trip, cal: Calibration, n: int, seed: int) -> dict[str, Any]:
     total = (t_b - t_a) / 3600
     batch = Batch(plan, table, None)
     running = batch.pace * (batch.cd_pt[:, b.b] - batch.cd_pt[:, a.a]) / 3600
-    km = plan.km[plan.halt_point]
-    inside = (km >= a.km_a - 1e-6) & (km < b.km_b - 1e-6)
-    halts = np.nansum((times.halt_end_s - times.halt_start_s)[:, inside], axis=1) / 3600
+    # the halts between the two times (not a welcome before the first one)
+    hs, he = times.halt_start_s, times.halt_end_s
+    inside = (hs >= t_a[:, None] - 1.0) & (he <= t_b[:, None] + 1.0)
+    halts = np.where(inside, he - hs, 0.0).sum(axis=1) / 3600
     rest = total - running - halts
     shares: dict[str, float] = {}
+    keys = {s.calibration for s in plan.parameters}
     columns = {p.name: theta[:, j] for j, p in enumerate(cal.parameters)
-               if p.applies_to and p.mode != Mode.PACE_SPREAD}
+               if p.mode != Mode.PACE_SPREAD and any(k in keys for k in p.applies_to)}
     columns["the trip's own pace"] = np.log(table["pace"])
     for name, col in columns.items():
         if np.ptp(col) > 0:
@@ -235,14 +237,17 @@ def plot_posterior(cal: Calibration, path: Path) -> None:
     for ax, p in zip(np.ravel(axes), params, strict=False):
         x = cal[p.name]
         prior = p.prior.from_normal(rng.standard_normal(20_000))
+        log = p.prior.form == "loguniform"
+        if log:  # factors: on a log scale, where their prior is flat
+            x, prior = np.log10(x), np.log10(prior)
         lo, hi = np.quantile(np.concatenate([x, prior]), [0.001, 0.999])
-        bins = (np.geomspace(lo, hi, 30) if p.prior.form == "loguniform" and lo > 0
-                else np.linspace(lo, hi, 30))
+        bins = np.linspace(lo, hi, 30)
         ax.hist(prior, bins=bins, density=True, histtype="step", color="#888", label="prior")
         ax.hist(x, bins=bins, density=True, color="#2e86c1", alpha=0.7, label="posterior")
-        if p.prior.form == "loguniform":
-            ax.set_xscale("log")
-        ax.set_title(p.name, fontsize=8)
+        if log:
+            ticks = [t for t in (0.2, 0.25, 0.5, 1, 2, 4, 5) if lo <= np.log10(t) <= hi]
+            ax.set_xticks(np.log10(ticks), [f"{t:g}" for t in ticks])
+        ax.set_title(p.name + (" (log scale)" if log else ""), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
     for ax in np.ravel(axes)[len(params):]:
@@ -271,9 +276,9 @@ def plot_legs(groups: Sequence[tuple[str, Sequence[Forecast], str]], path: Path,
                     label=name if i == 0 else None)
             ax.plot([lo5 / leg.mid_h, hi5 / leg.mid_h], [yy, yy], color=color, lw=5)
             ax.plot([f.median / leg.mid_h], [yy], "k|", ms=8)
-        ax.axvspan(0, 0, color="none")
-        ax.plot([leg.lo_h / leg.mid_h, leg.hi_h / leg.mid_h], [y - 0.15, y - 0.15], color="#c0392b",
-                lw=3, label="reported" if i == 0 else None)
+        ax.plot([leg.lo_h / leg.mid_h, leg.hi_h / leg.mid_h], [y - 0.18, y - 0.18],
+                color="#c0392b", lw=3, marker="D", ms=4,
+                label="reported (range)" if i == 0 else None)
         ticks.append(y + 0.14 * (len(groups) - 1))
         labels.append(f"{leg.trip}: {leg.label} ({leg.mid_h:.1f} h)")
         y += 0.3 * len(groups) + 0.5
