@@ -243,3 +243,19 @@ def test_a_candidate_is_kept_only_beyond_noise() -> None:
     mixed = [sharp[0], *wide[1:]]
     assert improvement(wide, mixed) == 0.0
     assert improvement(sharp, wide) == 0.0
+
+
+def test_fits_on_dask_give_the_same_result(network) -> None:
+    from distributed import LocalCluster
+
+    from simulator.calibration.dataset import load_trips
+    from simulator.calibration.fit import FitJob, FitSettings, run_fits
+
+    trips, _ = load_trips([VLADIVOSTOK], network=network)
+    small = FitSettings(population=12, generations=2, max_simulations=40, samples=20)
+    jobs = [FitJob("a", (0,), "base", 11)]
+    here = run_fits(trips, jobs, small)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        there = run_fits(trips, jobs, small, scheduler=cluster.scheduler_address)
+    assert np.array_equal(here["a"].calibration.samples, there["a"].calibration.samples)
