@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # the flagship scenarios (scenarios/defaults/ holds the shared operating rules)
 SCENARIOS := $(sort $(wildcard scenarios/*.yaml))
+# Sobol base samples: a quick analysis in the demo, a precise one in `make analyse`
+DEMO_SOBOL := 256
+ANALYSE_SOBOL := 4096
 
-.PHONY: demo test lint snapshot bench calibrate clean
+.PHONY: demo analyse test lint snapshot bench nowcast-replay calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +20,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/trainsim compare $(SCENARIOS)
+	$(BIN)/trainsim compare --sensitivity $(DEMO_SOBOL) $(SCENARIOS)
+
+# the demo with the precise Sobol indices the README quotes, and the README's what-if sweep
+analyse: $(STAMP)
+	$(BIN)/trainsim compare --sensitivity $(ANALYSE_SOBOL) $(SCENARIOS)
+	$(BIN)/trainsim sweep scenarios/vostochny-2023.yaml --at Khasan \
+		--vary caps.KP.kmh=40:60:5 --vary night.KP.mode=slow,halt
 
 # fit the shared operating parameters to every reported leg (ABC-SMC), cross-validate, and
 # write scenarios/defaults/calibrated.yaml, outputs/calibration/ and the README's tables;
@@ -40,6 +49,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_network_load.py
 	$(BIN)/python benchmarks/bench_routing.py
 	$(BIN)/python benchmarks/bench_montecarlo.py
+	$(BIN)/python benchmarks/bench_nowcast.py
+
+# the nowcast's replay evaluation over the reported trips (README, Nowcast): a few minutes
+nowcast-replay: $(STAMP)
+	$(BIN)/trainsim nowcast --replay $(SCENARIOS) --sensitivity
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,8 +23,10 @@ class Batch:
     """Per-batch inputs, computed with numpy for all rows at once."""
 
     def __init__(self, plan: JourneyPlan, params: ParameterTable,
-                 start: tuple[np.ndarray | float, np.ndarray | float, bool] | None) -> None:
-        """``start``: (km, time, halts pending there) to start from instead of the origin."""
+                 start: tuple[np.ndarray | float, np.ndarray | float, bool] | None,
+                 pilot_t0: np.ndarray | float | None = None) -> None:
+        """``start``: (km, time, halts pending there) to start from instead of the origin;
+        ``pilot_t0``: when the pilot left that km (default: one headway before)."""
         if params.specs != plan.parameters:
             msg = "the parameter table's columns are not this plan's parameters"
             raise ValueError(msg)
@@ -75,11 +77,14 @@ class Batch:
             if np.any(self.x0 < 0) or np.any(self.x0 > plan.length_km + EPS_KM):
                 msg = f"start positions must lie on the route (0–{plan.length_km:,.1f} km)"
                 raise ValueError(msg)
+        # when the pilot leaves the start: one headway ahead unless the caller knows better
+        self.pilot_t0 = np.maximum(self.t0 - self.headway, 0.0) if pilot_t0 is None else \
+            np.broadcast_to(np.asarray(pilot_t0, dtype=float), (n,)).copy()
         rows = np.arange(n)
         self.c0d = plan.cum_at(self.x0, rows, self.g0, self.w1)
         self.c0n = plan.cum_at(self.x0, rows, self.g0, self.w1, night=True) \
             if plan.night_slows else self.c0d
-        noise = uniform_rows(params.seed, STREAM_NOISE, params.noise, plan.noise_width)
+        noise = _noise_rows(plan, params)
         self.delays = [self._delays(params, cols, noise, t) for t in range(
             2 if plan.has_pilot and plan.pilot_delays else 1)]
         self._knots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -112,7 +117,8 @@ class Batch:
             extra_lam: list[float] = []
             extra_dur: list[float] = []
             for r in np.flatnonzero(hit[:, -1]):  # more stops than slots: draw the rest
-                more = more_stops(params.seed, int(params.noise[r]), train, d,
+                key = params.noise[r] if params.noise.ndim == 1 else params.noise[r, d]
+                more = more_stops(params.seed, int(key), train, d,
                                    float(events[r, -1]), float(limit[r]), rule,
                                    float(scale[r, d]))
                 extra_rows += [int(r)] * len(more)
@@ -150,6 +156,27 @@ class Batch:
                 if self.plan.night_slows else day
             self._knots = {r: (day, night)}
         return self._knots[r]
+
+
+def _noise_rows(plan: JourneyPlan, params: ParameterTable) -> np.ndarray:
+    """The uniforms of each row's unplanned stops. With one noise key per row every delay rule
+    reads its block of that key's stream; with a key per row and delay rule (``(n, R)``, as for
+    a sensitivity analysis that varies each rule's stops on their own), rule d reads its block
+    of key ``[r, d]``'s stream, so equal keys give exactly what one key gives."""
+    keys = params.noise
+    if keys.ndim == 1:
+        return uniform_rows(params.seed, STREAM_NOISE, keys, plan.noise_width)
+    if keys.shape[1] != len(plan.delay_rules):
+        msg = (f"noise keys of shape {keys.shape}: expected one column per delay rule "
+               f"({len(plan.delay_rules)})")
+        raise ValueError(msg)
+    out = np.empty((len(keys), plan.noise_width))
+    for d, rule in enumerate(plan.delay_rules):
+        u = uniform_rows(params.seed, STREAM_NOISE, keys[:, d], plan.noise_width)
+        for _, rd, col in plan.noise_layout:
+            if rd == d:
+                out[:, col:col + 2 * rule.slots] = u[:, col:col + 2 * rule.slots]
+    return out
 
 
 def more_stops(seed: int, key: int, train: int, rule_index: int, last: float, limit: float,
@@ -191,24 +218,29 @@ class Anchors:
 
     def times(self, plan: JourneyPlan, batch: Batch, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Arrival at every point and departure from the dwell points, ``(n, P)``, ``(n, Q)``."""
+        arrive = self.at(plan, batch, n, np.arange(plan.n_points), "left")
+        depart = self.at(plan, batch, n, plan.dwell_points, "right")
+        return arrive, depart
+
+    def at(self, plan: JourneyPlan, batch: Batch, n: int, points: np.ndarray,
+           side: str) -> np.ndarray:
+        """``(n, len(points))`` times at route points: the arrival (``side="left"``: from the
+        last place left before the point) or the departure (``"right"``: the point itself
+        counts, so a stop there is included); NaN where a row left no place before."""
         row = np.array(self.row, dtype=np.int64)
         width = plan.length_km + 1.0
         key = row * width + np.array(self.km)
         cd, cn = np.array(self.cd), np.array(self.cn)
         t, night = np.array(self.t), np.array(self.night, dtype=bool)
-
-        def at(points: np.ndarray, side: str) -> np.ndarray:
-            q_row = np.repeat(np.arange(n), len(points))
-            q_key = q_row * width + np.tile(plan.km[points], n)
-            idx = np.searchsorted(key, q_key, side=side) - 1  # type: ignore[call-overload]
-            ok = (idx >= 0) & (row[np.maximum(idx, 0)] == q_row)
-            idx = np.maximum(idx, 0)
-            c_day = batch.cd_pt[:, points].ravel()
-            c_night = batch.cn_pt[:, points].ravel()
-            run = np.where(night[idx], c_night - cn[idx], c_day - cd[idx])
-            out = np.where(ok, t[idx] + batch.pace[q_row] * run, np.nan)
-            return out.reshape(n, len(points))
-
-        arrive = at(np.arange(plan.n_points), "left")
-        depart = at(plan.dwell_points, "right")
-        return arrive, depart
+        q_row = np.repeat(np.arange(n), len(points))
+        q_key = q_row * width + np.tile(plan.km[points], n)
+        if not len(row):
+            return np.full((n, len(points)), np.nan)
+        idx = np.searchsorted(key, q_key, side=side) - 1  # type: ignore[call-overload]
+        ok = (idx >= 0) & (row[np.maximum(idx, 0)] == q_row)
+        idx = np.maximum(idx, 0)
+        c_day = batch.cd_pt[:, points].ravel()
+        c_night = batch.cn_pt[:, points].ravel()
+        run = np.where(night[idx], c_night - cn[idx], c_day - cd[idx])
+        out = np.where(ok, t[idx] + batch.pace[q_row] * run, np.nan)
+        return out.reshape(n, len(points))

@@ -7,6 +7,9 @@ is written, swaps it into place. The target may be
 * a folder trainsim wrote before: recognised by the ``manifest.json`` it holds, which lists
   every file with its SHA-256; the folder is replaced as long as it holds nothing else and no
   listed file was changed since;
+* a folder trainsim wrote that also holds the output folder of another command, with its own
+  manifest (``outputs/<scenario>/nowcast`` inside ``outputs/<scenario>``): the inner folder is
+  not the outer command's to judge or delete; it is kept, moved into the replacement;
 * anything else (a user's folder, a file, the home or current folder): refused with a one-line
   :class:`~simulator.errors.OutputError` (exit code 2), before any simulating. ``replace=True``
   (``--replace``) replaces a user's folder on request, but never the file-system root, the home
@@ -112,6 +115,11 @@ class OutputFolder:
         with _locked(self.target.parent, self.option):
             self._check_target()  # again: the folder may have changed while we simulated
             if self.target.exists():
+                # another command's outputs inside the target (outputs/<scenario>/nowcast)
+                # move into the new folder: replacing this command's files keeps them
+                for name in _nested_names(self.target):
+                    if not (self.path / name).exists():
+                        os.rename(self.target / name, self.path / name)
                 if not _exchange(self.path, self.target):
                     old = self.path.with_name(self.path.name.replace(_TMP_SUFFIX, _OLD_SUFFIX))
                     os.rename(self.target, old)
@@ -212,9 +220,23 @@ def _guarded(t: Path) -> str | None:
     return None
 
 
+def _nested(folder: Path) -> list[str]:
+    """Subfolders of ``folder`` that are output folders of their own (a manifest, every file
+    as trainsim wrote it), such as ``outputs/<scenario>/nowcast``: they belong to another
+    command and are kept when ``folder`` is replaced."""
+    out = []
+    for entry in sorted(os.listdir(folder)):
+        sub = folder / entry
+        if sub.is_dir() and not sub.is_symlink() and _read_manifest(sub) is not None \
+                and not _foreign(sub):
+            out.append(entry)
+    return out
+
+
 def _foreign(folder: Path) -> list[str]:
     """Entries of ``folder`` that trainsim did not write (or that changed since)."""
-    entries = sorted(os.listdir(folder))
+    nested = set(_nested_names(folder))
+    entries = sorted(e for e in os.listdir(folder) if e not in nested)
     if not entries:
         return []
     manifest = _read_manifest(folder)
@@ -226,7 +248,7 @@ def _foreign(folder: Path) -> list[str]:
     listed: dict[str, str] = manifest
     found: list[str] = []
     for rel in _walk(folder):
-        if rel == MANIFEST:
+        if rel == MANIFEST or Path(rel).parts[0] in nested:
             continue
         digest = listed.get(rel)
         if digest is None:
@@ -236,6 +258,14 @@ def _foreign(folder: Path) -> list[str]:
         if len(found) > 3:
             break
     return found
+
+
+def _nested_names(folder: Path) -> list[str]:
+    """:func:`_nested`, for a folder that may not be one (no error if it cannot be listed)."""
+    try:
+        return _nested(folder) if folder.is_dir() else []
+    except OSError:
+        return []
 
 
 def _read_manifest(folder: Path) -> dict[str, str] | None:

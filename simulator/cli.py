@@ -257,14 +257,28 @@ def _register_scenario_commands(sub: argparse._SubParsersAction) -> None:  # typ
     register(sub)
 
 
+def _register_analysis_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from simulator.analysis_commands import register
+
+    register(sub)
+
+
 def _register_calibrate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from simulator.calibration.command import register
 
     register(sub)
 
 
+def _register_nowcast(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from simulator.commands import register_nowcast
+
+    register_nowcast(sub)
+
+
 _REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     _register_scenario_commands,
+    _register_analysis_commands,
+    _register_nowcast,
     _register_calibrate,
 ]
 

@@ -1,4 +1,5 @@
-"""The scenario commands: ``trainsim run``, ``trainsim compare`` and ``trainsim validate``.
+"""The scenario commands: ``trainsim run``, ``trainsim compare``, ``trainsim validate`` and
+``trainsim nowcast``.
 
 Every command checks all it can before simulating anything: each scenario file, its route and
 reported places, and the output folders (see :mod:`simulator._outdir`). A bad input therefore
@@ -18,7 +19,7 @@ from typing import Any
 from simulator import settings
 from simulator.errors import ScenarioError
 
-__all__ = ["register"]
+__all__ = ["register", "register_nowcast"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -99,8 +100,16 @@ def _simulate(prep: Any, args: argparse.Namespace) -> Any:
     seed = scenario.seed if args.seed is None else args.seed
     with _progress(n, scenario.name, quiet=args.quiet) as tick:
         mc = run_monte_carlo(prep.plan, n, seed=seed, workers=args.workers,
-                             scheduler=args.scheduler, progress=tick)
-    return analyse(prep, mc)
+                             scheduler=args.scheduler, progress=tick, pilot=True)
+    result = analyse(prep, mc)
+    if args.sensitivity:
+        from simulator.analysis_commands import sensitivity_of
+
+        try:
+            result.sensitivity = sensitivity_of(prep, args, base_n=args.sensitivity, seed=seed)
+        except ScenarioError as exc:  # nothing drawn: the other outputs still stand
+            prep.warnings.append(f"no sensitivity analysis: {exc}")
+    return result
 
 
 def _manifest(command: str, results: Sequence[Any]) -> dict[str, Any]:
@@ -150,9 +159,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _print_result(result)
     if result.legs:
         print(legs_markdown(result.legs))
+    extra = ", sensitivity.csv, sensitivity.png" if result.sensitivity is not None else ""
     print(f"wrote {folder.target}/ (timeline.csv, events.csv, route.geojson, map.png, map.html, "
-          "journey.gpkg, journey.kml, timedistance.png, comparison.png, summary.md, "
-          "manifest.json)")
+          "journey.gpkg, journey.kml, timedistance.png, comparison.png, logistics.csv, "
+          f"traction.csv{extra}, summary.md, manifest.json)")
     return 0
 
 
@@ -261,6 +271,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "(scenarios/defaults/calibrated.yaml, the default) or the hand-set "
                         "rules of scenarios/defaults/operating.yaml; overrides apply either way")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--sensitivity", type=_power_of_two, default=0, metavar="N",
+                   help="also compute Sobol indices of the arrival and leg times with N base "
+                        "samples (a power of two; N × (factors + 2) more replications): "
+                        "sensitivity.csv, sensitivity.png and a section of summary.md")
     p.add_argument("--replace", action="store_true",
                    help="replace an output folder that holds files trainsim did not write "
                         "(they are deleted); without it such a folder is refused")
@@ -292,6 +306,15 @@ def _replications(text: str) -> int:
     return value
 
 
+def _power_of_two(text: str, *, zero: bool = True) -> int:
+    value = _whole(text)
+    if value < 0 or value & (value - 1) or value == 1 or (value == 0 and not zero):
+        msg = (f"expected {'0 or ' if zero else ''}a power of two ≥ 2 (64, 256, 1024, …), "
+               f"got {text}")
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _seed(text: str) -> int:
     from simulator.scenario import MAX_SEED
 
@@ -307,7 +330,8 @@ def register(sub: Any) -> None:
         "run", help="simulate one scenario and write its outputs",
         description="Simulate a scenario file (Monte Carlo) and write timeline.csv, events.csv, "
                     "route.geojson, map.png, map.html, journey.gpkg, journey.kml, "
-                    "timedistance.png, comparison.png, summary.md and manifest.json into "
+                    "timedistance.png, comparison.png, logistics.csv (line occupation), "
+                    "traction.csv (traction plan and energy), summary.md and manifest.json into "
                     "outputs/<scenario>/. The folder is "
                     "replaced only if trainsim wrote it. Exit codes: 0 ok, 1 failure, "
                     "2 bad input.")
@@ -336,3 +360,192 @@ def register(sub: Any) -> None:
                     "A file that validates runs.")
     validate.add_argument("scenarios", type=Path, nargs="+", help="scenario YAML files")
     validate.set_defaults(func=_cmd_validate)
+
+
+# ----------------------------------------------------------------------------------------------
+# nowcast (issue 14): thin over simulator.nowcast.nowcast and simulator.nowcast_replay.replay
+# ----------------------------------------------------------------------------------------------
+def _cmd_nowcast(args: argparse.Namespace) -> int:
+    if args.replay:
+        return _cmd_nowcast_replay(args)
+    from simulator._outdir import OutputFolder
+    from simulator.errors import SightingError
+    from simulator.nowcast import nowcast, sighting_uncertainty_min
+    from simulator.nowcast_outputs import NOWCAST_FILES, write_nowcast
+    from simulator.scenario import load_scenario, parse_clock_time
+    from simulator.sightings import parse_sighting, read_sightings
+
+    if len(args.scenarios) != 1:
+        msg = ("nowcast: give one scenario file (several only with --replay), got "
+               f"{len(args.scenarios)}")
+        raise SightingError(msg)
+    scenario = load_scenario(args.scenarios[0])
+    default = sighting_uncertainty_min(scenario)
+    sightings = [parse_sighting(text, default_uncertainty_min=default,
+                                origin=f"--seen {text!r}") for text in args.seen or []]
+    for path in args.seen_file or []:
+        sightings += read_sightings(path, default_uncertainty_min=default)
+    now = None
+    if args.now is not None:
+        try:
+            now = parse_clock_time(args.now)
+        except ValueError as exc:
+            raise SightingError(f"--now {args.now!r}: {exc}") from None
+    if not sightings and now is None:
+        msg = "nowcast: give at least one --seen 'PLACE TIME' (or --seen-file, or --now)"
+        raise SightingError(msg)
+    out = args.out or settings.outputs_dir / scenario.name / "nowcast"
+    with OutputFolder(out, replace=args.replace).claim() as folder:
+        seed = scenario.seed if args.seed is None else args.seed
+        result = nowcast(scenario, sightings, now=now, particles=args.particles, seed=seed,
+                         model_error=args.model_error)
+        assert folder.path is not None
+        write_nowcast(result, folder.path)
+        folder.commit(command="nowcast", scenario=str(scenario.path), seed=seed,
+                      particles=args.particles, model_error=args.model_error,
+                      sightings=[s.describe() for s in sightings],
+                      now=result.now.isoformat(" "))
+    _print_nowcast(result)
+    print(f"wrote {folder.target}/ ({', '.join(NOWCAST_FILES)}, manifest.json)")
+    return 0
+
+
+def _print_nowcast(result: Any) -> None:
+    from datetime import timedelta
+
+    from simulator.nowcast_outputs import eta_rows, position_now
+
+    plan = result.plan
+    prep = result.prepared
+    print(f"{prep.scenario.name}: {' → '.join(prep.itinerary.stops)}, "
+          f"{len(result.sightings)} sighting(s), {result.particles:,} particles, "
+          f"seed {result.seed}")
+    for i, step in enumerate(result.steps, 1):
+        s = step.sighting
+        expected = [plan.epoch + timedelta(seconds=float(x)) + timedelta(
+            seconds=float(plan.tz_offset_s[step.point])) for x in step.predicted_s]
+        where = f"km {s.km:,.0f}" + (f", {s.snap_km:.1f} km off the route" if s.snap_km else "")
+        print(f"  {i}. {s.sighting.describe()}: {s.name} ({where}); the model expected "
+              f"{expected[1]:%d %b %H:%M} (5–95 % {expected[0]:%d %b %H:%M}–"
+              f"{expected[2]:%H:%M}); ESS {step.ess:,.0f}"
+              + (", resampled" if step.resampled else "")
+              + (f", uncertainty widened to ±{step.sigma_s / 60:.0f} min" if step.widened
+                 else ""))
+    pos = position_now(result)
+    q = pos["q"]
+    print(f"now ({result.now.isoformat(' ', 'minutes')}): most likely {pos['near'][2]} "
+          f"(km {q[2]:,.0f}); 90 %: km {q[0]:,.0f}–{q[4]:,.0f}")
+    stops = set(prep.itinerary.stops)
+    for r in eta_rows(result):
+        if r["event"] in ("road_arrive", "border", "gauge_change") or (
+                r["event"] in ("arrive", "pass") and r["place"] in stops):
+            print(f"  {r['event'].replace('_', ' ')} {r['place']}: {r['median_local']} "
+                  f"(5–95 % {r['p05_local'][5:16]} – {r['p95_local'][5:16]}); before the "
+                  f"sightings {r['prior_median_local'][5:16]}")
+    for note in result.notes:
+        print(f"  note: {note}")
+
+
+def _cmd_nowcast_replay(args: argparse.Namespace) -> int:
+    from simulator._outdir import OutputFolder
+    from simulator.errors import SightingError
+    from simulator.nowcast import MODEL_ERROR
+    from simulator.nowcast_outputs import REPLAY_FILES, write_replay
+    from simulator.nowcast_replay import replay
+    from simulator.scenario import load_scenario
+
+    if args.seen or args.seen_file or args.now:
+        msg = ("nowcast --replay takes the reported times as sightings: no --seen, --seen-file "
+               "or --now")
+        raise SightingError(msg)
+    scenarios = [load_scenario(p) for p in args.scenarios]
+    out = args.out or settings.outputs_dir / "nowcast-replay"
+    with OutputFolder(out, replace=args.replace).claim() as folder:
+        from simulator.network.graph import load_network
+        from simulator.planning import prepare
+
+        networks = {s.network for s in scenarios}
+        shared = load_network(next(iter(networks))) if len(networks) == 1 else None
+        prepared = [prepare(sc, network=shared) for sc in scenarios]
+        trips = replay(scenarios, particles=args.particles, seed=args.seed,
+                       model_error=args.model_error, prepared=prepared)
+        sensitivity = None
+        if args.sensitivity:
+            sensitivity = {args.model_error: trips}
+            for f in sorted({0.0, MODEL_ERROR / 2, 2 * MODEL_ERROR} - {args.model_error}):
+                sensitivity[f] = replay(scenarios, particles=args.particles, seed=args.seed,
+                                        model_error=f, prepared=prepared)
+        assert folder.path is not None
+        text = write_replay(trips, folder.path, particles=args.particles,
+                            model_error=args.model_error, sensitivity=sensitivity)
+        folder.commit(command="nowcast --replay", scenarios=[str(p) for p in args.scenarios],
+                      particles=args.particles, seed=args.seed, model_error=args.model_error)
+    print(text)
+    print(f"wrote {folder.target}/ ({', '.join(REPLAY_FILES)}, manifest.json)")
+    return 0
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        msg = f"expected a fraction from 0 to 1 (0.1 is 10 %), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _particles(text: str) -> int:
+    from simulator.scenario import MAX_REPLICATIONS
+
+    value = _positive(text)
+    if not 10 <= value <= 10 * MAX_REPLICATIONS:
+        msg = f"expected 10 to {10 * MAX_REPLICATIONS:,} particles, got {value:,}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def register_nowcast(sub: Any) -> None:
+    from simulator.nowcast import DEFAULT_PARTICLES, MODEL_ERROR
+
+    p = sub.add_parser(
+        "nowcast", help="where is the train now, when will it arrive: conditioned on sightings",
+        description="Condition a scenario's journey on sightings of the train (a particle "
+                    "filter) and write eta.csv, sightings.csv, eta.png, timedistance.png, "
+                    "map.html and summary.md into outputs/<scenario>/nowcast/. A sighting is "
+                    "'[passing|stopped at|arrived at|left] PLACE YYYY-MM-DD HH:MM ZONE "
+                    "[±20m]', PLACE a station name or 'lat,lon'. With --replay, evaluate the "
+                    "nowcast on each scenario's reported times instead. Exit codes: 0 ok, "
+                    "1 failure, 2 bad input (a bad or impossible sighting).")
+    p.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO",
+                   help="scenario YAML file (several with --replay)")
+    p.add_argument("--seen", action="append", metavar="'PLACE TIME'",
+                   help="a sighting, e.g. 'Tianjin 2019-02-24 13:00 +08:00 ±20m' or "
+                        "'stopped at Changsha 2019-02-25 13:10 Asia/Shanghai' (repeatable)")
+    p.add_argument("--seen-file", action="append", type=Path, metavar="CSV",
+                   help="sightings, one per row: place,time[,uncertainty][,kind]")
+    p.add_argument("--now", default=None, metavar="TIME",
+                   help="the moment whose position the map shows, with its zone (default: "
+                        "the last sighting)")
+    p.add_argument("--particles", type=_particles, default=DEFAULT_PARTICLES, metavar="N",
+                   help=f"particles of the filter (default {DEFAULT_PARTICLES:,})")
+    p.add_argument("--seed", type=_seed, default=None, metavar="S",
+                   help="master seed (default: the scenario's); the same seed gives the same "
+                        "nowcast")
+    p.add_argument("--model-error", type=_fraction, default=MODEL_ERROR, metavar="F",
+                   help=f"the model's own error on a leg, a fraction of its time (default "
+                        f"{MODEL_ERROR:g}; see README, Nowcast)")
+    p.add_argument("--replay", action="store_true",
+                   help="replay evaluation over the scenarios' reported times; writes "
+                        "outputs/nowcast-replay/")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="with --replay: also replay with half, twice and no model error")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: outputs/<scenario>/nowcast, or "
+                        "outputs/nowcast-replay with --replay)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an output folder that holds files trainsim did not write")
+    p.add_argument("--quiet", action="store_true", help="(accepted for symmetry; no progress "
+                   "display)")
+    p.set_defaults(func=_cmd_nowcast)

@@ -17,8 +17,10 @@ __all__ = [
     "RouteNotFoundError",
     "RouteRefusedError",
     "ScenarioError",
+    "SightingError",
     "StationNotFoundError",
     "TrainsimError",
+    "VariationError",
 ]
 
 
@@ -49,6 +51,11 @@ class RouteNotFoundError(ValueError, TrainsimError):
     """No legal rail route joins two points of a journey."""
 
 
+class VariationError(ValueError, TrainsimError):
+    """A what-if (``trainsim sweep --vary``) names no field of the scenario or its rules, or a
+    value the field refuses."""
+
+
 class NoConnectionError(ConnectionError, TrainsimError):
     """An online download was asked for but the service cannot be reached."""
 
@@ -63,6 +70,10 @@ class OutputBusyError(OutputError):
     """Another run kept the output folder locked for too long."""
 
     exit_code = 1
+
+
+class SightingError(ValueError, TrainsimError):
+    """A sighting for the nowcast is unreadable, off the route, or impossible with the others."""
 
 
 class RouteRefusedError(RouteNotFoundError):

@@ -111,8 +111,8 @@ class BatchTimes:
     timelines
         With ``record=True``, each replication's events.
     pilot_s
-        With ``record=True`` and a pilot train, ``(n, P)``: when the pilot left (or passed)
-        each route point.
+        With ``record=True`` or ``pilot=True`` and a pilot train, ``(n, P)``: when the pilot
+        left (or passed) each route point.
     """
 
     arrive_s: np.ndarray
@@ -132,14 +132,16 @@ class StartState:
     ``halts_pending`` (the train was seen arriving or standing there), done otherwise (it was
     seen passing or leaving). Unplanned stops are drawn for the stretch ahead only.
 
-    What is not kept: the pilot train's actual position. It is placed at the same km one
-    headway earlier (``t_s − headway``), as if it had kept exactly the headway, with its halts
-    at ``km`` done; a hold-up of the pilot in progress at the time of the state is forgotten.
+    The pilot train left ``km`` at ``pilot_t_s`` (it may have run on since), with its halts at
+    ``km`` done. Without ``pilot_t_s`` it is placed at the same km one headway earlier
+    (``t_s − headway``), as if it had kept exactly the headway: a pilot that was further ahead,
+    or a hold-up of the pilot in progress at the time of the state, is then forgotten.
     """
 
     km: np.ndarray | float
     t_s: np.ndarray | float
     halts_pending: bool = False
+    pilot_t_s: np.ndarray | float | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -204,7 +206,8 @@ def draw_parameters(plan: JourneyPlan, seed: int | np.random.Generator, n: int, 
 # the batch
 # ----------------------------------------------------------------------------------------------
 def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
-                   start: StartState | None = None, record: bool = False) -> BatchTimes:
+                   start: StartState | None = None, record: bool = False,
+                   pilot: bool = False) -> BatchTimes:
     """Run one replication per row of ``params``.
 
     Parameters
@@ -219,6 +222,9 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         (the ``depart`` column is then unused).
     record
         Keep each replication's event timeline (for a few replications: it is slow).
+    pilot
+        Keep when the pilot train left each route point (:attr:`BatchTimes.pilot_s`; the line
+        occupation needs it), read off the places it left as the leader's times are.
 
     Returns
     -------
@@ -227,14 +233,15 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         ``params`` and its noise key, never on the other rows.
     """
     batch = Batch(plan, params, None if start is None else (
-        start.km, start.t_s, start.halts_pending))
+        start.km, start.t_s, start.halts_pending), None if start is None else start.pilot_t_s)
     n, h = len(params), len(plan.halts)
     hs = np.full((n, h), np.nan)
     he = np.full((n, h), np.nan)
     final = np.full(n, np.nan)
     anchors = Anchors()
     timelines: list[Timeline] | None = [] if record else None
-    pilot = np.full((n, plan.n_points), np.nan) if record and plan.has_pilot else None
+    kept = np.full((n, plan.n_points), np.nan) if record and plan.has_pilot else None
+    left = Anchors() if pilot and plan.has_pilot and not record else None
     for r in range(n):
         rep = _Replication(plan, batch, r, anchors, hs, he, record=record)
         rep.run()
@@ -242,8 +249,13 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
         if timelines is not None:
             assert rep.timeline is not None
             timelines.append(rep.timeline)
-        if pilot is not None:
-            pilot[r] = rep.pilot_times()
+        if kept is not None:
+            kept[r] = rep.pilot_times()
+        if left is not None:  # the places the pilot left, as anchors of its times
+            for i in range(len(rep.p_km)):
+                left.add(r, rep.p_km[i], rep.p_cd[i], rep.p_cn[i], rep.p_t[i], rep.p_night[i])
+    if left is not None:
+        kept = left.at(plan, batch, n, np.arange(plan.n_points), "right")
     arrive, depart = anchors.times(plan, batch, n)
     arrive[:, -1] = final
     # the start: the origin at the departure time, or the given state
@@ -252,7 +264,7 @@ def simulate_batch(plan: JourneyPlan, params: ParameterTable, *,
     if timelines is not None:
         for r, tl in enumerate(timelines):
             _passes(plan, arrive[r], tl)
-    return BatchTimes(arrive, depart, hs, he, timelines, pilot)
+    return BatchTimes(arrive, depart, hs, he, timelines, kept)
 
 
 class _Train:
@@ -446,7 +458,7 @@ class _Replication:
     # -- the pilot train ------------------------------------------------------------------------
     def pilot(self) -> _Process:
         env = self.env
-        yield env.timeout(max(self.t0 - self.headway, 0.0))
+        yield env.timeout(float(self.batch.pilot_t0[self.r]))
         me = _Train(self.x0, *self.c0)
         self._log(env.now, me.km, "depart", 0.0, "pilot train leaves ahead", train="pilot")
         groups = self._groups(pilot=True)

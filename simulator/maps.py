@@ -691,13 +691,15 @@ def _min_city(view: tuple[float, float, float, float]) -> int:
     return 100_000 if extent > 6 else 0
 
 
-def write_html_map(result: Any, path: Path) -> None:
+def write_html_map(result: Any, path: Path, *, extra_script: str = "") -> None:
     """Interactive map of a simulated journey, as one self-contained HTML file.
 
     The route (one line per country and line), the stops with permanent labels, border
     crossings, halts and reported points (events at one spot share one popup), the stations
     passed (when zoomed in), and the train's simulated median position with a time control that
     shows the train's local time and UTC. Works with no network; uses online tiles when it can.
+    ``extra_script`` (JavaScript) runs after the page is built, with ``window.trainsim`` set
+    (the nowcast draws its layers with it).
     """
     import folium
     from branca.element import Element, MacroElement
@@ -791,8 +793,10 @@ def write_html_map(result: Any, path: Path) -> None:
     journey._name = "TrainsimJourney"
     journey._template = Template(
         "{% macro script(this, kwargs) %}\n"
-        "trainsimMap({{ this._parent.get_name() }}, {{ this.payload }});\n{% endmacro %}")
+        "trainsimMap({{ this._parent.get_name() }}, {{ this.payload }});\n"
+        "{{ this.extra }}\n{% endmacro %}")
     journey.payload = payload  # type: ignore[attr-defined]
+    journey.extra = re.sub(r"\{(?=[{%#])", "{ ", extra_script)  # type: ignore[attr-defined]
     fmap.add_child(journey)
     with atomic_path(path) as tmp:
         fmap.save(str(tmp))

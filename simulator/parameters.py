@@ -146,7 +146,9 @@ class ParameterTable:
         ``(n, len(specs))`` float array.
     noise
         ``(n,)`` integer key of each row's stream of random unplanned stops; rows with the same
-        key and the same parameters give the same replication (common random numbers).
+        key and the same parameters give the same replication (common random numbers). May be
+        ``(n, R)``: one key per row and delay rule of the plan, so that each rule's stops vary
+        on their own (a sensitivity analysis); equal keys in a row give what one key gives.
     seed
         The master seed of the noise streams.
     """
@@ -207,7 +209,11 @@ class ParameterTable:
         import pandas as pd
 
         frame = pd.DataFrame(self.values, columns=self.names)
-        frame["noise"] = self.noise
+        if self.noise.ndim == 1:
+            frame["noise"] = self.noise
+        else:
+            for d in range(self.noise.shape[1]):
+                frame[f"noise:{d}"] = self.noise[:, d]
         return frame
 
     @staticmethod

@@ -31,8 +31,13 @@ def _save(fig: Any, path: Path) -> None:
         plt.close(fig)
 
 
-def time_distance(result: Any, path: Path) -> None:
-    """km against time: simulated median with its 5–95 % band; reported points with sources."""
+def time_distance(result: Any, path: Path, *,
+                  occupied: Sequence[tuple[float, float, float, float]] | None = None) -> None:
+    """km against time: simulated median with its 5–95 % band; reported points with sources.
+
+    ``occupied``: (km from, km to, closed, released) of each section (seconds after the plan's
+    epoch), shaded as the windows the line is closed to other trains.
+    """
     plt = _plt()
     prep = result.prepared
     plan = prep.plan
@@ -51,7 +56,9 @@ def time_distance(result: Any, path: Path) -> None:
     q05, q50, q95 = (when(row) for row in q)
     fig, ax = plt.subplots(figsize=(11, 6.5), dpi=110)
     ax.fill_betweenx(kk, q05, q95, color="#5dade2", alpha=0.35, lw=0, label="simulated 5–95 %")
-    ax.plot(q50, kk, color="#1b4f72", lw=1.8, label="simulated median")
+    if occupied:
+        _shade_occupation(ax, occupied, when)
+    ax.plot(q50, kk, color="#1b4f72", lw=1.8, label="simulated median", zorder=3)
     markers = ["o", "s", "D", "^", "v", "P", "X", "*"]
     for j, rt in enumerate(prep.scenario.reported.times):
         if prep.road_to and rt.at == prep.road_to:
@@ -85,6 +92,22 @@ def time_distance(result: Any, path: Path) -> None:
     ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
     fig.tight_layout()
     _save(fig, path)
+
+
+def _shade_occupation(ax: Any, occupied: Sequence[tuple[float, float, float, float]],
+                      when: Any) -> None:
+    """One rectangle per section: km range × the median window it is closed."""
+    import matplotlib.dates as mdates
+    from matplotlib.collections import PolyCollection
+
+    boxes = []
+    for a, b, t0, t1 in occupied:
+        x0, x1 = (float(mdates.date2num(when(t))) for t in (t0, t1))
+        boxes.append([(x0, a), (x1, a), (x1, b), (x0, b)])
+    ax.add_collection(PolyCollection(boxes, facecolors="#e67e22", edgecolors="none", alpha=0.4,
+                                     zorder=2, label="line closed to other trains (median "
+                                                     "window per section)"))
+    ax.autoscale_view()
 
 
 def comparison(results: Sequence[Any], path: Path) -> None:

@@ -87,6 +87,10 @@ class ScenarioResult:
     road_arrival: np.ndarray | None
     reported_times: dict[str, np.ndarray] = field(default_factory=dict)
     legs: list[LegComparison] = field(default_factory=list)
+    #: the road leg's departure (the motorcade leaves the railhead)
+    road_depart: np.ndarray | None = None
+    #: a :class:`~simulator.sensitivity.SensitivityResult`, when the run asked for one
+    sensitivity: Any = None
 
     @property
     def name(self) -> str:
@@ -109,14 +113,15 @@ def analyse(prep: Prepared, mc: MonteCarloResult) -> ScenarioResult:
     """Timeline times per point, road arrival, and the comparison with reported figures."""
     sc = prep.scenario
     times = [_point_times(mc, p) for p in prep.points]
-    road = None
+    road = road_depart = None
     if sc.road is not None:
         # the road leg draws from its own stream of the run's seed (--seed or the scenario's)
         rng = np.random.default_rng([mc.seed, 7])
         wait = sc.road.wait.sample_s(rng, mc.n)
         speed = rng.uniform(*sc.road.speed_kmh, mc.n)
-        road = mc.arrive_s[:, -1] + wait + sc.road.km.value / speed * 3600
-    result = ScenarioResult(prep, mc, times, road)
+        road_depart = mc.arrive_s[:, -1] + wait
+        road = road_depart + sc.road.km.value / speed * 3600
+    result = ScenarioResult(prep, mc, times, road, road_depart=road_depart)
     epoch = prep.plan.epoch
     reported_bounds: dict[str, tuple[float, float]] = {}
     for rt in sc.reported.times:
@@ -326,6 +331,7 @@ def _defaults_line(prep: Prepared) -> str:
 def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     """Write every per-scenario output into ``out``; return the paths written."""
     from simulator import exports, maps, plots
+    from simulator.logistics import write_logistics
 
     prep = result.prepared
     out.mkdir(parents=True, exist_ok=True)
@@ -348,11 +354,22 @@ def write_outputs(result: ScenarioResult, out: Path) -> list[Path]:
     written.append(out / "journey.gpkg")
     exports.write_kml(result, out / "journey.kml")
     written.append(out / "journey.kml")
-    plots.time_distance(result, out / "timedistance.png")
+    paths, extra, occupation = write_logistics(result, out)
+    written += paths
+    if result.sensitivity is not None:
+        paths, lines = result.sensitivity.write(out)
+        written += paths
+        extra += lines
+    plots.time_distance(result, out / "timedistance.png",
+                        occupied=None if occupation is None else occupation.windows())
     written.append(out / "timedistance.png")
     plots.comparison([result], out / "comparison.png")
     written.append(out / "comparison.png")
     with atomic_path(out / "summary.md") as tmp:
-        tmp.write_text(summary_markdown(result), encoding="utf-8")
+        text = summary_markdown(result)
+        foot = text.rfind("Map data ©")  # the logistics go before the credits
+        foot = len(text) if foot < 0 else foot
+        text = text[:foot] + "\n".join(extra) + "\n" + text[foot:]
+        tmp.write_text(text, encoding="utf-8")
     written.append(out / "summary.md")
     return written

@@ -58,6 +58,13 @@ TractiveEffort = Annotated[Sourced, within(10, 1_500, "kN")]
 LocoMass = Annotated[Sourced, within(10, 400, "t")]
 #: per unit: 12-25 m for one section, up to ~70 m for a four-section locomotive
 LocoLength = Annotated[Sourced, within(5, 80, "m")]
+#: energy at the wheel over energy in the tank (diesels 0.25-0.35) or at the pantograph (electrics
+#: 0.80-0.90); below 5 % no traction drive runs, above 1 it would make energy
+Efficiency = Annotated[Sourced, within(0.05, 1.0)]
+#: share of the braking energy at the wheel fed back to the line: 0 without regenerative brakes
+Regeneration = Annotated[Sourced, within(0.0, 1.0)]
+#: km a diesel runs between refuelling: a few hundred to a few thousand km
+Range = Annotated[Sourced, within(10, 20_000, "km")]
 
 
 class Consist(Strict):
@@ -99,6 +106,12 @@ class Locomotive(Strict):
     length_m: LocoLength
     resistance_a_n_per_t: ResistanceA
     resistance_c_n_per_t_per_kmh2: ResistanceC
+    efficiency: Efficiency | None = Field(
+        default=None, description="energy at the wheel over energy in the tank (diesel) or at "
+                                  "the pantograph (electric)")
+    regenerative_braking: Regeneration | None = Field(
+        default=None, description="share of the braking energy at the wheel fed back (0: none)")
+    range_km: Range | None = Field(default=None, description="km between refuelling (diesel)")
 
 
 def _path_of(name_or_path: str | Path) -> Path:

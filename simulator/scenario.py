@@ -345,6 +345,16 @@ class StationPassing(Provenance):
     reason: str | None = None
 
 
+class LineOccupation(Provenance):
+    """How long a section stays closed to other trains after the leader's tail has left it."""
+
+    #: releasing a block and setting the next route takes minutes; two hours would be a closure
+    #: of its own, not a margin
+    clearance_min: Annotated[float, within(0, 120, "min")] = Field(
+        description="block-clearance margin: minutes from the tail's passage to the release")
+    reason: str | None = None
+
+
 #: running-time supplement, a fraction: timetables add 3–10 %; half the running time is far beyond
 Supplement = Annotated[Sourced, within(0, 0.5)]
 
@@ -362,6 +372,7 @@ class OperatingDefaults(Strict):
     gauge_change: Procedure
     locomotive_change: Procedure
     pilot: PilotRule | None = None
+    line_occupation: LineOccupation | None = None
 
 
 class Overrides(Strict):
@@ -377,6 +388,7 @@ class Overrides(Strict):
     gauge_change: Procedure | None = None
     locomotive_change: Procedure | None = None
     pilot: PilotRule | None = None
+    line_occupation: LineOccupation | None = None
 
     @model_validator(mode="after")
     def _reasons(self) -> Overrides:
@@ -385,7 +397,8 @@ class Overrides(Strict):
                 if not rule.reason:
                     msg = f"{name}[{i}] overrides a default: say why in 'reason'"
                     raise ValueError(msg)
-        for name in ("gauge_change", "locomotive_change", "pilot", "station_passing"):
+        for name in ("gauge_change", "locomotive_change", "pilot", "station_passing",
+                     "line_occupation"):
             rule = getattr(self, name)
             if rule is not None and not rule.reason:
                 msg = f"{name} overrides a default: say why in 'reason'"
@@ -532,6 +545,14 @@ class Reported(Strict):
     legs: list[ReportedLeg] = Field(default_factory=list)
 
 
+class NowcastSettings(Strict):
+    """Defaults of ``trainsim nowcast`` for this trip."""
+
+    #: a sighting's time is good to a day at worst; below that it is a date, not a sighting
+    uncertainty_min: Annotated[Sourced, within(0, 24 * 60, "min", above=True)] | None = Field(
+        default=None, description="uncertainty of a sighting's time when it gives none (min)")
+
+
 #: the most Monte Carlo replications a run may ask for (the file's field and ``-n`` alike)
 MAX_REPLICATIONS = 100_000
 #: seeds are 64-bit non-negative integers (numpy's SeedSequence takes any; CSV readers do not)
@@ -555,6 +576,7 @@ class Scenario(Strict):
     replications: int = Field(default=500, ge=1, le=MAX_REPLICATIONS, strict=True)
     seed: int = Field(default=20190223, ge=0, le=MAX_SEED, strict=True)
     reported: Reported = Field(default_factory=Reported)
+    nowcast: NowcastSettings = Field(default_factory=NowcastSettings)
 
     #: set by :func:`load_scenario`
     path: Path | None = None
@@ -581,6 +603,7 @@ class Scenario(Strict):
             gauge_change=o.gauge_change or d.gauge_change,
             locomotive_change=o.locomotive_change or d.locomotive_change,
             pilot=o.pilot or d.pilot,
+            line_occupation=o.line_occupation or d.line_occupation,
         )
 
 

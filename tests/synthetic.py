@@ -19,7 +19,7 @@ FIXED = {"assumption": "test"}
 def rules(*, cap: float = 60.0, cap_range: tuple[float, float] | None = None,
           delays: float = 0.0, delay_minutes: Any = None, headway: Any = None,
           pilot_delays: bool = True, night: list[dict[str, Any]] | None = None,
-          supplement: float = 0.0) -> dict[str, Any]:
+          supplement: float = 0.0, clearance_min: float | None = None) -> dict[str, Any]:
     """Operating rules for country AA (one cap, optional delays, pilot and night rules)."""
     out: dict[str, Any] = {
         "supplement": {"value": supplement, **FIXED},
@@ -34,6 +34,8 @@ def rules(*, cap: float = 60.0, cap_range: tuple[float, float] | None = None,
                               "duration": delay_minutes or {"fixed": 30, **FIXED}, **FIXED})
     if headway is not None:
         out["pilot"] = {"headway": headway, "delays_apply": pilot_delays, **FIXED}
+    if clearance_min is not None:
+        out["line_occupation"] = {"clearance_min": clearance_min, **FIXED}
     return out
 
 

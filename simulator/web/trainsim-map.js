@@ -134,7 +134,10 @@
     });
     bases[data.offlineName] = offline;
     var overlays = {};
-    data.tiles.forEach(function (t) { if (t.overlay) { overlays[t.name] = t.group; } });
+    var tileOverlays = [];  // only these go when the tiles fail: the route and the train stay
+    data.tiles.forEach(function (t) {
+      if (t.overlay) { overlays[t.name] = t.group; tileOverlays.push(t.group); }
+    });
     var defaultBase = bases[data.tiles[0].name];
     defaultBase.addTo(map);
 
@@ -146,8 +149,8 @@
       Object.keys(bases).forEach(function (k) {
         if (bases[k] !== offline && map.hasLayer(bases[k])) { map.removeLayer(bases[k]); }
       });
-      Object.keys(overlays).forEach(function (k) {
-        if (map.hasLayer(overlays[k])) { map.removeLayer(overlays[k]); }
+      tileOverlays.forEach(function (group) {
+        if (map.hasLayer(group)) { map.removeLayer(group); }
       });
       offline.addTo(map);
     }
