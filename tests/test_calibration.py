@@ -259,3 +259,14 @@ def test_fits_on_dask_give_the_same_result(network) -> None:
                       dashboard_address=None) as cluster:
         there = run_fits(trips, jobs, small, scheduler=cluster.scheduler_address)
     assert np.array_equal(here["a"].calibration.samples, there["a"].calibration.samples)
+
+
+def test_the_digest_follows_the_rules_that_shape_times() -> None:
+    from simulator.calibration import operating_digest
+    from simulator.scenario import load_defaults
+
+    rules = load_defaults()
+    same = rules.model_copy(update={"line_occupation": None})  # logistics only
+    assert operating_digest(same) == operating_digest(rules)
+    fewer = rules.model_copy(update={"caps": rules.caps[:1]})
+    assert operating_digest(fewer) != operating_digest(rules)

@@ -324,10 +324,16 @@ def _load(path: Path, mtime_ns: int, size: int) -> Calibration:
     return Calibration(tuple(params), values, provenance, path)
 
 
+#: the operating rules that shape a journey's times (what a calibration depends on); others,
+#: such as the line-occupation margin of the logistics, do not invalidate a calibration
+TIMING_RULES = ("supplement", "station_passing", "caps", "delays", "night", "traction_power",
+                "borders", "gauge_change", "locomotive_change", "pilot")
+
+
 def operating_digest(defaults: Any) -> str:
-    """sha256 of the numbers and names of the operating rules (a loaded
-    :class:`~simulator.scenario.OperatingDefaults`, without the wording of sources and
-    assumptions): a calibration records the rules it was fitted with."""
+    """sha256 of the numbers and names of the operating rules that shape journey times (a
+    loaded :class:`~simulator.scenario.OperatingDefaults`, :data:`TIMING_RULES`, without the
+    wording of sources and assumptions): a calibration records the rules it was fitted with."""
     import json
 
     def strip(x: Any) -> Any:
@@ -338,8 +344,10 @@ def operating_digest(defaults: Any) -> str:
             return [strip(v) for v in x]
         return x
 
-    text = json.dumps(strip(defaults.model_dump(mode="json")), sort_keys=True) \
-        if defaults is not None else ""
+    if defaults is None:
+        return hashlib.sha256(b"").hexdigest()
+    data = defaults.model_dump(mode="json")
+    text = json.dumps(strip({k: data.get(k) for k in TIMING_RULES}), sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
