@@ -66,8 +66,10 @@ def zone_label(tz: str) -> str:
 
 
 def short_cause(cause: str) -> str:
-    """A halt's cause without its provenance: ``bogie exchange 1435 → 1520 mm``."""
-    for marker in (" (assumption", " (source", "; assumed", " (journeys.md", "; journeys.md"):
+    """A halt's cause without its provenance or the scenario's note on it: ``bogie exchange
+    1435 → 1520 mm``, ``locomotive change to EP1 passenger electric, 25 kV AC (Russian
+    Railways)``."""
+    for marker in (" (assumption", " (source", "; assumed", " (journeys.md", "; "):
         cause = cause.split(marker, 1)[0]
     return cause.strip().rstrip(";,")
 

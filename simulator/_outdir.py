@@ -67,10 +67,13 @@ class OutputFolder:
     the temporary folder, and the target is left as it was.
     """
 
-    def __init__(self, target: Path, *, replace: bool = False, option: str = "--out") -> None:
+    def __init__(self, target: Path, *, replace: bool = False, option: str = "--out",
+                 inputs: Iterable[Path | None] = ()) -> None:
         self.target = _absolute(target)
         self.replace = replace
         self.option = option
+        #: files the run reads (its scenario, its network): never inside the folder it replaces
+        self.inputs = [Path(os.path.realpath(p)) for p in inputs if p is not None]
         self.path: Path | None = None  # the temporary folder to write into
         self._fd: int | None = None
 
@@ -168,6 +171,12 @@ class OutputFolder:
         if os.path.ismount(t):
             msg = f"{opt} {t}: is a mount point; give a folder inside it"
             raise OutputError(msg)
+        real = Path(os.path.realpath(t))
+        inside = [p for p in self.inputs if real in p.parents]
+        if inside:  # --replace would delete it (and the advice below would say to add it)
+            msg = (f"{opt} {t}: holds {inside[0]}, which this run reads; give another folder "
+                   "for the outputs")
+            raise OutputError(msg)
         foreign = _foreign(t)
         if foreign and not self.replace:
             shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
@@ -176,13 +185,15 @@ class OutputFolder:
             raise OutputError(msg)
 
 
-def claim_outputs(targets: Iterable[Path], *, replace: bool = False,
-                  option: str = "--out") -> list[OutputFolder]:
+def claim_outputs(targets: Iterable[Path], *, replace: bool = False, option: str = "--out",
+                  inputs: Iterable[Path | None] = ()) -> list[OutputFolder]:
     """Claim several output folders (all or none); raise :class:`OutputError` for the first bad."""
     claimed: list[OutputFolder] = []
+    inputs = list(inputs)
     try:
         for t in targets:
-            claimed.append(OutputFolder(t, replace=replace, option=option).claim())
+            claimed.append(OutputFolder(t, replace=replace, option=option,
+                                        inputs=inputs).claim())
     except BaseException:
         for c in claimed:
             c.discard()

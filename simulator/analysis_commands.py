@@ -44,7 +44,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     seed = scenario.seed if args.seed is None else args.seed
     out = args.out or settings.outputs_dir / f"{scenario.name}-sensitivity"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder:
         prep = _prepare(scenario)
         result = sensitivity_of(prep, args, base_n=args.base_samples, seed=seed)
         assert folder.path is not None
@@ -74,7 +75,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     points = len(design_points(variations, method=args.design, samples=args.samples, seed=seed))
     n = args.replications or scenario.replications
     out = args.out or settings.outputs_dir / f"{scenario.name}-sweep"
-    with OutputFolder(out, replace=args.replace).claim() as folder, \
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder, \
             _progress((points + 1) * n, f"{scenario.name} (sweep)", quiet=args.quiet) as tick:
         result = run_sweep(scenario, variations, method=args.design, samples=args.samples,
                            replications=n, seed=seed, at=args.at, workers=args.workers,
@@ -89,7 +91,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from simulator.commands import _positive, _power_of_two, _replications, _seed
+    from simulator.commands import _positive, _power_of_two, _replications, _scheduler, _seed
 
     def common(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("scenario", type=Path, help="scenario YAML file")
@@ -97,7 +99,7 @@ def register(sub: Any) -> None:
                        help="master seed (default: the scenario's 'seed')")
         p.add_argument("--workers", type=_positive, default=None, metavar="W",
                        help="parallel processes (default: the CPUs available)")
-        p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+        p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                        help="run the replications on a Dask distributed cluster")
         p.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help=f"output folder (default: outputs/<scenario>-{what})")

@@ -8,8 +8,10 @@ removes its temporary folders and leaves its output folder as it was.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import select
 import signal
 import sys
 import threading
@@ -124,30 +126,11 @@ def _cmd_route(args: argparse.Namespace) -> int:
     from simulator._outdir import OutputFolder
 
     # the output folder is checked before routing; routing errors leave nothing behind
-    with OutputFolder(args.out).claim() as folder:
+    with OutputFolder(args.out, inputs=[args.snapshot]).claim() as folder:
         route = find_route(net, stops, gauge=args.gauge,
                            gauge_change_at=args.gauge_change_at or (),
                            reverse_at=args.reverse_at or (), max_angle_deg=args.max_angle,
                            allow_detours=args.allow_detours)
-        print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km "
-              f"({route.ratio:.2f}× the shortest track between the stops, "
-              f"{route.shortest_km:,.1f} km)")
-        if route.detour:
-            print(f"trainsim: warning: {route.detour}", file=sys.stderr)
-        by_country = route.km_by("country").items()
-        print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
-        print("  km by line:")
-        for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
-            print(f"    {line:<48} {km:8,.1f}")
-        for kind, title in (("border", "border crossings"), ("gauge_change", "gauge changes")):
-            marks = route.marks_of(kind)
-            if marks:
-                print(f"  {title}: " + "; ".join(f"{m.name} at km {m.km:,.1f} ({m.detail})"
-                                                 for m in marks))
-        passed = route.marks_of("station")
-        print(f"  stations passed: {len(passed)}" + (
-            ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
-            if passed else ""))
         tmp = folder.path
         assert tmp is not None
         route.write_geojson(tmp / "route.geojson")
@@ -155,6 +138,26 @@ def _cmd_route(args: argparse.Namespace) -> int:
         plot_route(route, tmp / "route.png", color_by=args.color_by)
         write_route_geopackage(route, tmp / "route.gpkg")
         folder.commit(command="route", stops=stops)
+    # the summary comes after the files, so that a reader who stops early (`| head`) has them
+    print(f"Route {' → '.join(route.stops)}: {route.length_km:,.1f} km "
+          f"({route.ratio:.2f}× the shortest track between the stops, "
+          f"{route.shortest_km:,.1f} km)")
+    if route.detour:
+        print(f"trainsim: warning: {route.detour}", file=sys.stderr)
+    by_country = route.km_by("country").items()
+    print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
+    print("  km by line:")
+    for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    {line:<48} {km:8,.1f}")
+    for kind, title in (("border", "border crossings"), ("gauge_change", "gauge changes")):
+        marks = route.marks_of(kind)
+        if marks:
+            print(f"  {title}: " + "; ".join(f"{m.name} at km {m.km:,.1f} ({m.detail})"
+                                             for m in marks))
+    passed = route.marks_of("station")
+    print(f"  stations passed: {len(passed)}" + (
+        ": " + ", ".join(m.name for m in passed[:40]) + (" …" if len(passed) > 40 else "")
+        if passed else ""))
     out = folder.target
     print(f"wrote {out / 'route.geojson'}, {out / 'route.csv'}, {out / 'route.png'}, "
           f"{out / 'route.gpkg'}")
@@ -300,6 +303,31 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a file (a test's stand-in): try it
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return True
+        except (OSError, ValueError):
+            pass
+        return False
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poll.poll(0))
+
+
+def _failed(exc: Exception) -> int:
+    if os.environ.get("TRAINSIM_DEBUG"):
+        raise exc
+    print(f"trainsim: failed: {exc.__class__.__name__}: {exc} "
+          "(set TRAINSIM_DEBUG=1 for the traceback)", file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -317,6 +345,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainsimError as exc:
         print(f"trainsim: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError as exc:
+        if not _stdout_closed():
+            return _failed(exc)
+        # the reader went away (`trainsim route A B | head -3`): stop quietly, as a command
+        # ended by SIGPIPE does, with stdout sent nowhere so that the exit flush cannot fail
+        with contextlib.suppress(OSError, ValueError):
+            nowhere = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(nowhere, sys.stdout.fileno())
+            os.close(nowhere)
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         signum = _SIGNALLED[0] if _SIGNALLED else signal.SIGINT
         word = "terminated" if signum == signal.SIGTERM else "interrupted"
@@ -324,11 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 128 + signum
     except Exception as exc:  # a failure of the run, not of the input: say so in one line
-        if os.environ.get("TRAINSIM_DEBUG"):
-            raise
-        print(f"trainsim: failed: {exc.__class__.__name__}: {exc} "
-              "(set TRAINSIM_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
+        return _failed(exc)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)

@@ -150,7 +150,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     out = args.out or settings.outputs_dir / scenario.name
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace,
+                      inputs=[scenario.path, scenario.network]).claim() as folder:
         prep = _prepare(scenario, defaults=args.defaults)
         result = _simulate(prep, args)
         assert folder.path is not None
@@ -189,7 +190,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     else:  # one folder: the comparison, and a subfolder per scenario
         targets = [args.out]
     with ExitStack() as stack:
-        folders = claim_outputs(targets, replace=args.replace)
+        folders = claim_outputs(targets, replace=args.replace, inputs=[
+            p for sc in scenarios for p in (sc.path, sc.network)])
         for f in folders:
             stack.enter_context(f)
         networks = {s.network for s in scenarios}
@@ -263,7 +265,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "bit for bit, in every output (default: the scenario's 'seed')")
     p.add_argument("--workers", type=_positive, default=None, metavar="W",
                    help="parallel processes (default: the CPUs available)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+    p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="run the replications on a Dask distributed cluster, e.g. "
                         "tcp://10.0.0.5:8786 (same results as a local run)")
     p.add_argument("--defaults", choices=["calibrated", "hand"], default="calibrated",
@@ -323,6 +325,24 @@ def _seed(text: str) -> int:
         msg = f"expected a whole number from 0 to 2**63 - 1, got {text}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def _scheduler(text: str) -> str:
+    """A Dask scheduler address, checked before anything is loaded (``tcp://host:8786``)."""
+    from distributed.comm import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(text)
+        if scheme in ("tcp", "tls"):
+            host, _port = parse_host_port(location)
+            if not host:
+                msg = "no host"
+                raise ValueError(msg)
+    except ValueError as exc:
+        msg = (f"expected a Dask scheduler address such as tcp://10.0.0.5:8786, got {text!r} "
+               f"({exc})")
+        raise argparse.ArgumentTypeError(msg) from None
+    return text
 
 
 def register(sub: Any) -> None:
@@ -395,7 +415,8 @@ def _cmd_nowcast(args: argparse.Namespace) -> int:
         msg = "nowcast: give at least one --seen 'PLACE TIME' (or --seen-file, or --now)"
         raise SightingError(msg)
     out = args.out or settings.outputs_dir / scenario.name / "nowcast"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace, inputs=[
+            scenario.path, scenario.network, *(args.seen_file or [])]).claim() as folder:
         seed = scenario.seed if args.seed is None else args.seed
         result = nowcast(scenario, sightings, now=now, particles=args.particles, seed=seed,
                          model_error=args.model_error)
@@ -460,7 +481,8 @@ def _cmd_nowcast_replay(args: argparse.Namespace) -> int:
         raise SightingError(msg)
     scenarios = [load_scenario(p) for p in args.scenarios]
     out = args.out or settings.outputs_dir / "nowcast-replay"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    with OutputFolder(out, replace=args.replace, inputs=[
+            p for sc in scenarios for p in (sc.path, sc.network)]).claim() as folder:
         from simulator.network.graph import load_network
         from simulator.planning import prepare
 

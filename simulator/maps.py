@@ -34,6 +34,7 @@ from simulator._mapdata import (
     short_cause,
     zone_label,
 )
+from simulator.plots import literal_text
 from simulator.routing import Route
 
 __all__ = ["COUNTRY_COLOURS", "encode_polyline", "plot_route", "route_figure", "write_html_map"]
@@ -112,6 +113,7 @@ def _padded(bbox: tuple[float, float, float, float], frac: float,
 # ----------------------------------------------------------------------------------------------
 # static map
 # ----------------------------------------------------------------------------------------------
+@literal_text
 def plot_route(route: Route, path: Path, *, color_by: str = "country", title: str = "") -> None:
     """Draw the route on a map and save it as PNG (atomically).
 
@@ -138,6 +140,7 @@ def plot_route(route: Route, path: Path, *, color_by: str = "country", title: st
         plt.close(fig)
 
 
+@literal_text
 def route_figure(route: Route, *, color_by: str = "country", title: str = "") -> Any:
     """The static route map as a matplotlib Figure (what :func:`plot_route` saves)."""
     import geopandas as gpd
@@ -250,10 +253,18 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
     inset.apply_aspect()  # its final place: an equal-aspect inset shrinks inside its box
     labels: list[Any] = [legend.get_window_extent(renderer),
                          inset.get_tightbbox(renderer).expanded(1.03, 1.03)]
+    ax.apply_aspect()
+    # what a label should not cover: the route, the markers and the city dots (a label over
+    # another city's dot reads as that city's name)
+    free = _Clearance(ax, fig.dpi, geo.geometry)
     to_xy = _projector(crs)
     stops_xy: list[tuple[float, float]] = []
-    for m in sorted((m for m in route.marks if m.kind in _MARKS),
-                    key=lambda m: ("stop", "border", "gauge_change").index(m.kind)):
+    marks = sorted((m for m in route.marks if m.kind in _MARKS),
+                   key=lambda m: ("stop", "border", "gauge_change").index(m.kind))
+    for m in marks:
+        mx, my = to_xy(*route._coord_of(m.node))
+        free.add_marker(mx, my, _MARKS[m.kind][2])
+    for m in marks:
         lon, lat = route._coord_of(m.node)
         x, y = to_xy(lon, lat)
         shape, colour, size = _MARKS[m.kind]
@@ -267,8 +278,13 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
             text, weight, size_pt = m.name, "normal", 7.5
         else:
             text, weight, size_pt = "gauge change", "normal", 7.5
-        _place_label(ax, renderer, labels, x, y, text, fontsize=size_pt, weight=weight,
-                     effects=halo, force=m.kind == "stop")
+        # clear of the route and the markers if possible, else of the markers, else of the
+        # other labels only
+        for clear, over_route in ((free, False), (free, True), (None, False)):
+            if _place_label(ax, renderer, labels, x, y, text, fontsize=size_pt, weight=weight,
+                            effects=halo, clear=clear, over_route=over_route,
+                            force=clear is None and m.kind == "stop"):
+                break
     _country_names(ax, renderer, labels, land, view)
     route_xy = np.concatenate([np.asarray(p.coords) for g in geo.geometry for p in g.geoms])
     shown = 0
@@ -281,11 +297,17 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
             continue  # a stop there is labelled already
         if shown >= MAX_CITIES:
             break
-        placed = _place_label(ax, renderer, labels, x, y, name, fontsize=8 if capital else 7.5,
-                              weight="bold" if capital else "normal", effects=halo,
-                              colour="#444", zorder=5)
+        dot = 4.5 if capital else 3.0
+        if not free.dot_is_free(x, y, dot, labels):
+            continue  # its dot would lie under a label or on the route's markers
+        placed = any(_place_label(ax, renderer, labels, x, y, name,
+                                  fontsize=8 if capital else 7.5,
+                                  weight="bold" if capital else "normal", effects=halo,
+                                  colour="#444", zorder=5, clear=free, over_route=over_route)
+                     for over_route in (False, True))
         if placed:
             shown += 1
+            free.add_marker(x, y, dot)
             ax.plot(x, y, marker="s" if capital else "o", color="#555" if capital else "#777",
                     mfc="white" if capital else "#777", ms=4.5 if capital else 3, mew=1.2,
                     zorder=5)
@@ -329,11 +351,53 @@ def _projector(crs: str) -> Any:
     return to_xy
 
 
+class _Clearance:
+    """The route and the markers on a map, in display units, for labels to keep clear of."""
+
+    def __init__(self, ax: Any, dpi: float, route_lines: Any) -> None:
+        import shapely
+
+        self.ax = ax
+        self.dpi = dpi
+        to_display = ax.transData.transform
+        parts = [shapely.LineString(to_display(np.asarray(part.coords)))
+                 for geom in route_lines for part in shapely.get_parts(geom)
+                 if len(part.coords) > 1]
+        # the route is drawn 5.5 pt wide with its white casing
+        self.route = shapely.MultiLineString(parts).buffer(5.5 / 2 * dpi / 72)
+        shapely.prepare(self.route)
+        self.markers: list[tuple[float, float, float]] = []  # x, y, radius (display units)
+
+    def add_marker(self, x: float, y: float, size_pt: float) -> None:
+        px, py = self.ax.transData.transform((x, y))
+        self.markers.append((float(px), float(py), size_pt / 2 * self.dpi / 72))
+
+    def box_is_free(self, box: Any, *, own: tuple[float, float], route: bool = True) -> bool:
+        """Whether a label's box keeps clear of the markers but its own (and of the route)."""
+        import shapely
+
+        if route and self.route.intersects(shapely.box(box.x0, box.y0, box.x1, box.y1)):
+            return False
+        ox, oy = self.ax.transData.transform(own)
+        return not any(box.x0 - r < mx < box.x1 + r and box.y0 - r < my < box.y1 + r
+                       for mx, my, r in self.markers if math.hypot(mx - ox, my - oy) > 0.5)
+
+    def dot_is_free(self, x: float, y: float, size_pt: float, labels: list[Any]) -> bool:
+        px, py = self.ax.transData.transform((x, y))
+        r = size_pt / 2 * self.dpi / 72
+        if any(b.x0 - r < px < b.x1 + r and b.y0 - r < py < b.y1 + r for b in labels):
+            return False
+        return not any(math.hypot(px - mx, py - my) < r + mr for mx, my, mr in self.markers)
+
+
 def _place_label(ax: Any, renderer: Any, placed: list[Any], x: float, y: float, text: str, *,
                  fontsize: float, weight: str, effects: list[Any], colour: str = "#111",
-                 zorder: int = 7, force: bool = False) -> bool:
+                 zorder: int = 7, force: bool = False, clear: _Clearance | None = None,
+                 over_route: bool = False) -> bool:
     """Put a label beside (x, y) where it overlaps no label already placed: right, left, above,
-    below. With ``force`` it goes right even when nothing is free (stops are always labelled)."""
+    below. With ``clear`` it must also keep clear of every marker but its own, and of the route
+    unless ``over_route``. With ``force`` it goes right even when nothing is free (stops are
+    always labelled)."""
     tries = [((6, 0), "left", "center"), ((-6, 0), "right", "center"),
              ((0, 6), "center", "bottom"), ((0, -6), "center", "top"),
              ((5, 5), "left", "bottom"), ((5, -5), "left", "top")]
@@ -345,7 +409,8 @@ def _place_label(ax: Any, renderer: Any, placed: list[Any], x: float, y: float, 
         box = t.get_window_extent(renderer).expanded(1.04, 1.08)
         inside = (axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1 and axes_box.y0 <= box.y0
                   and box.y1 <= axes_box.y1)
-        if inside and not any(box.overlaps(b) for b in placed):
+        if inside and not any(box.overlaps(b) for b in placed) and (
+                clear is None or clear.box_is_free(box, own=(x, y), route=not over_route)):
             placed.append(box)
             return True
         if force and k == len(tries) - 1:

@@ -30,6 +30,7 @@ from simulator._io import atomic_path
 from simulator.journey import format_offset
 from simulator.nowcast import NowcastResult
 from simulator.planning import TimelineKind
+from simulator.plots import literal_text
 
 __all__ = ["NOWCAST_FILES", "REPLAY_FILES", "eta_rows", "position_now", "write_nowcast",
            "write_replay"]
@@ -192,6 +193,7 @@ def _save(fig: Any, path: Path) -> None:
         plt.close(fig)
 
 
+@literal_text
 def fan_chart(result: NowcastResult, path: Path) -> None:
     """The arrival at the destination (local time): 5–95 % and 25–75 % bands and the median,
     before any sighting and after each."""
@@ -247,6 +249,7 @@ def _short_name(name: str) -> str:
     return name if len(name) <= 18 else name[:17] + "…"
 
 
+@literal_text
 def time_distance(result: NowcastResult, path: Path) -> None:
     """The string-line chart: km against time (UTC), before and after the sightings."""
     plt = _plt()
@@ -539,6 +542,7 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
     return "\n".join(out) + "\n"
 
 
+@literal_text
 def replay_chart(trips: Sequence[Any], path: Path) -> None:
     """Per trip: the error of the final arrival against the sightings used, before (grey) and
     after (blue) conditioning, with the 5–95 % bands."""

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from simulator._io import atomic_path
 
-__all__ = ["comparison", "time_distance"]
+__all__ = ["comparison", "literal_text", "time_distance"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def literal_text(fn: F) -> F:
+    """Draw (and save) figures with text taken as given.
+
+    Titles, sources and leg names come from scenario files: a "$" there is a dollar sign, not
+    the start of TeX (matplotlib's mathtext would drop it from "$5 to $10", and fail on
+    "$\\x$" after the whole simulation).
+    """
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _plt() -> Any:
@@ -31,6 +51,7 @@ def _save(fig: Any, path: Path) -> None:
         plt.close(fig)
 
 
+@literal_text
 def time_distance(result: Any, path: Path, *,
                   occupied: Sequence[tuple[float, float, float, float]] | None = None) -> None:
     """km against time: simulated median with its 5–95 % band; reported points with sources.
@@ -110,6 +131,7 @@ def _shade_occupation(ax: Any, occupied: Sequence[tuple[float, float, float, flo
     ax.autoscale_view()
 
 
+@literal_text
 def comparison(results: Sequence[Any], path: Path) -> None:
     """Per reported leg: the reported range (or claim) against the simulated distribution."""
     plt = _plt()

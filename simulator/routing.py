@@ -32,7 +32,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from simulator._io import atomic_path
 from simulator.errors import RouteNotFoundError, RouteRefusedError
@@ -277,6 +277,7 @@ class RailRouter:
         self._graphs: OrderedDict[_Query, csr_matrix] = OrderedDict()
         self._runs: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._plain: csr_matrix | None = None
+        self._pieces: dict[int, np.ndarray] = {}
         self._turn_index: dict[tuple[int, int], int] | None = None
         self.station_xy: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -379,6 +380,17 @@ class RailRouter:
         while len(self._runs) > 16:
             self._runs.popitem(last=False)
         return result
+
+    def same_gauge_track(self, a: int, b: int, gauge: int) -> bool:
+        """Whether track that a train of ``gauge`` may use joins nodes ``a`` and ``b``, turns
+        aside (to tell a gauge obstacle from a turn)."""
+        if gauge not in self._pieces:
+            ok = self.usable(_Query((gauge,), frozenset(), 180.0, None))[0]
+            n = len(self.nodes)
+            track = csr_matrix((np.ones(int(ok.sum())), (self.eu[ok], self.ev[ok])), shape=(n, n))
+            self._pieces[gauge] = connected_components(track, directed=False)[1]
+        piece = self._pieces[gauge]
+        return bool(piece[self.node_index[a]] == piece[self.node_index[b]])
 
     def plain_distances(self, node: int) -> tuple[np.ndarray, np.ndarray]:
         """Unconstrained shortest track from a node to every node (lengths in m, predecessors)."""
@@ -600,13 +612,22 @@ def _fail(network: RailNetwork, router: RailRouter, stations: list[Any], leg: in
                "and no gauge change is allowed there")
     else:
         why = f"every path needs a turn sharper than {q.max_angle_deg:g}° at a junction"
+        if not router.same_gauge_track(a.node, b.node, gauge):
+            # the gauge blocks the way too, whatever the turns: say it first
+            why = (f"track of another gauge than the train's {gauge} mm lies between, and no "
+                   f"gauge change is allowed there; whatever the gauge, {why}")
         _, pred = router.plain_distances(a.node)
         path = [router.node_index[b.node]]
         while int(pred[path[-1]]) != _NO_PRED:
             path.append(int(pred[path[-1]]))
         where = _why_shortest_illegal(router, path[::-1], gauge, q)
-        if "turn" in where:
+        if "turn" in where or " mm rail " in where:
             why += "; " + where
+    if why.startswith("track of another gauge") and leg == 0:
+        here = sorted({x for e in router.out[router.node_index[a.node]]
+                       for x in router.graph.edges[router.edges[e]].get("gauges") or ()})
+        if here and gauge not in here:  # say which gauge the train could start on
+            why += f"; the track at {a.label} is {' and '.join(map(str, here))} mm"
     msg = (f"no rail route from {a.label} to {b.label} ({why}); nearest network nodes: "
            f"{_node_label(g, a.node)} and {_node_label(g, b.node)}")
     raise RouteNotFoundError(msg)
@@ -945,4 +966,7 @@ def _why_no_pair(router: RailRouter, a: int, b: int, gauge: int, run: Any, plain
     seeds = {e: float(router.length[e]) for e in router.out[router.node_index[a]]}
     if _best_path(router, router._run_cached(q, seeds), j) is not None:
         return f"track of another gauge than {gauge} mm lies between"
-    return f"every path needs a turn sharper than {wide.max_angle_deg:g}° at a junction"
+    turn = f"every path needs a turn sharper than {wide.max_angle_deg:g}° at a junction"
+    if not router.same_gauge_track(a, b, gauge):
+        return f"track of another gauge than {gauge} mm lies between (whatever the gauge, {turn})"
+    return turn

@@ -544,6 +544,18 @@ class Reported(Strict):
     times: list[ReportedTime] = Field(default_factory=list)
     legs: list[ReportedLeg] = Field(default_factory=list)
 
+    @field_validator("times", "legs")
+    @classmethod
+    def _unique_ids(cls, items: list[Any]) -> list[Any]:
+        # a leg names its ends by these ids: a repeated one would silently mean the other entry
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.id in seen:
+                msg = f"id '{item.id}' is used twice (entries {seen[item.id]} and {i})"
+                raise ValueError(msg)
+            seen[item.id] = i
+        return items
+
 
 class NowcastSettings(Strict):
     """Defaults of ``trainsim nowcast`` for this trip."""

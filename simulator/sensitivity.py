@@ -34,6 +34,7 @@ import numpy as np
 from simulator.errors import ScenarioError
 from simulator.journey import draw_parameters
 from simulator.parameters import ParameterKind, ParameterTable
+from simulator.plots import literal_text
 
 __all__ = ["Factor", "Output", "SensitivityResult", "sobol_sensitivity"]
 
@@ -351,6 +352,7 @@ def _short(result: SensitivityResult, o: int, width: int = 18) -> str:
     return f"{label} (σ {result.std_h[o]:.1f} h)"
 
 
+@literal_text
 def plot(result: SensitivityResult, path: Path) -> None:
     """A tornado of S1 and ST for the arrival at the destination, and S1 for every leg."""
     from simulator.plots import _plt, _save

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from simulator.errors import VariationError
 from simulator.journey import draw_parameters, format_offset
 from simulator.network.stations import normalize_name
+from simulator.plots import literal_text
 from simulator.scenario import OperatingDefaults, Overrides, Scenario
 
 __all__ = ["DesignPoint", "SweepResult", "Variation", "apply_edits", "design_points",
@@ -564,6 +565,7 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
 
 
 # ----------------------------------------------------------------------------------------------
+@literal_text
 def plot(result: SweepResult, path: Path) -> None:
     """The arrival (median and 5–95 %) against each varied value; the baseline as a band."""
     import matplotlib.dates as mdates

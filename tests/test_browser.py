@@ -111,7 +111,21 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
                                  "'.leaflet-ts-train-pane .ts-train').length") == 1
     assert driver.title.startswith("Khasan → Ussuriysk → Vladivostok")
     assert driver.find_element(By.CSS_SELECTOR, ".ts-legend").text.startswith("Legend")
-    print("ZOOM", driver.execute_script("return window.trainsim.map.getZoom()"))
+    # zoomed out as far as the page allows, the bundled outlines still fill the view (the
+    # least zoom was taken while the first fit was still animating: 3 instead of 6.5)
+    fitted = driver.execute_script("return window.trainsim.map.getZoom()")
+    assert driver.execute_script("return window.trainsim.map.getMinZoom()") >= fitted - 2
+    driver.execute_script("var m = window.trainsim.map; m.setZoom(m.getMinZoom(), "
+                          "{animate: false})")
+    assert driver.execute_script("""
+        var m = window.trainsim.map, land = L.latLngBounds([]);
+        m.eachLayer(function (l) {
+          if (l.options && l.options.pane === 'ts-land' && l.getBounds) {
+            land.extend(l.getBounds());
+          }
+        });
+        return land.contains(m.getBounds());"""), "the outlines end inside the view"
+    driver.execute_script("window.trainsim.fit()")
     # minor stations wait for the user to zoom in (to zoom 8; this short route fits at 8.5)
     driver.execute_script("window.trainsim.map.setZoom(7, {animate: false})")
     assert _wait(driver, "return window.trainsim.map.getPane('ts-minor').style.display "
@@ -143,6 +157,14 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
     assert local - utc == timedelta(hours=10), "the train's local time, not the browser's"
     assert abs((utc - depart).total_seconds()) < 60
 
+    # the time control keeps its height over the journey: the view was fitted above it, and a
+    # state that wrapped to more lines grew it over the start of the route (Khasan)
+    heights = driver.execute_script("""
+        var t = window.trainsim, box = document.querySelector('.ts-time'), out = [];
+        for (var i = 0; i < t.frames; i++) { t.show(i); out.push(box.offsetHeight); }
+        t.show(0); return out;""")
+    assert min(heights) == max(heights), sorted(set(heights))
+
     steps = 12
     for _ in range(steps):
         driver.find_element(By.CSS_SELECTOR, ".ts-next").click()
@@ -172,6 +194,29 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
                           "return p && p.innerText;")
     assert "Vladivostok time, UTC+10:00" in popup and "UTC" in popup and "km" in popup
     assert re.search(r"state\s+(running|halted)", popup), popup
+    driver.execute_script("window.trainsim.train.closePopup()")
+
+    # opened where the train is highest on the page, the popup comes into view, clear of the
+    # title (it opened above the page's edge, under the title: it does not follow the train)
+    driver.execute_script("""
+        var t = window.trainsim, best = 0, top = 1e9;
+        for (var i = 0; i < t.frames; i++) {
+          t.show(i);
+          var y = t.map.latLngToContainerPoint(t.train.getLatLng()).y;
+          if (y < top) { top = y; best = i; }
+        }
+        t.show(best);""")
+    driver.find_element(By.CSS_SELECTOR, ".leaflet-map-pane .ts-train").click()
+    time.sleep(0.8)  # the pan is animated
+    box = driver.execute_script("""
+        function box(s) { var r = document.querySelector(s).getBoundingClientRect();
+                          return [r.left, r.top, r.right, r.bottom]; }
+        return [box('.leaflet-popup'), box('.leaflet-container'), box('.ts-title')];""")
+    (left, top, right, bottom), page, title = box
+    assert page[0] <= left and page[1] <= top and right <= page[2] and bottom <= page[3], box
+    assert top >= title[3] or left >= title[2] or right <= title[0], box
+    driver.execute_script("window.trainsim.train.closePopup(); window.trainsim.fit()")
+    time.sleep(0.5)
 
     # a reported place: one popup with its events and the reported time
     driver.execute_script("window.trainsim.train.closePopup()")

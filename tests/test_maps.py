@@ -91,6 +91,16 @@ def test_short_cause_drops_provenance() -> None:
                        "hours')") == "bogie exchange 1435 → 1520 mm"
     assert short_cause("locomotive change to EP1 (Russian Railways); journeys.md b: the "
                        "diesel was swapped") == "locomotive change to EP1 (Russian Railways)"
+    # a scenario's note on the halt is not its cause: it made the time control four lines tall
+    # ("… (Russian Railways); a Russian Railways locomotive was on the border bridge in 2023
+    # (Interfax via Reuters, journeys.md b), so it took over before the bridge; …")
+    assert short_cause("locomotive change to TEP70 passenger diesel (Russian Railways); a Russian "
+                       "Railways locomotive was on the border bridge in 2023 (Interfax via "
+                       "Reuters, journeys.md b), so it took over before the bridge") == \
+        "locomotive change to TEP70 passenger diesel (Russian Railways)"
+    assert short_cause("locomotive change to DF11Z twin-unit diesel (China Railway); DF11Z "
+                       "diesels coupled at Dandong (Reuters 2018; KBS 2010), journeys.md b") == \
+        "locomotive change to DF11Z twin-unit diesel (China Railway)"
 
 
 def test_train_track_runs_from_departure_to_arrival(vladivostok_result: Any) -> None:
@@ -140,6 +150,36 @@ def test_static_map_has_furniture_and_clean_caption(vladivostok_result: Any,
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 50_000
     assert [p.name for p in tmp_path.iterdir()] == ["map.png"]
 
+
+
+def test_static_map_labels_cover_no_other_dot(network) -> None:
+    """A label over another city's dot reads as that city's name: on the Hanoi map "Zhengzhou"
+    covered Kaifeng's dot, whose own label then sat over Zhengzhou on the route."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Annotation
+
+    from simulator.routing import find_route
+
+    route = find_route(network, ["Pyongyang", "Shenyang", "Tianjin", "Wuchang", "Changsha",
+                                 "Nanning", "Dong Dang"])
+    fig = maps.route_figure(route)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        dots = [ax.transData.transform((line.get_xdata()[0], line.get_ydata()[0]))
+                for line in ax.lines if line.get_marker() not in (None, "None", "")
+                and len(line.get_xdata()) == 1]
+        labels = [t for t in ax.texts if isinstance(t, Annotation) and t.get_text()]
+        assert len(dots) > 15 and len(labels) > 15
+        for t in labels:
+            box = t.get_window_extent(renderer)
+            own = ax.transData.transform(t.xy)
+            covered = [tuple(d.round()) for d in dots if box.contains(*d)
+                       and math.dist(d, own) > 1]
+            assert not covered, f"label {t.get_text()!r} covers a dot at {covered}"
+    finally:
+        plt.close(fig)
 
 def _payload(html: str) -> dict[str, Any]:
     match = re.search(r"trainsimMap\(map_\w+, (\{.*\})\);", html)

@@ -64,6 +64,12 @@ def test_summary_covers_the_whole_network(network) -> None:
     # one network: the pieces the sources leave unjoined are small
     assert s["components"] == len(s["component_km"])
     assert s["component_km"][0] > 0.95 * sum(s["component_km"])
+    # the totals agree: loops (closed ways, held once per direction) counted twice made the km
+    # by country, gauge and source 168 km more than the components'
+    total = sum(s["component_km"])
+    for key in ("km_by_country", "km_by_gauge", "km_by_source"):
+        assert sum(s[key].values()) == pytest.approx(total, rel=1e-9), key
+    assert s["edges"] * 2 == network.graph.number_of_edges()
 
 
 def test_stations_are_through_nodes_on_the_track(network) -> None:

@@ -140,3 +140,42 @@ def test_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["run", "scenarios/vladivostok-2019.yaml", "-n", "0"])
     assert exc.value.code == 2
     assert "expected at least 1" in capsys.readouterr().err
+
+
+
+def test_dollar_signs_in_titles_and_sources_are_text(network, tmp_path: Path) -> None:
+    r"""A scenario's title or a source with "$" is drawn as written: matplotlib's mathtext took
+    "$5 to $10" for TeX (dropping the dollars) and failed on "$\x$" after the simulation, with
+    exit 1, while ``validate`` called the file valid."""
+    import matplotlib.pyplot as plt
+
+    from simulator import maps
+    from simulator.routing import find_route
+
+    text = (ROOT / "scenarios" / "vladivostok-2019.yaml").read_text(encoding="utf-8")
+    title = r"Khasan $\notamacro$ trip, $5 to $10 a seat"
+    text = text.replace("title: Khasan → Ussuriysk → Vladivostok, 24 April 2019",
+                        f"title: '{title}'")
+    source = r'sources: ["RIA/TASS via Arirang: left Khasan 11:40 VLAT"]'
+    assert title in text and source in text
+    text = text.replace(source, r"sources: ['RIA/TASS, $\frac{1}{$ a report']")
+    scenario = tmp_path / "dollars.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    assert main(["validate", str(scenario)]) == 0
+    assert main(["run", str(scenario), "-n", "8", "--out", str(tmp_path / "out"),
+                 "--quiet"]) == 0
+    for name in ("map.png", "timedistance.png", "comparison.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 10_000
+    assert main(["sweep", str(scenario), "--vary", "pace=1,1.1", "-n", "8", "--out",
+                 str(tmp_path / "sweep"), "--quiet"]) == 0
+    assert main(["nowcast", str(scenario), "--seen", "Ussuriysk 2019-04-24 15:30 +10:00",
+                 "--particles", "100", "--out", str(tmp_path / "nowcast"), "--quiet"]) == 0
+
+    fig = maps.route_figure(find_route(network, ["Khasan", "Ussuriysk"], gauge=1520),
+                            title="$5 to $10")
+    try:
+        fig.canvas.draw()
+        shown = [t for t in fig.texts if t.get_text() == "$5 to $10"]
+        assert shown and not shown[0].get_parse_math(), "drawn as TeX"
+    finally:
+        plt.close(fig)

@@ -112,6 +112,9 @@ NIGHT = ("operating:\n  night:\n    - country: RU\n      start: \"{start}\"\n   
     ("gauge: 1520", "gauge: 99", "route.gauge"),
     ("replications: 500", "replications: 1000000000", "replications"),
     ("train:\n", "network: /dev/zero\ntrain:\n", "network"),
+    # a repeated id: a leg "from: depart-khasan" meant the other time and "ran backwards"
+    ("id: vladivostok", "id: depart-khasan", "reported.times"),
+    ("id: arirang-2h-more", "id: tass-7h-to-ussuriysk", "reported.legs"),
 ])
 def test_bad_value_names_its_field(tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str,
                                    new: str, field: str) -> None:
@@ -185,6 +188,10 @@ def test_shipped_data_stays_in_range() -> None:
     (["run", "x.yaml", "-n", "1000000000"], "at most 100,000"),
     (["run", "x.yaml", "--seed", "-1"], "--seed: expected a whole number from 0"),
     (["run", "x.yaml", "--seed", "1.5"], "--seed: expected a whole number"),
+    # a mistyped scheduler address failed after loading, as "failed: ValueError" (exit 1)
+    (["run", "x.yaml", "--scheduler", "10.0.0.5"], "--scheduler: expected a Dask scheduler"),
+    (["compare", "x.yaml", "--scheduler", "tcp://:8786"], "--scheduler: expected a Dask"),
+    (["sweep", "x.yaml", "--vary", "pace=1", "--scheduler", "h:x"], "--scheduler: expected"),
 ])
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],
                               expect: str) -> None:
@@ -416,6 +423,25 @@ def test_run_refuses_a_users_folder_before_simulating(
     assert (d / "thesis.tex").read_text(encoding="utf-8") == "precious"
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep", "nowcast"])
+def test_replace_never_takes_the_runs_own_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    # the refusal of a user's folder says "add --replace"; done with the folder that holds the
+    # scenario, that deleted the scenario
+    trip = tmp_path / "mytrip"
+    trip.mkdir()
+    scenario = trip / "trip.yaml"
+    scenario.write_text(BASE, encoding="utf-8")
+    extra = {"sweep": ["--vary", "pace=1,1.1", "-n", "100000"],
+             "nowcast": ["--seen", "Ussuriysk 2019-04-24 15:30 +10:00"]}.get(
+        command, ["-n", "100000"])
+    code = main([command, str(scenario), *extra, "--out", str(trip), "--replace", "--quiet"])
+    assert code == 2
+    _one_line_error(capsys, str(trip), "trip.yaml", "reads")
+    assert scenario.read_text(encoding="utf-8") == BASE
+    assert [p.name for p in trip.iterdir()] == ["trip.yaml"]
 
 def test_stale_temporaries_are_cleaned(tmp_path: Path) -> None:
     target = tmp_path / "out"

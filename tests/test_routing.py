@@ -4,11 +4,15 @@ routes, and an all-pairs property test over a seeded sample of stations."""
 from __future__ import annotations
 
 import collections
+import io
 import itertools
 import json
 import math
 import random
+import signal
+import sys
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -111,6 +115,30 @@ def test_gauge_mismatch_is_refused_clearly(network) -> None:
         find_route(network, ["Gia Lam", "Hanoi"], gauge=1520)
 
 
+
+def test_gauge_is_named_when_turns_block_the_way_too(network) -> None:
+    # Khasan → Vladivostok on standard gauge: the broad-gauge track beyond Khasan is the first
+    # obstacle, the reversal near Baranovsky the second; the message named only the turn
+    with pytest.raises(RouteNotFoundError) as err:
+        find_route(network, ["Khasan", "Vladivostok"], gauge=1435)
+    assert "another gauge than the train's 1435 mm" in str(err.value)
+    assert "no 1435 mm rail at Khasan" in str(err.value)
+    # a purely standard-gauge trip blocked by a reversal does not blame the gauge
+    with pytest.raises(RouteNotFoundError) as err:
+        find_route(network, ["Hamhung", "Dandong"])
+    assert "gauge" not in str(err.value) and "reversal" in str(err.value)
+    # the origin's gauge, when the train's is not there
+    with pytest.raises(RouteNotFoundError, match="the track at Vladivostok is 1520 mm"):
+        find_route(network, ["Vladivostok", "Khabarovsk"], gauge=1435)
+    # the batch survey gives the same reasons
+    st = network.stations
+    khasan, vladivostok, hamhung, dandong = (st.find(n) for n in (
+        "Khasan", "Vladivostok", "Hamhung", "Dandong"))
+    results = survey(network, [khasan, hamhung], [vladivostok, dandong], gauge_of=lambda s: 1435)
+    reason = {(r.origin, r.destination): r.reason for r in results}
+    assert reason[(khasan.label, vladivostok.label)].startswith("track of another gauge")
+    assert reason[(hamhung.label, dandong.label)].startswith("every path needs a turn")
+
 def test_standard_gauge_ends_at_gia_lam(network) -> None:
     with pytest.raises(RouteNotFoundError, match="gauge"):
         find_route(network, ["Dong Dang", "Hanoi"], gauge=1435)
@@ -157,6 +185,31 @@ def test_route_cli_writes_geojson_table_and_map(tmp_path: Path,
     assert (tmp_path / "route.png").stat().st_size > 20_000
     assert (tmp_path / "route.csv").read_text(encoding="utf-8").startswith("km_start")
 
+
+
+class _ClosedPipe(io.TextIOBase):
+    """stdout whose reader has gone (`trainsim route A B | head -1`)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_route_cli_into_a_closed_pipe_keeps_its_files(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # the summary was printed before the files were written: a closed pipe lost them and the
+    # command said "failed: BrokenPipeError" (exit 1)
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    code = main(["route", "Khasan", "Ussuriysk", "--gauge", "1520", "--out", str(tmp_path)])
+    monkeypatch.undo()
+    assert code == 128 + signal.SIGPIPE
+    assert "failed" not in capsys.readouterr().err
+    assert {p.name for p in tmp_path.iterdir()} >= {"route.geojson", "route.csv", "route.png",
+                                                    "route.gpkg"}
 
 def test_route_cli_unknown_station_exit_2(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
@@ -337,6 +390,10 @@ def test_all_pairs_of_a_station_sample(network) -> None:
     pairs = len(sample) * (len(sample) - 1)
     assert len(results) == pairs
     counts = collections.Counter(r.outcome for r in results)
+    router = router_for(network)
+    node = {s.label: s.node for s in sample}
+    joined = collections.Counter()  # pairs joined by track of the train's gauge: their outcome
+    plain: dict[str, Any] = {}  # unconstrained distances from an origin
     for r in results:
         # every pair gets a route, or a reason that names what stands in the way
         assert r.outcome in ("routed", "refused", "no_route")
@@ -345,6 +402,30 @@ def test_all_pairs_of_a_station_sample(network) -> None:
         # a route more than 1.2× the shortest track says why (where the shortest is illegal)
         elif r.ratio > DETOUR_WARN_RATIO:
             assert "the shortest track" in r.reason, r
+        # ... and the reason is true: a gauge obstacle only where no track of the train's gauge
+        # joins the two, a turn only where such track does, no track only where none at all
+        same_gauge = router.same_gauge_track(node[r.origin], node[r.destination], r.gauge)
+        if r.outcome == "no_route":
+            if r.reason.startswith("track of another gauge"):
+                assert not same_gauge, r
+            elif r.reason.startswith("every path needs a turn"):
+                assert same_gauge, r
+            else:
+                assert r.reason == "not connected by track", r
+                if r.origin not in plain:
+                    plain[r.origin] = router.plain_distances(node[r.origin])[0]
+                assert not same_gauge and not math.isfinite(
+                    plain[r.origin][router.node_index[node[r.destination]]]), r
+        if same_gauge:
+            joined[r.outcome] += 1
+    # The reasons alone cannot fail when the router does: guard the share of pairs joined by
+    # track of one gauge that get a route. In this network (closing note of issue 9): 6,934 of
+    # 13,510 routed, 1,808 refused (a loop through a station), 4,768 blocked by a turn sharper
+    # than 45° (junctions the simplification bent, reversals the network needs). Raise these
+    # bounds as the data improve; lowering them needs a reason.
+    total = sum(joined.values())
+    assert joined["routed"] >= 0.48 * total, joined
+    assert joined["no_route"] <= 0.38 * total, joined
     routed = [r for r in results if r.outcome == "routed"]
     worst = max(routed, key=lambda r: r.ratio)
     reasons = collections.Counter(r.reason.split(" (")[0].split(" twice")[0].split(" at ")[0]
@@ -352,7 +433,9 @@ def test_all_pairs_of_a_station_sample(network) -> None:
     print(f"\nall pairs of {len(sample)} stations (seed {SAMPLE_SEED}): {pairs} ordered pairs; "
           f"routed {counts['routed']} ({sum(r.ratio > DETOUR_WARN_RATIO for r in routed)} "
           f"detours > {DETOUR_WARN_RATIO} with their reason), refused {counts['refused']}, "
-          f"no route {counts['no_route']}; worst ratio {worst.ratio:.2f} "
+          f"no route {counts['no_route']}; of the {total} pairs joined by track of the "
+          f"train's gauge {joined['routed']} routed, {joined['refused']} refused, "
+          f"{joined['no_route']} no route; worst ratio {worst.ratio:.2f} "
           f"({worst.origin} → {worst.destination}: {worst.reason})")
     for reason, n in reasons.most_common(8):
         print(f"  {n:6d}  {reason}")

@@ -52,6 +52,20 @@ def test_a_place_with_halts_shows_each_halt_then_the_departure(prepared: Prepare
         assert TimelineKind.PASS not in kinds
 
 
+
+def test_a_halt_row_says_what_the_halt_is(prepared: Prepared) -> None:
+    # halt rows took the place's detail: at Tumangang the locomotive change read
+    # "1435 → 1520 mm" (the gauge change) and at the Yalu bridge "KP → CN" (the border),
+    # and the map's popups showed it under "locomotive change"
+    what = {TimelineKind.LOCOMOTIVE_CHANGE: "locomotive change to ",
+            TimelineKind.GAUGE_CHANGE: "bogie exchange ",
+            TimelineKind.BORDER: "border formalities "}
+    rows = [p for p in prepared.points if p.which == "halt_start"]
+    assert any(p.kind == TimelineKind.LOCOMOTIVE_CHANGE for p in rows)
+    for p in rows:
+        if p.kind in what:
+            assert p.detail.startswith(what[p.kind]), (p.name, p.kind, p.detail)
+
 def test_reported_time_on_the_row_it_refers_to(network) -> None:
     prep = prepare(load_scenario(ROOT / "scenarios" / "hanoi-2019.yaml"), network=network)
     rows = timeline_rows(analyse(prep, run_monte_carlo(prep.plan, 20, seed=1, workers=1)))

@@ -33,7 +33,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             print(text, file=sys.stderr, flush=True)
 
     out = args.out or settings.outputs_dir / "calibration"
-    with OutputFolder(out, replace=args.replace).claim() as folder:
+    inputs = [*args.scenarios, args.calibration, args.readme]
+    with OutputFolder(out, replace=args.replace, inputs=inputs).claim() as folder:
         run = calibrate(args.scenarios, seed=args.seed, settings=fit, cv=args.cv,
                         candidates=args.candidates, workers=workers, scheduler=args.scheduler,
                         command=command, progress=say)
@@ -85,7 +86,7 @@ def _candidates(text: str) -> list[str]:
 
 def register(sub: Any) -> None:
     from simulator.calibration.fit import CANDIDATES, FitSettings
-    from simulator.commands import _seed
+    from simulator.commands import _scheduler, _seed
 
     d = FitSettings()
     p = sub.add_parser(
@@ -112,7 +113,7 @@ def register(sub: Any) -> None:
                    help=f"at most this many simulations per fit (default {d.max_simulations:,})")
     p.add_argument("--workers", type=_positive, default=None, metavar="W",
                    help="fits run side by side on this many processes (default: the CPUs)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+    p.add_argument("--scheduler", type=_scheduler, default=None, metavar="ADDRESS",
                    help="run the fits on a Dask distributed cluster (same results)")
     p.add_argument("--calibration", type=Path, default=settings.calibrated_defaults,
                    metavar="FILE", help="where to write the calibration (default "

@@ -62,12 +62,16 @@ class RailNetwork:
         km_gauge: dict[str, float] = defaultdict(float)
         km_source: dict[str, float] = defaultdict(float)
         seen: set[tuple[int, int, int]] = set()
+        loops = 0
         for u, v, k, d in self.graph.edges(keys=True, data=True):
             key = (min(u, v), max(u, v), k)
             if key in seen:
                 continue
             seen.add(key)
             km = d["length"] / 1000
+            if u == v:  # a loop (a closed way) is held once per direction, under two keys
+                loops += 1
+                km /= 2
             km_country[str(d.get("country") or "?")] += km
             gauges = d.get("gauges") or frozenset()
             km_gauge[";".join(str(g) for g in sorted(gauges)) or "?"] += km
@@ -79,7 +83,7 @@ class RailNetwork:
             comp_km.append(km)
         return {
             "nodes": self.graph.number_of_nodes(),
-            "edges": len(seen),
+            "edges": len(seen) - loops // 2,
             "components": len(comps),
             "component_km": comp_km,
             "stations": len(self.stations),

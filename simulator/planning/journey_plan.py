@@ -163,8 +163,9 @@ def timeline_points(plan: JourneyPlan, points: list[RoutePoint]) -> list[Timelin
                                      detail=p.detail))
         for k in halts:
             h = plan.halts[k]
+            # a halt's row says what the halt is (the place's detail is its border or gauge)
             out.append(TimelinePoint(h.place, TimelineKind(h.kind), p.km, i, Which.HALT_START,
-                                     index=k, tz=tz, detail=p.detail))
+                                     index=k, tz=tz, detail=h.cause))
         if halts and i != last:
             out.append(TimelinePoint(p.name, TimelineKind.DEPART, p.km, i, Which.DEPART, tz=tz,
                                      detail=p.detail))

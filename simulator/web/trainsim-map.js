@@ -236,6 +236,18 @@
       alt: "train", keyboard: true,
       icon: L.divIcon({className: "ts-train", iconSize: [30, 30], html: TRAIN_SVG})
     }).bindPopup("", {maxWidth: 360, minWidth: 240, autoPan: false}).addTo(map);
+    // The popup's content changes at every step: panning to it each time (Leaflet's autoPan)
+    // would drag the map along while playing, so it is brought into view once, when opened,
+    // clear of the title and the time control.
+    train.on("popupopen", function (e) {
+      var box = e.popup.getElement().getBoundingClientRect();
+      var page = map.getContainer().getBoundingClientRect();
+      var top = title.getContainer().getBoundingClientRect().bottom + 10;
+      var bottom = control.getContainer().getBoundingClientRect().top - 10;
+      var dx = Math.min(box.left - page.left - 10, 0) || Math.max(box.right - page.right + 10, 0);
+      var dy = Math.min(box.top - top, 0) || Math.max(box.bottom - bottom, 0);
+      if (dx || dy) { map.panBy([dx, dy]); }
+    });
 
     var frame = 0;
     var timer = null;
@@ -395,7 +407,10 @@
       map.fitBounds(bounds, {
         paddingTopLeft: [60, titleBox.bottom - mapBox.top + 15],
         paddingBottomRight: [mapBox.right - legendBox.left + 15, mapBox.bottom - timeBox.top + 15],
-        maxZoom: 11
+        maxZoom: 11,
+        // at once: the least zoom below is set from this one, and an animation still running
+        // left getZoom() at the page's first zoom (the outlines' edge showed when zoomed out)
+        animate: false
       });
     }
     show(0);
