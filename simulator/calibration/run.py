@@ -134,7 +134,9 @@ def calibrate(paths: Sequence[Path], *, seed: int, settings: FitSettings, cv: bo
             chosen = max(better)[1]
     if chosen != "base":
         name = f"full:{chosen}"
-        say(f"the {chosen} candidate improves the cross-validated CRPS: fitting it on all trips")
+        say(f"the {chosen} candidate improves the cross-validated CRPS: fitting it on all trips. "
+            "Warning: runs do not simulate its rule yet (its parameters apply to no column of "
+            "a plan); add the rule to operating.yaml and the engine before relying on it")
         fits.update(run_fits(trips, [FitJob(name, everything, chosen, job_seed(seed, name))],
                              settings, workers=1, scheduler=scheduler))
     full = fits[f"full:{chosen}"]
