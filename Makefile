@@ -13,7 +13,7 @@ PYTEST_WORKERS ?= 2
 # coverage per module (pytest-cov); `make test PYTEST_COV=` runs without it (a third faster)
 PYTEST_COV ?= --cov --cov-report=term
 
-.PHONY: demo analyse test test-install lint schema snapshot bench nowcast-replay clean
+.PHONY: demo analyse test test-install lint schema snapshot bench nowcast-replay calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ analyse: $(STAMP)
 	$(BIN)/trainsim compare --sensitivity $(ANALYSE_SOBOL) $(SCENARIOS)
 	$(BIN)/trainsim sweep scenarios/vostochny-2023.yaml --at Khasan \
 		--vary caps.KP.kmh=40:60:5 --vary night.KP.mode=slow,halt
+
+# fit the shared operating parameters to every reported leg (ABC-SMC), cross-validate, and
+# write scenarios/defaults/calibrated.yaml, outputs/calibration/ and the README's tables;
+# the same seed gives the same calibration. make demo uses the committed file, never refits.
+CALIBRATION_SEED ?= 13
+calibrate: $(STAMP)
+	$(BIN)/trainsim calibrate $(SCENARIOS) --cv --seed $(CALIBRATION_SEED) --readme README.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests scripts benchmarks examples

@@ -17,7 +17,8 @@ per stage, in this order::
 and the analyses of a scenario: ``sweep.py`` (:func:`sweep_scenario`, what-ifs),
 ``sensitivity.py`` (:func:`sensitivity_analysis`, Sobol indices), ``logistics.py`` (line
 occupation and traction plan, in every result), ``nowcast.py`` (:func:`nowcast_scenario`,
-conditioned on sightings).
+conditioned on sightings), ``calibration/`` (:func:`calibrate`: the shared operating parameters
+fitted to the reported legs; every draw uses the committed fit unless told ``defaults="hand"``).
 
 Examples
 --------
@@ -34,6 +35,7 @@ from simulator.network.graph import RailNetwork, load_network
 from simulator.results import ScenarioComparison, ScenarioResult
 from simulator.routing import Route, find_route
 from simulator.run import (
+    calibrate,
     compare_scenarios,
     nowcast_scenario,
     plan_scenario,
@@ -56,6 +58,7 @@ __all__ = [
     "TrainsimError",
     "__version__",
     "bundled_scenarios",
+    "calibrate",
     "compare_scenarios",
     "find_route",
     "load_network",

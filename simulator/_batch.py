@@ -9,12 +9,14 @@ import numpy as np
 from simulator.parameters import ParameterKind, ParameterTable, uniform_rows
 from simulator.plan import DelayRule, JourneyPlan
 
-__all__ = ["EPS_KM", "STREAM_PARAMETERS", "Anchors", "Batch"]
+__all__ = ["EPS_KM", "STREAM_CALIBRATION", "STREAM_PARAMETERS", "Anchors", "Batch"]
 
 #: a train is at a place when it is this close (km)
 EPS_KM = 1e-9
 #: random streams: parameters, unplanned stops, and the rare extension of the latter
 STREAM_PARAMETERS, STREAM_NOISE, STREAM_MORE_NOISE = 0, 1, 2
+#: the choice of a posterior sample and the trip's pace, for calibrated draws
+STREAM_CALIBRATION = 3
 
 
 class Batch:

@@ -26,6 +26,7 @@ from typing import NoReturn
 
 from simulator import analysis_commands, commands, settings
 from simulator._outdir import OutputFolder
+from simulator.calibration import command as calibration_command
 from simulator.errors import ArgumentError, TrainsimError
 from simulator.network.checks import TOLERANCE_PCT, length_checks
 from simulator.network.fetch import fetch_railways
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.register(sub)
     analysis_commands.register(sub)
     commands.register_nowcast(sub)
+    calibration_command.register(sub)
 
     schema = sub.add_parser(
         "schema", help="print the JSON Schema of scenario files",
@@ -264,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(args, "argv"):  # commands that record how they were called
+        args.argv = list(sys.argv[1:] if argv is None else argv)
     _SIGNALLED.clear()
     _MAIN_PID[:] = [os.getpid()]
     handlers = {}

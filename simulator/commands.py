@@ -70,7 +70,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             options.ProgressDisplay(quiet=args.quiet) as progress:
         result = run_scenario(scenario, replications=args.replications, seed=args.seed,
                               workers=args.workers, scheduler=args.scheduler,
-                              progress=progress, sensitivity=args.sensitivity)
+                              progress=progress, sensitivity=args.sensitivity,
+                              defaults=args.defaults)
         write_claimed(result, [folder])
     _print_result(result)
     if result.analysis.comparisons:
@@ -95,7 +96,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         comparison = compare_scenarios(scenarios, replications=args.replications,
                                        seed=args.seed, workers=args.workers,
                                        scheduler=args.scheduler, progress=progress,
-                                       sensitivity=args.sensitivity)
+                                       sensitivity=args.sensitivity, defaults=args.defaults)
         write_claimed(comparison, folders)
     for r in comparison:
         _print_result(r)
@@ -138,6 +139,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", type=options.scheduler, default=None, metavar="ADDRESS",
                    help="run the replications on a Dask distributed cluster, e.g. "
                         "tcp://10.0.0.5:8786 (same results as a local run)")
+    p.add_argument("--defaults", choices=["calibrated", "hand"], default="calibrated",
+                   help="operating parameters: drawn from the calibration's posterior "
+                        "(scenarios/defaults/calibrated.yaml, the default) or the hand-set "
+                        "rules of scenarios/defaults/operating.yaml; overrides apply either way")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--sensitivity", type=options.power_of_two, default=0, metavar="N",
                    help="also compute Sobol indices of the arrival and leg times with N base "

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator._batch import EPS_KM, STREAM_PARAMETERS, Anchors, Batch
+from simulator._batch import EPS_KM, STREAM_CALIBRATION, STREAM_PARAMETERS, Anchors, Batch
 from simulator.parameters import ParameterTable, uniform_rows
 from simulator.plan import JourneyPlan
 
@@ -148,8 +148,14 @@ class StartState:
 # parameters
 # ----------------------------------------------------------------------------------------------
 def draw_parameters(plan: JourneyPlan, seed: int | np.random.Generator, n: int, *,
-                    start: int = 0) -> ParameterTable:
-    """Draw ``n`` replications' parameters from the scenario's rules.
+                    start: int = 0, defaults: str | None = None) -> ParameterTable:
+    """Draw ``n`` replications' parameters from the scenario's rules and the calibration.
+
+    Without a calibration every column is drawn from the scenario's rules (the operating
+    defaults and the scenario's overrides). With one (:attr:`JourneyPlan.calibration`, set by
+    :func:`simulator.planning.prepare` unless ``defaults="hand"``), each row then takes one
+    posterior sample of the shared operating parameters and a trip-level pace factor from the
+    fitted spread (see :mod:`simulator.calibration.posterior`).
 
     Parameters
     ----------
@@ -163,6 +169,9 @@ def draw_parameters(plan: JourneyPlan, seed: int | np.random.Generator, n: int, 
         Rows to draw.
     start
         Index of the first row (for drawing a batch of a larger run).
+    defaults
+        ``"hand"``: the scenario's rules even if the plan has a calibration; ``"calibrated"``:
+        the plan's calibration (an error without one); None: the plan's calibration if any.
 
     Returns
     -------
@@ -171,15 +180,25 @@ def draw_parameters(plan: JourneyPlan, seed: int | np.random.Generator, n: int, 
     """
     specs = plan.parameters
     keys = np.arange(start, start + n, dtype=np.int64)
+    calibration = None if defaults == "hand" else plan.calibration
+    if defaults == "calibrated" and calibration is None:
+        msg = "this plan has no calibration (prepare it with defaults='calibrated')"
+        raise ValueError(msg)
     if isinstance(seed, np.random.Generator):
         u = seed.random((n, len(specs)))
         master = int(seed.integers(2**62))
+        u_cal = seed.random((n, 2)) if calibration is not None else None
     else:
         master = int(seed)
         u = uniform_rows(master, STREAM_PARAMETERS, keys, len(specs))
+        u_cal = (uniform_rows(master, STREAM_CALIBRATION, keys, 2)
+                 if calibration is not None else None)
     values = np.empty((n, len(specs)))
     for j, spec in enumerate(specs):
         values[:, j] = spec.default.ppf(u[:, j])
+    if calibration is not None:
+        assert u_cal is not None
+        calibration.apply_uniform(specs, values, u_cal)
     return ParameterTable(specs, values, keys, master)
 
 

@@ -121,7 +121,9 @@ def manifest(command: str, results: Sequence[Analysis]) -> dict[str, Any]:
         tool_version = "unknown"
     return {"version": tool_version, "command": command, "runs": [
         {"scenario": str(r.prepared.scenario.path), "name": r.name, "seed": r.mc.seed,
-         "replications": r.mc.n} for r in results]}
+         "replications": r.mc.n,
+         "defaults": "calibrated" if r.prepared.plan.calibration is not None else "hand"}
+        for r in results]}
 
 
 def measured_summary(results: Sequence[Analysis]) -> str:

@@ -121,6 +121,11 @@ class ParameterSpec:
         ``s``, ``km/h`` or ``factor``.
     label
         Where the default comes from (the rule and its source or assumption).
+    calibration
+        The key by which a calibration (:mod:`simulator.calibration`) sets this column: e.g.
+        ``cap:CN``, ``delay_rate:RU``, ``halt:border:CN-KP``, ``halt:gauge_change``,
+        ``headway_s``, ``pace``; empty for what no calibration touches (the departure, the
+        scenario's own stops and ceremonies, and any rule the scenario overrides).
     """
 
     name: str
@@ -129,6 +134,7 @@ class ParameterSpec:
     default: Distribution
     unit: str
     label: str = ""
+    calibration: str = ""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -90,6 +91,8 @@ class DelayRule:
     lam0: np.ndarray
     per_km: np.ndarray
     expected: float  # expected stops over the whole route at rate multiplier 1
+    #: a shared rule of the operating defaults (not a scenario's override): calibrations set it
+    shared: bool = False
 
     def km_at(self, lam: np.ndarray) -> np.ndarray:
         """Position of the point with ``lam`` expected stops before it."""
@@ -142,6 +145,10 @@ class JourneyPlan:
         Whether a pilot train runs ahead and whether unplanned stops hit it too.
     parameters
         The columns of this plan's :class:`~simulator.parameters.ParameterTable`.
+    calibration
+        The calibrated operating parameters (:class:`simulator.calibration.Calibration`) that
+        :func:`~simulator.journey.draw_parameters` draws from, or None for the hand-set rules
+        of the operating defaults. Set by :func:`simulator.planning.prepare`.
     """
 
     epoch: datetime
@@ -170,6 +177,7 @@ class JourneyPlan:
     has_pilot: bool
     pilot_delays: bool
     parameters: tuple[ParameterSpec, ...]
+    calibration: Any = None
     #: route points where the leader may dwell (halts): their departure times are kept too
     dwell_points: np.ndarray = field(init=False)
     depart_column: np.ndarray = field(init=False)

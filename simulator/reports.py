@@ -357,6 +357,7 @@ def summary_markdown(result: Analysis) -> str:
     out = [f"# {sc.title}", "", sc.description.strip(), "",
            f"Scenario `{sc.path}`; {result.mc.n} replications, seed {result.mc.seed} "
            "(events.csv is replication 1).", "",
+           _defaults_line(prep), "",
            "## Route", "",
            f"{' → '.join(route.stops)}: **{route.length_km:,.1f} km** "
            f"({', '.join(f'{k} {v:,.0f} km' for k, v in route.km_by('country').items())}).",
@@ -391,3 +392,14 @@ def summary_markdown(result: Analysis) -> str:
         out.append("No reported times for this trip yet: the timeline is a prediction.")
     out += ["", "Map data © OpenStreetMap contributors (ODbL); see data/rail/README.md.", ""]
     return "\n".join(out)
+
+
+def _defaults_line(prep: Prepared) -> str:
+    cal = prep.plan.calibration
+    if cal is None:
+        return ("Operating parameters: the hand-set rules of scenarios/defaults/operating.yaml "
+                "(`--defaults hand`).")
+    where = cal.path.name if cal.path is not None else "a calibration"
+    return (f"Operating parameters: drawn from the calibrated posterior ({where}, fitted "
+            f"{cal.provenance.get('date', '?')}, seed {cal.provenance.get('seed', '?')}), with "
+            "a new trip-level pace per replication.")

@@ -16,11 +16,15 @@ sightings). The command line (``trainsim run``, ``compare``, ``validate``, ``swe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from simulator.calibration.fit import CANDIDATES, FitSettings
+from simulator.calibration.run import CalibrationRun
+from simulator.calibration.run import calibrate as run_calibration
 from simulator.errors import ArgumentError, ScenarioError
 from simulator.montecarlo import run_monte_carlo
 from simulator.network.graph import RailNetwork, load_network
@@ -34,12 +38,12 @@ from simulator.nowcast import (
 from simulator.planning import Prepared, prepare
 from simulator.reports import analyse, check_reported_legs
 from simulator.results import ScenarioComparison, ScenarioResult
-from simulator.scenario import MAX_REPLICATIONS, MAX_SEED, Scenario, load_scenario
+from simulator.scenario import MAX_REPLICATIONS, MAX_SEED, Scenario, load_scenario, scenario_path
 from simulator.sensitivity import SensitivityResult, sobol_sensitivity
 from simulator.sightings import Sighting, parse_sighting
 from simulator.sweep import SweepResult, Variation, design_points, parse_variation, run_sweep
 
-__all__ = ["Progress", "check_distinct_names", "compare_scenarios", "nowcast_scenario",
+__all__ = ["Progress", "calibrate", "check_distinct_names", "compare_scenarios", "nowcast_scenario",
            "plan_scenario", "run_scenario", "sensitivity_analysis", "simulate", "sweep_scenario"]
 
 #: a progress callback: ``progress(scenario_name, replications_done, replications_total)``
@@ -47,7 +51,8 @@ Progress = Callable[[str, int, int], object]
 
 
 def plan_scenario(scenario: Scenario | str | Path, *,
-                  network: RailNetwork | str | Path | None = None) -> Prepared:
+                  network: RailNetwork | str | Path | None = None,
+                  defaults: str = "calibrated") -> Prepared:
     """Route and plan a scenario, and check everything that depends on its route.
 
     Nothing is simulated: this is what ``trainsim validate`` runs, and a scenario it accepts
@@ -61,6 +66,11 @@ def plan_scenario(scenario: Scenario | str | Path, *,
     network
         The rail network (a loaded one, or a snapshot file); by default the scenario's
         ``network``, else the bundled one.
+    defaults
+        ``"calibrated"``: every draw takes the shared operating parameters from the
+        calibration's posterior (``scenarios/defaults/calibrated.yaml``,
+        :mod:`simulator.calibration`); ``"hand"``: the hand-set rules of
+        ``scenarios/defaults/operating.yaml``. The scenario's overrides apply either way.
 
     Returns
     -------
@@ -78,7 +88,7 @@ def plan_scenario(scenario: Scenario | str | Path, *,
     """
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     net = load_network(network) if isinstance(network, str | Path) else network
-    prep = prepare(loaded, network=net)
+    prep = prepare(loaded, network=net, defaults=defaults)
     check_reported_legs(prep)
     return prep
 
@@ -167,8 +177,8 @@ def _sobol(prepared: Prepared, base_n: int, seed: int, workers: int | None,
 def run_scenario(scenario: Scenario | str | Path, *, replications: int | None = None,
                  seed: int | None = None, workers: int | None = None,
                  network: RailNetwork | str | Path | None = None,
-                 progress: Progress | None = None,
-                 scheduler: str | None = None, sensitivity: int = 0) -> ScenarioResult:
+                 progress: Progress | None = None, scheduler: str | None = None,
+                 sensitivity: int = 0, defaults: str = "calibrated") -> ScenarioResult:
     """Simulate a scenario: plan it (:func:`plan_scenario`), then run it (:func:`simulate`).
 
     Parameters
@@ -178,7 +188,7 @@ def run_scenario(scenario: Scenario | str | Path, *, replications: int | None = 
         (``"hanoi-2019"``, ``"vladivostok-2019"``, ...).
     replications, seed, workers, scheduler, progress, sensitivity
         As for :func:`simulate`.
-    network
+    network, defaults
         As for :func:`plan_scenario`.
 
     Returns
@@ -198,7 +208,7 @@ def run_scenario(scenario: Scenario | str | Path, *, replications: int | None = 
     >>> result = run_scenario("hanoi-2019", replications=200, seed=1)  # doctest: +SKIP
     >>> result.comparison[["leg", "reported_h", "sim_median_h"]]       # doctest: +SKIP
     """
-    prepared = plan_scenario(scenario, network=network)
+    prepared = plan_scenario(scenario, network=network, defaults=defaults)
     return simulate(prepared, replications=replications, seed=seed, workers=workers,
                     scheduler=scheduler, progress=progress, sensitivity=sensitivity)
 
@@ -208,7 +218,8 @@ def compare_scenarios(scenarios: Sequence[Scenario | str | Path], *,
                       workers: int | None = None,
                       network: RailNetwork | str | Path | None = None,
                       progress: Progress | None = None,
-                      scheduler: str | None = None, sensitivity: int = 0) -> ScenarioComparison:
+                      scheduler: str | None = None, sensitivity: int = 0,
+                      defaults: str = "calibrated") -> ScenarioComparison:
     """Simulate several scenarios and compare each with its reported figures.
 
     Every scenario is loaded, routed and checked before any is simulated, so that a bad one
@@ -225,6 +236,8 @@ def compare_scenarios(scenarios: Sequence[Scenario | str | Path], *,
     network
         The rail network of every scenario (default: each scenario's own, else the bundled
         one); see :func:`plan_scenario`.
+    defaults
+        As for :func:`plan_scenario`.
 
     Returns
     -------
@@ -240,7 +253,7 @@ def compare_scenarios(scenarios: Sequence[Scenario | str | Path], *,
     """
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     check_distinct_names(loaded)
-    prepared = [plan_scenario(s, network=network) for s in loaded]
+    prepared = [plan_scenario(s, network=network, defaults=defaults) for s in loaded]
     return ScenarioComparison([
         simulate(p, replications=replications, seed=seed, workers=workers, scheduler=scheduler,
                  progress=progress, sensitivity=sensitivity) for p in prepared])
@@ -375,6 +388,62 @@ def nowcast_scenario(scenario: Scenario | str | Path, sightings: Sequence[str | 
     net = load_network(network) if isinstance(network, str | Path) else network
     return nowcast(loaded, seen, now=now, particles=particles, seed=seed,
                    model_error=model_error, network=net)
+
+
+def calibrate(scenarios: Sequence[str | Path], *, seed: int = 13, cv: bool = False,
+              candidates: Sequence[str] = CANDIDATES, population: int | None = None,
+              generations: int | None = None, simulations: int | None = None,
+              workers: int | None = None, scheduler: str | None = None, command: str = "",
+              progress: Callable[[str], object] | None = None) -> CalibrationRun:
+    """Fit the shared operating parameters to every measured leg of the scenarios (ABC-SMC).
+
+    ``trainsim calibrate`` without the files: :mod:`simulator.calibration`. The result's
+    ``calibration`` is what ``scenarios/defaults/calibrated.yaml`` holds
+    (``run.calibration.write(path)``); every draw then uses it.
+
+    Parameters
+    ----------
+    scenarios
+        Scenario files or bundled scenarios' names; those with reported clock times are fitted.
+    seed
+        Master seed: the same seed gives the same calibration.
+    cv
+        Also leave-one-trip-out cross-validation against the hand-set rules and the press's
+        method, and of the structural ``candidates``.
+    candidates
+        Structural candidates to cross-validate (:data:`simulator.calibration.fit.CANDIDATES`).
+    population, generations, simulations
+        The ABC-SMC population, its most generations and simulations per fit (defaults:
+        :class:`simulator.calibration.fit.FitSettings`).
+    workers, scheduler
+        Fits run side by side on local processes (default: the CPUs, at most 8) or a Dask
+        cluster.
+    command
+        How the fit was asked for, kept in the calibration's provenance.
+    progress
+        Called with a line of text as fits finish.
+
+    Returns
+    -------
+    CalibrationRun
+        The fits, the calibration, and with ``cv`` the held-out forecasts
+        (:mod:`simulator.calibration.report` writes them).
+
+    Raises
+    ------
+    ValueError
+        No measured legs to fit (two trips at least with ``cv``), or an unknown candidate.
+    """
+    paths = [scenario_path(s) for s in scenarios]
+    for path in paths:  # every file is checked before anything is fitted
+        load_scenario(path)
+    base = FitSettings()
+    fit = FitSettings(population=population or base.population,
+                      generations=generations or base.generations,
+                      max_simulations=simulations or base.max_simulations)
+    return run_calibration(paths, seed=seed, settings=fit, cv=cv, candidates=candidates,
+                           workers=workers or min(len(os.sched_getaffinity(0)), 8),
+                           scheduler=scheduler, command=command, progress=progress)
 
 
 def check_distinct_names(scenarios: Sequence[Scenario]) -> None:

@@ -16,9 +16,9 @@ from importlib.resources import files
 from pathlib import Path
 
 __all__ = [
-    "bundled_scenarios", "cache_dir", "data_dir", "default_snapshot", "installed",
-    "operating_defaults", "outputs_dir", "rolling_stock_dir", "root", "scenarios_dir",
-    "timezones_file",
+    "bundled_scenarios", "cache_dir", "calibrated_defaults", "data_dir", "default_snapshot",
+    "installed", "operating_defaults", "outputs_dir", "rolling_stock_dir", "root",
+    "scenarios_dir", "timezones_file",
 ]
 
 _PACKAGE = Path(str(files("simulator")))
@@ -36,6 +36,8 @@ rolling_stock_dir = data_dir / "rolling_stock"
 timezones_file = data_dir / "timezones.csv"
 #: the operating rules every scenario uses unless it overrides them (with a reason)
 operating_defaults = scenarios_dir / "defaults" / "operating.yaml"
+#: the calibrated operating parameters (``trainsim calibrate``), used by default by every draw
+calibrated_defaults = scenarios_dir / "defaults" / "calibrated.yaml"
 
 #: OSM way tags kept on graph edges (osmnx drops the rest)
 useful_tags_way = [

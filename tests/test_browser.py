@@ -130,7 +130,9 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
     driver.execute_script("window.trainsim.fit()")
 
     rows = list(csv.DictReader((page / "timeline.csv").open(encoding="utf-8")))
-    depart = datetime.strptime(rows[0]["median_utc"], "%Y-%m-%d %H:%M:%SZ")
+    # the map starts at the departure (after the welcome at Khasan, the first row)
+    first = next(r for r in rows if r["event"] == "depart")
+    depart = datetime.strptime(first["median_utc"], "%Y-%m-%d %H:%M:%SZ")
     route = json.loads((page / "route.geojson").read_text(encoding="utf-8"))
     lines = [f["geometry"]["coordinates"] for f in route["features"]
              if f["geometry"]["type"] == "LineString"]

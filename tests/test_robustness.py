@@ -102,8 +102,8 @@ NIGHT = ("operating:\n  night:\n    - country: RU\n      start: \"{start}\"\n   
 
 
 @pytest.mark.parametrize(("old", "new", "field"), [
-    ('"2019-04-24 11:40 +10:00"', '"9999-12-31 23:40 +10:00"', "route.stops.0.depart"),
-    ('"2019-04-24 11:40 +10:00"', '"0001-01-01 00:10 +10:00"', "route.stops.0.depart"),
+    ('"2019-04-24 10:40 +10:00"', '"9999-12-31 23:40 +10:00"', "route.stops.0.depart"),
+    ('"2019-04-24 10:40 +10:00"', '"0001-01-01 00:10 +10:00"', "route.stops.0.depart"),
     (HALT_DURATION, "    duration: {fixed: .inf, assumption: x}\n" + HALT_DURATION,
      "halts.0.duration.fixed"),
     (HALT_DURATION, "    duration: {fixed: 1e15, assumption: x}\n" + HALT_DURATION,

@@ -245,11 +245,11 @@ def test_nowcast_writes_its_outputs_inside_a_run_folder(tmp_path: Path, network,
 def test_replay_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "replay"
     assert main(["nowcast", "--replay", str(HANOI),
-                 str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "--particles", "300",
-                 "--out", str(out)]) == 0
+                 str(ROOT / "scenarios" / "vladivostok-2023-expected.yaml"), "--particles",
+                 "300", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "final arrival, sightings up to the trip's midpoint" in text
-    assert "not replayed" in text  # Vladivostok 2019 has only two reported times
+    assert "not replayed" in text  # the expected 2023 trip has one reported time
     rows = list(csv.DictReader((out / "replay.csv").open(encoding="utf-8")))
     assert {r["scenario"] for r in rows} == {"hanoi-2019"}
     # five replays (after 1 … 5 of the six reported times), each predicting the rest

@@ -113,7 +113,7 @@ def build_plan(scenario: Scenario, itinerary: Itinerary, traction: Traction,
         breaks.append(s.km_end)
     breaks[-1] = itinerary.length_km
     epoch = lo.astimezone(UTC) - timedelta(seconds=LEAD_S)
-    delay_rules = _delay_rules(itinerary, rules)
+    delay_rules = _delay_rules(itinerary, rules, scenario.defaults)
     plan = JourneyPlan(
         epoch=epoch, length_km=itinerary.length_km, km=km, place=[p.name for p in points],
         point_kind=[str(p.kind) for p in points], tz_name=tz_name,
@@ -214,8 +214,12 @@ def _rule_key(rule: object) -> str:
     return f"{getattr(rule, 'country', '')}" + (f":{line}" if line else "")
 
 
-def _delay_rules(itinerary: Itinerary, rules: OperatingDefaults) -> list[DelayRule]:
-    """Each delay rule that governs some stretch, as a Poisson process along the route."""
+def _delay_rules(itinerary: Itinerary, rules: OperatingDefaults,
+                 defaults: OperatingDefaults | None = None) -> list[DelayRule]:
+    """Each delay rule that governs some stretch, as a Poisson process along the route.
+
+    ``rules`` are the scenario's overrides followed by ``defaults`` (:meth:`Scenario.rules`):
+    a rule among the last ``len(defaults.delays)`` is a shared one."""
     stretches: dict[int, list[tuple[float, float]]] = {}
     for s in itinerary.segments:
         rule = first_rule(list(rules.delays), s.country, s.line)
@@ -235,7 +239,8 @@ def _delay_rules(itinerary: Itinerary, rules: OperatingDefaults) -> list[DelayRu
             name=_rule_key(rule), duration_s=Distribution.from_duration(rule.duration),
             cause=f"{rule.country}{' ' + rule.line if rule.line else ''} ({rule.provenance})",
             x0_km=x0, lam0=lam0, per_km=np.full(len(x0), per_km),
-            expected=float(length.sum() * per_km)))
+            expected=float(length.sum() * per_km),
+            shared=d >= len(rules.delays) - len(defaults.delays) if defaults else False))
     return out
 
 
@@ -309,5 +314,38 @@ def _parameters(scenario: Scenario, rules: OperatingDefaults, profiles: SpeedPro
     for s in specs:
         seen[s.name] = seen.get(s.name, 0) + 1
         name = s.name if seen[s.name] == 1 else f"{s.name}#{seen[s.name]}"
-        unique.append(ParameterSpec(name, s.kind, s.index, s.default, s.unit, s.label))
+        unique.append(ParameterSpec(name, s.kind, s.index, s.default, s.unit, s.label,
+                                    _calibration_key(s, scenario.defaults, rules, profiles,
+                                                     delay_rules, halts)))
     return tuple(unique)
+
+
+def _calibration_key(spec: ParameterSpec, defaults: OperatingDefaults | None,
+                     rules: OperatingDefaults, profiles: SpeedProfiles,
+                     delay_rules: list[DelayRule], halts: list[PlannedHalt]) -> str:
+    """The key by which a calibration sets this column (see :class:`ParameterSpec`): only for
+    the shared rules of the operating defaults, never for a scenario's override or its own
+    halts (a rule is the defaults' when it is the very object the defaults file holds)."""
+    if defaults is None:
+        return ""
+    kind = spec.kind
+    if kind == ParameterKind.PACE:
+        return "pace"
+    if kind == ParameterKind.HEADWAY:
+        return "headway_s" if rules.pilot is defaults.pilot else ""
+    if kind == ParameterKind.CAP:
+        rule = profiles.cap_rules[spec.index]
+        return f"cap:{_rule_key(rule)}" if any(rule is r for r in defaults.caps) else ""
+    if kind in (ParameterKind.DELAY_RATE, ParameterKind.DELAY_SCALE):
+        dr = delay_rules[spec.index]
+        return f"{kind}:{dr.name}" if dr.shared else ""
+    if kind in (ParameterKind.HALT, ParameterKind.PILOT_HALT):
+        h = halts[spec.index]
+        if h.kind == "border":
+            border = next((r for r in defaults.borders if h.duration is r.duration), None)
+            return "" if border is None else "halt:border:" + "-".join(sorted(border.between))
+        if h.kind == "gauge_change" and h.duration is defaults.gauge_change.duration:
+            return "halt:gauge_change"
+        if h.kind == "locomotive_change" and h.duration is defaults.locomotive_change.duration:
+            return "halt:locomotive_change"
+    return ""

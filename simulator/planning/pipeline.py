@@ -15,9 +15,12 @@ without the network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from simulator.calibration.posterior import Calibration
+from simulator.calibration.posterior import resolve as resolve_calibration
 from simulator.errors import DataFileError
 from simulator.network.graph import RailNetwork, load_network
 from simulator.physics import SpeedProfile
@@ -84,7 +87,8 @@ class Prepared:
 
 
 def prepare(scenario: Scenario, *, network: RailNetwork | None = None,
-            cap_span_kmh: tuple[float, float] = CAP_GRID_KMH) -> Prepared:
+            cap_span_kmh: tuple[float, float] = CAP_GRID_KMH, defaults: str = "calibrated",
+            calibration: Calibration | Path | str | None = None) -> Prepared:
     """Route the scenario, compute its running times and build the journey plan.
 
     Parameters
@@ -96,6 +100,15 @@ def prepare(scenario: Scenario, *, network: RailNetwork | None = None,
     cap_span_kmh
         Speed caps the plan can simulate at least (for calibration priors wider than the
         rules' ranges).
+    defaults
+        ``"calibrated"`` (the default): every draw of the plan takes the shared operating
+        parameters from the calibration's posterior and a trip-level pace from its fitted
+        spread (:mod:`simulator.calibration.posterior`); ``"hand"``: the hand-set rules of
+        the operating defaults. The scenario's overrides apply either way.
+    calibration
+        The calibration to use (an object or a file); default
+        ``scenarios/defaults/calibrated.yaml`` (when it is missing: the hand-set rules, with a
+        warning).
 
     Raises
     ------
@@ -110,12 +123,18 @@ def prepare(scenario: Scenario, *, network: RailNetwork | None = None,
                 raise
             raise scenario.error(("network",), str(exc)) from None
     itinerary = build_itinerary(scenario, network)
-    return plan_journey(scenario, itinerary, cap_span_kmh=cap_span_kmh)
+    return plan_journey(scenario, itinerary, cap_span_kmh=cap_span_kmh, defaults=defaults,
+                        calibration=calibration)
 
 
 def plan_journey(scenario: Scenario, itinerary: Itinerary, *,
-                 cap_span_kmh: tuple[float, float] = CAP_GRID_KMH) -> Prepared:
-    """Every stage after the itinerary (see the module docstring)."""
+                 cap_span_kmh: tuple[float, float] = CAP_GRID_KMH, defaults: str = "calibrated",
+                 calibration: Calibration | Path | str | None = None) -> Prepared:
+    """Every stage after the itinerary (see the module docstring and :func:`prepare`)."""
+    cal, cal_warnings = resolve_calibration(defaults, calibration, scenario.defaults)
+    span = cal.cap_span() if cal is not None else None
+    if span is not None:  # the grid of caps must hold every cap of the posterior
+        cap_span_kmh = (min(cap_span_kmh[0], span[0]), max(cap_span_kmh[1], span[1]))
     rules = scenario.rules()
     traction = plan_traction(scenario, itinerary, rules)
     points = route_points(itinerary, traction)
@@ -123,8 +142,9 @@ def plan_journey(scenario: Scenario, itinerary: Itinerary, *,
         itinerary, traction, rules, max_speed_kmh=traction.max_speed_kmh,
         points_km=np.array([p.km for p in points]), cap_span_kmh=cap_span_kmh)
     plan = build_plan(scenario, itinerary, traction, profiles, points, rules)
+    plan.calibration = cal
     check_order(scenario, itinerary)
-    warnings = list(traction.warnings)
+    warnings = list(traction.warnings) + cal_warnings
     missing = sorted({s.country for s in itinerary.segments
                       if not any(r.matches(s.country, s.line) for r in rules.caps)})
     if missing:
