@@ -60,8 +60,8 @@ def test_tables_are_dataframes(vladivostok: ScenarioResult) -> None:
     assert 0.8 < legs["median_h"].sum() / np.median(vladivostok.journey_hours) < 1.0
     comparison = vladivostok.comparison
     assert set(comparison["kind"]) == {"measured", "claim"}
-    assert comparison.loc[comparison["kind"] == "measured", "leg"].tolist() == [
-        "Khasan → Vladivostok"]
+    measured = comparison.loc[comparison["kind"] == "measured", "leg"].tolist()
+    assert "Khasan → Vladivostok" in measured
     assert isinstance(vladivostok.route, gpd.GeoDataFrame)
     assert vladivostok.route.crs.to_epsg() == 4326
     assert vladivostok.route["length_km"].sum() == pytest.approx(route.length_km, abs=0.05)

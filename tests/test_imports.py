@@ -22,6 +22,7 @@ LAZY = {
     "folium": "a third of a second; only to write map.html",
     "matplotlib.pyplot": "only for charts drawn interactively (files use figures of their own)",
     "SALib": "most of a second; only for Sobol sensitivity analyses",
+    "pyabc": "only to fit a calibration (trainsim calibrate)",
 }
 
 
