@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 
+from simulator.calibration.posterior import Calibration
 from simulator.parameters import Distribution, ParameterSpec
 from simulator.scenario import Duration
 
@@ -177,7 +177,7 @@ class JourneyPlan:
     has_pilot: bool
     pilot_delays: bool
     parameters: tuple[ParameterSpec, ...]
-    calibration: Any = None
+    calibration: Calibration | None = None
     #: route points where the leader may dwell (halts): their departure times are kept too
     dwell_points: np.ndarray = field(init=False)
     depart_column: np.ndarray = field(init=False)
