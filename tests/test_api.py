@@ -146,6 +146,9 @@ def test_the_wheel_carries_every_bundled_file() -> None:
     folders = {package: folder(package) for package in setup["packages"]}
     for package in setup["package-data"]:
         assert package in folders, f"package-data for {package}, which is not a package"
+    code = {p.parent for p in (ROOT / "simulator").rglob("*.py")}
+    missing = [str(d.relative_to(ROOT)) for d in sorted(code) if d not in folders.values()]
+    assert missing == [], "Python packages not listed in pyproject.toml"
     for top in ("data", "scenarios", "simulator/web"):
         for path in sorted((ROOT / top).rglob("*")):
             if path.is_dir() or "__pycache__" in path.parts:
