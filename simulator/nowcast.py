@@ -668,7 +668,7 @@ def plan_with_sightings(scenario: Any, itinerary: Any, placed: Sequence[PlacedSi
     the sightings in route order and the route point of each."""
     from simulator.planning import Place, plan_journey
     from simulator.reports import check_reported_legs
-    from simulator.sightings import check_sightings
+    from simulator.sightings import check_sightings, fastest_pace
 
     placed = list(placed)
     for i, p in enumerate(placed):
@@ -677,10 +677,10 @@ def plan_with_sightings(scenario: Any, itinerary: Any, placed: Sequence[PlacedSi
     check_reported_legs(prep)
     plan = prep.plan
     dep = next(s for s in plan.parameters if s.kind == ParameterKind.DEPART).default.support
-    pace = next(s for s in plan.parameters if s.kind == ParameterKind.PACE).default.support
+    # the pace a trip may run at: the calibration's spread reaches below the profile's 1
     ordered = check_sightings(placed, plan, origin=prep.itinerary.stops[0],
                               destination=prep.itinerary.stops[-1],
-                              min_pace=min(pace[0], 1.0), depart_s=dep)
+                              min_pace=fastest_pace(plan), depart_s=dep)
     index = {id(p): i for i, p in enumerate(placed)}
     points = [prep.reported_point[_sighting_id(index[id(p)])] for p in ordered]
     return prep, ordered, points
