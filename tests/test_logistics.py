@@ -20,10 +20,18 @@ from simulator.montecarlo import run_monte_carlo
 from simulator.physics import TrainDynamics, speed_profile
 from simulator.reports import analyse
 from simulator.rolling_stock import load_consist, load_locomotive
-from simulator.sensitivity import factors, sobol_sensitivity
+from simulator.sensitivity import design_inputs, design_table, factors, sobol_sensitivity
 from simulator.sweep import apply_edits, design_points, parse_variation, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def vostochny(network):
+    from simulator.planning import prepare
+    from simulator.scenario import load_scenario
+
+    return prepare(load_scenario(ROOT / "scenarios" / "vostochny-2023.yaml"), network=network)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -303,6 +311,38 @@ def test_unplanned_stops_are_a_factor_and_fixed_quantities_are_not(tmp_path: Pat
     o = res.destination
     assert res.s1[o, 1] > 0.9 and res.s1[o, 0] < 0.05
     assert res.runs == 256 * (2 + 2)
+
+
+def test_sobol_inputs_follow_the_calibrated_draw(vostochny) -> None:
+    # under the committed calibration the design draws what a run draws: every column's
+    # marginal is the run's (posterior caps and delay factors, a spread pace, scaled halts),
+    # and the one calibrated delay-rate factor of two lines sets both, as in the run
+    from scipy.stats import ks_2samp, qmc
+
+    plan = vostochny.plan
+    assert plan.calibration is not None
+    facs = factors(plan)
+    stops = next(f for f in facs if "delays:KP-east:rate" in f.calibrated)
+    assert stops.label == "unplanned stops on the P'yŏngra and Hambuk lines (KP)"
+    assert len(stops.delay_rules) == 2
+    assert next(f for f in facs if f.label == "trip pace factor").calibrated == ("pace:sigma",)
+    inputs = design_inputs(plan, facs)
+    u = qmc.Sobol(len(inputs), seed=5).random(4096)
+    design = design_table(plan, inputs, u, 5)
+    run = draw_parameters(plan, 5, 4096)
+    hand = draw_parameters(plan, 5, 4096, defaults="hand")
+    varied = [name for name in run.names if np.ptp(run[name]) > 0]
+    assert {"pace", "cap:KP", "cap:RU", "delay_rate:KP:P'yŏngra",
+            "halt:gauge_change:Tumangang"} <= set(varied)
+    for name in varied:
+        assert ks_2samp(design[name], run[name]).statistic < 0.04, name
+    for name in set(run.names) - set(varied):
+        assert np.all(design[name] == run[name][0]), name
+    # the hand-set rules' draws are another distribution (the test could fail)
+    assert ks_2samp(design["cap:KP"], hand["cap:KP"]).statistic > 0.3
+    assert np.all(hand["pace"] == 1.0) and np.std(np.log(design["pace"])) > 0.05
+    for table in (design, run):
+        assert np.array_equal(table["delay_rate:KP:P'yŏngra"], table["delay_rate:KP:Hambuk"])
 
 
 def test_sobol_needs_a_power_of_two(tmp_path: Path) -> None:
