@@ -249,6 +249,30 @@ def test_sweep_creates_a_night_halt(tmp_path: Path) -> None:
     assert point.notes == ["night rule AA created: 23:00–05:00 halt"]
 
 
+def test_a_what_if_changes_only_what_it_names_under_the_calibration(vostochny) -> None:
+    # the swept rule is fixed at its value; every other rule keeps the calibrated draw of the
+    # baseline, row by row (before, any edit of a timing rule left the calibration's operating
+    # digest behind, and the what-if ran on the hand-set rules against a calibrated baseline)
+    from simulator.planning import plan_journey
+
+    base = vostochny.plan
+    cols = [s.name for s in base.parameters]
+    sc, _, _ = apply_edits(vostochny.scenario, {"caps.KP.kmh": 50.0,
+                                                "gauge_change.duration": 90.0}, columns=cols)
+    assert sc.defaults is vostochny.scenario.defaults
+    plan = plan_journey(sc, vostochny.itinerary).plan
+    assert plan.calibration is base.calibration
+    spec = {s.name: s for s in plan.parameters}
+    assert spec["cap:KP"].calibration == "" and spec["cap:RU"].calibration == "cap:RU"
+    assert spec["halt:gauge_change:Tumangang"].calibration == ""
+    what_if, baseline = draw_parameters(plan, 3, 400), draw_parameters(base, 3, 400)
+    assert np.all(what_if["cap:KP"] == 50.0)
+    assert np.all(what_if["halt:gauge_change:Tumangang"] == 90 * 60.0)
+    for name in ("cap:RU", "pace", "delay_rate:KP:P'yŏngra", "halt:ceremony:Khasan"):
+        assert np.array_equal(what_if[name], baseline[name]), name
+    assert np.ptp(what_if["pace"]) > 0
+
+
 def test_bad_sweep_paths_are_one_line_errors(tmp_path: Path) -> None:
     prep = _halt_journey(tmp_path)
     sc = prep.scenario
