@@ -231,7 +231,7 @@ def line_occupation(result: Any) -> Occupation | None:
     # the tail leaves the end place a train length after the head, at the profile's speed
     # there (a train that stops there stands in the station, clear of the section)
     train_m = prep.traction.train_length_m
-    v_end = prep.day.speed_at(plan.km[ends] * 1000)
+    v_end = prep.typical_day.speed_at(plan.km[ends] * 1000)
     halt_points = set(plan.halt_point.tolist()) | {plan.n_points - 1}
     tail = np.where((v_end > 1.0) & ~np.isin(ends, list(halt_points)),
                     train_m / np.maximum(v_end, 1.0), 0.0)

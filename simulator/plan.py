@@ -191,6 +191,25 @@ class JourneyPlan:
     def n_points(self) -> int:
         return len(self.km)
 
+    def median_caps(self) -> np.ndarray:
+        """``(R,)`` the median of each cap column's draw, by cap rule: the calibration's
+        posterior median where it sets the cap, else the rule's own median (its ``kmh``)."""
+        from simulator.calibration.posterior import Mode
+        from simulator.parameters import ParameterKind
+
+        targets = ({c: (j, mode) for c, j, mode in self.calibration.targets(self.parameters)}
+                   if self.calibration is not None else {})
+        caps = sorted((s.index, c) for c, s in enumerate(self.parameters)
+                      if s.kind == ParameterKind.CAP)
+        out = np.empty(len(caps))
+        for r, (_, c) in enumerate(caps):
+            j, mode = targets.get(c, (-1, None))
+            if mode == Mode.VALUE:
+                out[r] = float(np.median(self.calibration.samples[:, j]))
+            else:
+                out[r] = float(self.parameters[c].default.ppf(np.array([0.5]))[0])
+        return out
+
     @cached_property
     def halts_at(self) -> dict[int, list[int]]:
         """The halts at each route point that has any, in the order they happen."""

@@ -276,7 +276,7 @@ def summary_markdown(result: ScenarioResult) -> str:
     for k, h in enumerate(prep.plan.halts):
         halts[h.kind] = halts.get(h.kind, 0.0) + float(np.median(
             result.mc.halt_end_s[:, k] - result.mc.halt_start_s[:, k])) / 3600
-    running = prep.day.running_time_s / 3600
+    running = prep.typical_day.running_time_s / 3600
     out = [f"# {sc.title}", "", sc.description.strip(), "",
            f"Scenario `{sc.path}`; {result.mc.n} replications, seed {result.mc.seed} "
            "(events.csv is replication 1).", "",

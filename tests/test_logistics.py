@@ -96,6 +96,31 @@ def test_traction_table_fuel_from_stated_efficiency(tmp_path: Path) -> None:
     assert row["double_heading"] == "yes" and row["over_range"] == "no"
 
 
+def test_energy_of_a_typical_calibrated_trip(vostochny, tmp_path: Path) -> None:
+    # the energy is the profile's at the median of each drawn cap: under the calibration the
+    # posterior's medians, not the hand-set rules' kmh (the nominal profile)
+    plan = vostochny.plan
+    cal = plan.calibration
+    caps = dict(zip(sorted((s.index, s.name) for s in plan.parameters if s.kind == "cap"),
+                    plan.median_caps(), strict=True))
+    assert caps[(0, "cap:KP")] == pytest.approx(float(np.median(cal["cap:KP"])))
+    assert {r.kmh for r in vostochny.profiles.cap_rules} == {45.0, 80.0}
+    typical = vostochny.typical_day
+    assert typical is not vostochny.day
+    # faster in North Korea (53 against 45 km/h), slower in Russia (71 against 80 km/h)
+    assert typical.v_ms.max() < vostochny.day.v_ms.max()
+    assert typical.v_ms[:1000].max() > vostochny.day.v_ms[:1000].max()
+    stretch = traction_plan(vostochny)[1]  # Tumangang → Ussuriysk, two TEP70
+    dyn = vostochny.traction.sections[1].dynamics
+    inside = (typical.x_m >= stretch.from_km * 1000 - 1e-6) & (
+        typical.x_m <= stretch.to_km * 1000 + 1e-6)
+    e = wheel_energy(typical.x_m[inside], typical.v_ms[inside], dyn)
+    assert stretch.wheel_kwh == pytest.approx(e.traction_j / 3.6e6)
+    # without a calibration the typical trip is the nominal one
+    hand = journey(tmp_path, km=100.0, cap=60.0, cap_range=(50.0, 70.0))
+    assert hand.typical_day is hand.day
+
+
 def test_diesel_beyond_its_range_is_flagged_and_electrics_give_mwh(tmp_path: Path) -> None:
     halts = [(1100.0, {"at": "M", "kind": "locomotive_change", "to": "ru-ep1"})]
     prep = journey(tmp_path, km=1300.0, cap=80.0, halts=halts)
