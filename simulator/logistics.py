@@ -281,7 +281,8 @@ def line_occupation(result: Any) -> Occupation | None:
 # ----------------------------------------------------------------------------------------------
 # the files
 # ----------------------------------------------------------------------------------------------
-def traction_markdown(stretches: list[Any], fuel: Any) -> list[str]:
+def traction_markdown(stretches: list[Any], fuel: Any, *, calibrated: bool = False
+                      ) -> list[str]:
     """The traction plan and its energy, for summary.md."""
     out = ["### Traction and energy", "",
            "| stretch | km | locomotives | running (h) | energy at the wheel | fuel or "
@@ -301,8 +302,11 @@ def traction_markdown(stretches: list[Any], fuel: Any) -> list[str]:
     effs = "; ".join(f"{s.locomotive} {s.efficiency:.2f}" for s in stretches
                      if s.efficiency is not None)
     d = fuel.diesel
-    out += ["", "Energy at the wheel: force × distance over the nominal speed profile (median "
-            "caps, no regenerative braking unless the locomotive has it; standing, idling, train "
+    caps = ("the calibration's posterior medians where it sets them"
+            if calibrated else "the rules' own medians")
+    out += ["", "Energy at the wheel: force × distance over a typical trip's speed profile "
+            f"(every cap at the median of its draw: {caps}; the trip pace not applied; no "
+            "regenerative braking unless the locomotive has it; standing, idling, train "
             "heating and restarts after unplanned stops not counted). Efficiencies (tank- or "
             f"pantograph-to-wheel, from the presets in data/rolling_stock): {effs}. Diesel "
             f"{d.density_kg_per_l.value:g} kg/L, {d.energy_mj_per_kg.value:g} MJ/kg "
@@ -335,5 +339,6 @@ def write_logistics(result: Any, out: Any) -> tuple[list[Any], list[str], Occupa
     stretches = traction_plan(result.prepared, fuel=fuel)
     write_csv(out / "traction.csv", [s.row() for s in stretches])
     written.append(out / "traction.csv")
-    lines += [*traction_markdown(stretches, fuel), ""]
+    lines += [*traction_markdown(stretches, fuel,
+                                 calibrated=result.prepared.plan.calibration is not None), ""]
     return written, lines, occupation

@@ -418,6 +418,8 @@ def _map_script(result: NowcastResult) -> str:
 # summary
 # ----------------------------------------------------------------------------------------------
 def summary_markdown(result: NowcastResult, eta: list[dict[str, Any]]) -> str:
+    from simulator.reports import _defaults_line
+
     plan = result.plan
     prep = result.prepared
     sc = prep.scenario
@@ -427,7 +429,7 @@ def summary_markdown(result: NowcastResult, eta: list[dict[str, Any]]) -> str:
     out = [f"# Nowcast: {sc.title}", "",
            f"Scenario `{sc.path}`; {result.particles:,} particles, seed {result.seed}; the "
            f"model's error on a leg {result.model_error:.0%} of the time run (see README, "
-           "Nowcast).", "", "## Sightings", "",
+           "Nowcast).", "", _defaults_line(prep), "", "## Sightings", "",
            "| sighting | placed at | model expected (5–95 %) | ESS | resampled |",
            "|---|---|---|---|---|"]
     for r in sighting_rows(result):
@@ -502,6 +504,8 @@ def replay_markdown(trips: Sequence[Any], *, particles: int, model_error: float,
            "sighting, i.e. the unconditioned forecast, with the band `trainsim run` gives "
            "(*run*) and with the model's own error added as the nowcast adds it after a "
            "sighting (*+model error*).", "",
+           *[f"{line}" for line in dict.fromkeys(t.defaults for t in trips if t.defaults)],
+           "",
            "| predictions | n | median abs. error before (h) | in band before: run | "
            "+model error | median abs. error after (h) | in band after |",
            "|---|---|---|---|---|---|---|",

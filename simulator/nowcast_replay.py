@@ -102,14 +102,19 @@ class TripReplay:
     skipped: str = ""  # why the trip was not replayed
     ess: list[float] = field(default_factory=list)
     widened: list[str] = field(default_factory=list)
+    #: which operating parameters the particles drew (the calibration's posterior, or the
+    #: hand-set rules), in words
+    defaults: str = ""
 
 
 def replay_trip(prep: Any, *, particles: int = DEFAULT_PARTICLES, seed: int | None = None,
                 uncertainty_min: float, model_error: float = MODEL_ERROR) -> TripReplay:
     """Replay the nowcast over a prepared scenario's reported times (see the module docstring)."""
+    from simulator.reports import _defaults_line
+
     sc = prep.scenario
     plan = prep.plan
-    out = TripReplay(sc.name, sc.title)
+    out = TripReplay(sc.name, sc.title, defaults=_defaults_line(prep))
     reported = [rt for rt in sc.reported.times if rt.id in prep.reported_point]
     reported.sort(key=lambda rt: (prep.reported_km[rt.id], rt.time[0]))
     if len(reported) < MIN_REPORTED:
