@@ -15,9 +15,12 @@ becomes fuel through the locomotive's tank-to-wheel efficiency and the fuel's de
 content (``data/energy.yaml``), or energy at the pantograph through its pantograph-to-wheel
 efficiency; every one of these numbers is stated with its source or assumption.
 
-The profile is the nominal one (every cap at its median), at the technical running speed (the
-running-time supplement slows the timetable, not the physics); the time spent standing (idling,
-train heating) and the restarts after unplanned stops are not counted.
+The profile is a typical trip's (:attr:`~simulator.planning.Prepared.typical_day`): every cap at
+the median of its draw, i.e. the calibration's posterior median where it sets the cap, else the
+rule's own median; at the technical running speed (the running-time supplement slows the
+timetable, not the physics). The trip pace factor, which stretches a trip's running times, is
+not applied: the energy is the profile's. The time spent standing (idling, train heating) and
+the restarts after unplanned stops are not counted.
 """
 
 from __future__ import annotations
@@ -196,7 +199,7 @@ def traction_plan(prep: Prepared, *, fuel: FuelData | None = None) -> list[Tract
     fuel = fuel or load_fuel()
     diesel = fuel.diesel
     sections = prep.traction.sections
-    profile: SpeedProfile = prep.day
+    profile: SpeedProfile = prep.typical_day
     length = prep.itinerary.length_km
     changes = {round(h.km, 6): h.place for h in prep.plan.halts
                if h.kind == "locomotive_change"}

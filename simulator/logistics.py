@@ -237,7 +237,7 @@ def line_occupation(result: Analysis) -> Occupation | None:
     # the tail leaves the end place a train length after the head, at the profile's speed
     # there (a train that stops there stands in the station, clear of the section)
     train_m = prep.traction.train_length_m
-    v_end = prep.day.speed_at(plan.km[ends] * 1000)
+    v_end = prep.typical_day.speed_at(plan.km[ends] * 1000)
     halt_points = set(plan.halt_point.tolist()) | {plan.n_points - 1}
     tail = np.where((v_end > 1.0) & ~np.isin(ends, list(halt_points)),
                     train_m / np.maximum(v_end, 1.0), 0.0)
@@ -287,7 +287,8 @@ def line_occupation(result: Analysis) -> Occupation | None:
 # ----------------------------------------------------------------------------------------------
 # the files
 # ----------------------------------------------------------------------------------------------
-def traction_markdown(stretches: list[TractionStretch], fuel: FuelData) -> list[str]:
+def traction_markdown(stretches: list[TractionStretch], fuel: FuelData, *,
+                      calibrated: bool = False) -> list[str]:
     """The traction plan and its energy, for summary.md."""
     out = ["### Traction and energy", "",
            "| stretch | km | locomotives | running (h) | energy at the wheel | fuel or "
@@ -307,8 +308,11 @@ def traction_markdown(stretches: list[TractionStretch], fuel: FuelData) -> list[
     effs = "; ".join(f"{s.locomotive} {s.efficiency:.2f}" for s in stretches
                      if s.efficiency is not None)
     d = fuel.diesel
-    out += ["", "Energy at the wheel: force × distance over the nominal speed profile (median "
-            "caps, no regenerative braking unless the locomotive has it; standing, idling, train "
+    caps = ("the calibration's posterior medians where it sets them"
+            if calibrated else "the rules' own medians")
+    out += ["", "Energy at the wheel: force × distance over a typical trip's speed profile "
+            f"(every cap at the median of its draw: {caps}; the trip pace not applied; no "
+            "regenerative braking unless the locomotive has it; standing, idling, train "
             "heating and restarts after unplanned stops not counted). Efficiencies (tank- or "
             f"pantograph-to-wheel, from the presets in data/rolling_stock): {effs}. Diesel "
             f"{d.density_kg_per_l.value:g} kg/L, {d.energy_mj_per_kg.value:g} MJ/kg "
@@ -326,6 +330,7 @@ class LogisticsReport:
     occupation: Occupation | None  # None: the run kept no pilot-train times
     stretches: list[TractionStretch]
     fuel: FuelData
+    calibrated: bool = False  # the caps' medians are the calibration's posterior medians
 
     def markdown(self) -> list[str]:
         """The section of summary.md."""
@@ -334,7 +339,8 @@ class LogisticsReport:
             lines += [*self.occupation.markdown(), ""]
         else:
             lines += ["Line occupation: not computed (the run kept no pilot-train times).", ""]
-        return [*lines, *traction_markdown(self.stretches, self.fuel), ""]
+        return [*lines, *traction_markdown(self.stretches, self.fuel,
+                                                   calibrated=self.calibrated), ""]
 
     def write(self, out: Path) -> list[Path]:
         """Write ``logistics.csv`` (with an occupation) and ``traction.csv`` into ``out``."""
@@ -350,4 +356,4 @@ def logistics_report(result: Analysis) -> LogisticsReport:
     """The line occupation and the traction plan of a simulated journey."""
     fuel = load_fuel()
     return LogisticsReport(line_occupation(result), traction_plan(result.prepared, fuel=fuel),
-                           fuel)
+                           fuel, calibrated=result.prepared.plan.calibration is not None)

@@ -38,6 +38,7 @@ from simulator.nowcast import NowcastResult
 from simulator.nowcast_replay import TripReplay, summary
 from simulator.planning import TimelineKind, TimelinePoint, Which
 from simulator.plots import literal_text
+from simulator.reports import defaults_line
 
 __all__ = ["NOWCAST_FILES", "REPLAY_FILES", "eta_rows", "position_now", "write_nowcast",
            "write_replay"]
@@ -409,7 +410,7 @@ def summary_markdown(result: NowcastResult, eta: list[dict[str, Any]]) -> str:
     out = [f"# Nowcast: {sc.title}", "",
            f"Scenario `{sc.path}`; {result.particles:,} particles, seed {result.seed}; the "
            f"model's error on a leg {result.model_error:.0%} of the time run (see README, "
-           "Nowcast).", "", "## Sightings", "",
+           "Nowcast).", "", defaults_line(prep), "", "## Sightings", "",
            "| sighting | placed at | model expected (5–95 %) | ESS | resampled |",
            "|---|---|---|---|---|"]
     for r in sighting_rows(result):
@@ -482,6 +483,8 @@ def replay_markdown(trips: Sequence[TripReplay], *, particles: int, model_error:
            "sighting, i.e. the unconditioned forecast, with the band `trainsim run` gives "
            "(*run*) and with the model's own error added as the nowcast adds it after a "
            "sighting (*+model error*).", "",
+           *[f"{line}" for line in dict.fromkeys(t.defaults for t in trips if t.defaults)],
+           "",
            "| predictions | n | median abs. error before (h) | in band before: run | "
            "+model error | median abs. error after (h) | in band after |",
            "|---|---|---|---|---|---|---|",

@@ -31,6 +31,7 @@ from simulator.nowcast import (
     weighted_quantile,
 )
 from simulator.planning import Prepared, prepare
+from simulator.reports import defaults_line
 from simulator.scenario import Scenario
 from simulator.sightings import PlacedSighting, Sighting, SightingKind
 
@@ -106,6 +107,9 @@ class TripReplay:
     skipped: str = ""  # why the trip was not replayed
     ess: list[float] = field(default_factory=list)
     widened: list[str] = field(default_factory=list)
+    #: which operating parameters the particles drew (the calibration's posterior, or the
+    #: hand-set rules), in words
+    defaults: str = ""
 
 
 def replay_trip(prep: Prepared, *, particles: int = DEFAULT_PARTICLES, seed: int | None = None,
@@ -113,7 +117,7 @@ def replay_trip(prep: Prepared, *, particles: int = DEFAULT_PARTICLES, seed: int
     """Replay the nowcast over a prepared scenario's reported times (see the module docstring)."""
     sc = prep.scenario
     plan = prep.plan
-    out = TripReplay(sc.name, sc.title)
+    out = TripReplay(sc.name, sc.title, defaults=defaults_line(prep))
     reported = [rt for rt in sc.reported.times if rt.id in prep.reported_point]
     reported.sort(key=lambda rt: (prep.reported_km[rt.id], rt.time[0]))
     if len(reported) < MIN_REPORTED:

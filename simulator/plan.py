@@ -14,8 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from simulator.calibration.posterior import Calibration
-from simulator.parameters import Distribution, ParameterSpec
+from simulator.calibration.posterior import Calibration, Mode
+from simulator.parameters import Distribution, ParameterKind, ParameterSpec
 from simulator.scenario import Duration
 
 __all__ = ["DelayRule", "HaltKind", "JourneyPlan", "NightSpec", "PlannedHalt"]
@@ -190,6 +190,23 @@ class JourneyPlan:
     @property
     def n_points(self) -> int:
         return len(self.km)
+
+    def median_caps(self) -> np.ndarray:
+        """``(R,)`` the median of each cap column's draw, by cap rule: the calibration's
+        posterior median where it sets the cap, else the rule's own median (its ``kmh``)."""
+        cal = self.calibration
+        targets = ({c: (j, mode) for c, j, mode in cal.targets(self.parameters)}
+                   if cal is not None else {})
+        caps = sorted((s.index, c) for c, s in enumerate(self.parameters)
+                      if s.kind == ParameterKind.CAP)
+        out = np.empty(len(caps))
+        for r, (_, c) in enumerate(caps):
+            j, mode = targets.get(c, (-1, None))
+            if mode == Mode.VALUE and cal is not None:
+                out[r] = float(np.median(cal.samples[:, j]))
+            else:
+                out[r] = float(self.parameters[c].default.ppf(np.array([0.5]))[0])
+        return out
 
     @cached_property
     def halts_at(self) -> dict[int, list[int]]:

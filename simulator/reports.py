@@ -311,7 +311,7 @@ def time_breakdown(result: Analysis) -> dict[str, float]:
     (median caps, with the supplement), each kind of halt (median durations), and the rest
     (unplanned stops, waits for the pilot train, night rules)."""
     prep = result.prepared
-    out = {"running": prep.day.running_time_s / 3600}
+    out = {"running": prep.typical_day.running_time_s / 3600}
     for k, h in enumerate(prep.plan.halts):
         out[str(h.kind)] = out.get(str(h.kind), 0.0) + float(np.median(
             result.mc.halt_end_s[:, k] - result.mc.halt_start_s[:, k])) / 3600
@@ -357,7 +357,7 @@ def summary_markdown(result: Analysis) -> str:
     out = [f"# {sc.title}", "", sc.description.strip(), "",
            f"Scenario `{sc.path}`; {result.mc.n} replications, seed {result.mc.seed} "
            "(events.csv is replication 1).", "",
-           _defaults_line(prep), "",
+           defaults_line(prep), "",
            "## Route", "",
            f"{' → '.join(route.stops)}: **{route.length_km:,.1f} km** "
            f"({', '.join(f'{k} {v:,.0f} km' for k, v in route.km_by('country').items())}).",
@@ -394,7 +394,8 @@ def summary_markdown(result: Analysis) -> str:
     return "\n".join(out)
 
 
-def _defaults_line(prep: Prepared) -> str:
+def defaults_line(prep: Prepared) -> str:
+    """Which operating parameters the runs of a prepared scenario draw, in a sentence."""
     cal = prep.plan.calibration
     if cal is None:
         return ("Operating parameters: the hand-set rules of scenarios/defaults/operating.yaml "

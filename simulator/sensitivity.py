@@ -12,10 +12,23 @@ one factor:
   of its own per row: the noise key of the rule, :class:`~simulator.parameters.ParameterTable`)
   together with its rate and duration factors where those are drawn.
 
-Each input is drawn through the quantiles of :func:`~simulator.journey.draw_parameters`' own
-draws (whatever distribution it uses: the scenario's rules, or a calibration's), one input
-independent of the others: the indices describe the marginal distributions, not any
-correlation between them. A factor whose draws do not vary is left out.
+The Sobol sample follows the draw of a run (:func:`~simulator.journey.draw_parameters`) step
+by step, with each random number it uses replaced by an input of the design:
+
+1. every column is drawn from the scenario's rules through its quantile function (the rule's
+   own spread: a halt's range, a hand-set cap's range, the departure window);
+2. with a calibration (:attr:`~simulator.plan.JourneyPlan.calibration`), each calibrated
+   parameter is drawn through the quantiles of its posterior samples (where a run picks one
+   posterior sample per row, the design draws each parameter's marginal on its own) and set
+   onto the columns as a run sets it (a cap or a delay-rate factor replaces the column, a halt's
+   factor multiplies the rule's draw, the pace is ``exp(σ z)`` with σ from the posterior and
+   ``z`` a standard normal of its own).
+
+So every input's marginal distribution is the run's, and a calibrated parameter that sets
+several columns (one delay-rate factor for two lines) sets them together, as in the run: the
+factors it touches are merged into one. Sobol's method needs independent inputs: the
+correlations between the posterior's parameters are ignored (the result reports the largest).
+A factor whose draws do not vary is left out.
 
 S1 (first order) is the share of an output's variance the factor explains alone; ST (total) adds
 its interactions with the others. The cost is ``N × (F + 2)`` replications for N base samples and
@@ -25,26 +38,29 @@ F factors (``calc_second_order=False``).
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
 
 from simulator import plots
 from simulator._io import write_csv
+from simulator.calibration.posterior import Mode
 from simulator.errors import ScenarioError
-from simulator.journey import draw_parameters
 from simulator.montecarlo import run_monte_carlo
 from simulator.parameters import ParameterKind, ParameterTable
 from simulator.plan import JourneyPlan
 from simulator.planning import Prepared
 from simulator.plots import literal_text
 
-__all__ = ["Factor", "Output", "SensitivityResult", "sobol_sensitivity"]
+__all__ = ["DesignInput", "Factor", "Output", "SensitivityResult", "design_inputs", "design_table",
+           "factors", "ignored_correlation", "sobol_sensitivity"]
 
-#: draws from which each input's quantile function is read
+#: draws a caller may give :func:`factors` (a column still in them is left out)
 QUANTILE_DRAWS = 8192
 #: noise keys of the delay rules' streams are drawn in [0, 2**KEY_BITS)
 KEY_BITS = 40
@@ -55,12 +71,42 @@ MIN_STD_H = 0.05
 
 @dataclass(frozen=True)
 class Factor:
-    """One input of the analysis: parameter columns and delay rules varied together."""
+    """One input of the analysis: parameter columns, calibrated parameters and delay rules
+    varied together.
+
+    Attributes
+    ----------
+    name, label
+        Its key (``cap:KP``, ``stops:KP:P'yŏngra``, keys joined by ``+`` when a calibrated
+        parameter merged factors) and its words ("speed cap in KP").
+    columns
+        The plan columns it sets.
+    delay_rules
+        The delay rules whose streams of stops it varies.
+    calibrated
+        The calibrated parameters (:class:`~simulator.calibration.Calibration`) it draws.
+    """
 
     name: str
     label: str
     columns: tuple[str, ...]
-    delay_rule: int = -1  # the delay rule whose stream of stops it varies (-1: none)
+    delay_rules: tuple[int, ...] = ()
+    calibrated: tuple[str, ...] = ()
+
+    @property
+    def delay_rule(self) -> int:
+        """The (first) delay rule whose stops it varies; -1 if none."""
+        return self.delay_rules[0] if self.delay_rules else -1
+
+
+@dataclass(frozen=True)
+class DesignInput:
+    """One variable of the Sobol design: what it draws and the factor it belongs to."""
+
+    name: str
+    factor: str
+    kind: str  # "column" (a rule's draw) | "posterior" | "pace_z" | "noise"
+    index: int  # the column, the calibrated parameter or the delay rule
 
 
 @dataclass(frozen=True)
@@ -88,48 +134,219 @@ def _where(key: str, keys: list[str]) -> str:
     return f"in {country}" + (" (other lines)" if others else "")
 
 
-def factors(plan: JourneyPlan, draws: ParameterTable) -> list[Factor]:
-    """The factors of a plan whose draws vary (in the order of the plan's columns)."""
-    groups: dict[str, list[str]] = {}
-    labels: dict[str, str] = {}
-    rules: dict[str, int] = {}
+def _key_label(plan: JourneyPlan, spec: Any) -> tuple[str, str]:
+    """The factor a column belongs to, and its words."""
     delay_keys = [r.name for r in plan.delay_rules]
     cap_keys = [s.name.split(":", 1)[1] for s in plan.parameters if s.kind == ParameterKind.CAP]
-    for j, spec in enumerate(plan.parameters):
-        col = draws.values[:, j]
-        if spec.kind in (ParameterKind.HALT, ParameterKind.PILOT_HALT):
-            h = plan.halts[spec.index]
-            key = f"halt:{h.kind}:{h.place}"
-            label = f"{_label(h.kind)} at {h.place}"
-        elif spec.kind in (ParameterKind.DELAY_RATE, ParameterKind.DELAY_SCALE):
-            key = f"stops:{plan.delay_rules[spec.index].name}"
-            label = f"unplanned stops {_where(plan.delay_rules[spec.index].name, delay_keys)}"
-            rules[key] = spec.index
-        elif spec.kind == ParameterKind.DEPART:
-            key, label = spec.name, "departure time"
-        elif spec.kind == ParameterKind.HEADWAY:
-            key, label = spec.name, "pilot train's headway"
-        elif spec.kind == ParameterKind.PACE:
-            key, label = spec.name, "trip pace factor"
-        elif spec.kind == ParameterKind.CAP:
-            key, label = spec.name, f"speed cap {_where(spec.name.split(':', 1)[1], cap_keys)}"
-        else:  # a kind added later: its own factor
-            key, label = spec.name, spec.name
-        labels.setdefault(key, label)
-        groups.setdefault(key, [])
-        if np.ptp(col) > 0:
-            groups[key].append(spec.name)
+    if spec.kind in (ParameterKind.HALT, ParameterKind.PILOT_HALT):
+        h = plan.halts[spec.index]
+        return f"halt:{h.kind}:{h.place}", f"{_label(h.kind)} at {h.place}"
+    if spec.kind in (ParameterKind.DELAY_RATE, ParameterKind.DELAY_SCALE):
+        name = plan.delay_rules[spec.index].name
+        return f"stops:{name}", f"unplanned stops {_where(name, delay_keys)}"
+    if spec.kind == ParameterKind.DEPART:
+        return spec.name, "departure time"
+    if spec.kind == ParameterKind.HEADWAY:
+        return spec.name, "pilot train's headway"
+    if spec.kind == ParameterKind.PACE:
+        return spec.name, "trip pace factor"
+    if spec.kind == ParameterKind.CAP:
+        return spec.name, f"speed cap {_where(spec.name.split(':', 1)[1], cap_keys)}"
+    return spec.name, spec.name  # a kind added later: its own factor
+
+
+def _varies(dist: Any) -> bool:
+    return bool(dist.form != "fixed" and dist.b != dist.a)
+
+
+def _targets(plan: JourneyPlan) -> dict[int, tuple[int, Any]]:
+    """Column → (calibrated parameter, mode) for every column the plan's calibration sets."""
+    cal = plan.calibration
+    if cal is None:
+        return {}
+    return {c: (j, mode) for c, j, mode in cal.targets(plan.parameters)}
+
+
+def _own_draw(plan: JourneyPlan, c: int, targets: dict[int, tuple[int, Any]]) -> bool:
+    """Whether column ``c``'s own draw from the scenario's rules reaches the run: it varies,
+    and no calibrated parameter replaces it (a calibrated ``scale`` multiplies it)."""
+    spec = plan.parameters[c]
+    if not _varies(spec.default):
+        return False
+    return c not in targets or targets[c][1] == Mode.SCALE
+
+
+def factors(plan: JourneyPlan, draws: ParameterTable | None = None) -> list[Factor]:
+    """The factors of a plan whose draws vary (in the order of the plan's columns, then the
+    delay rules).
+
+    They follow from the plan's distributions and its calibration (see the module docstring):
+    ``draws`` (a run's :func:`~simulator.journey.draw_parameters`) is not needed; when given,
+    a column that does not vary in it is left out too.
+    """
+    specs = plan.parameters
+    cal = plan.calibration
+    targets = _targets(plan)
+    keys = [_key_label(plan, spec) for spec in specs]
+    labels: dict[str, str] = {}
+    columns: dict[str, list[str]] = {}
+    rules: dict[str, list[int]] = {}
+    params: dict[str, list[str]] = {}
+    order: list[str] = []
+
+    def add(key: str, label: str) -> None:
+        if key not in labels:
+            labels[key] = label
+            columns[key], rules[key], params[key] = [], [], []
+            order.append(key)
+
+    still = (np.ptp(draws.values, axis=0) == 0 if draws is not None and len(draws)
+             else np.zeros(len(specs), dtype=bool))
+    for c, spec in enumerate(specs):
+        key, label = keys[c]
+        add(key, label)
+        if still[c]:
+            continue
+        if _own_draw(plan, c, targets):
+            columns[key].append(spec.name)
+    delay_keys = [r.name for r in plan.delay_rules]
     for d, rule in enumerate(plan.delay_rules):
+        add(f"stops:{rule.name}", f"unplanned stops {_where(rule.name, delay_keys)}")
         key = f"stops:{rule.name}"
-        labels.setdefault(key, f"unplanned stops {_where(rule.name, delay_keys)}")
-        groups.setdefault(key, [])
-        rules[key] = d
+        rules[key].append(d)
+    # calibrated parameters: each joins the factor of the columns it sets; one that sets
+    # columns of several factors merges them (the run gives them one value)
+    parent = {k: k for k in order}
+
+    def root(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    if cal is not None:
+        by_param: dict[int, list[int]] = {}
+        for c, (j, _) in targets.items():
+            if not still[c]:
+                by_param.setdefault(j, []).append(c)
+        for j, set_by_j in sorted(by_param.items()):
+            p = cal.parameters[j]
+            drawn = np.ptp(cal.samples[:, j]) > 0
+            pace_z = p.mode == Mode.PACE_SPREAD and np.any(cal.samples[:, j] != 0)
+            if not (drawn or pace_z):
+                continue
+            first = root(keys[set_by_j[0]][0])
+            for c in set_by_j:
+                k = keys[c][0]
+                parent[root(k)] = first
+                columns[k].append(specs[c].name)  # kept once (below)
+            params[first].append(p.name)
+    merged: dict[str, list[str]] = {}
+    for k in order:
+        merged.setdefault(root(k), []).append(k)
     out = []
-    for key, cols in groups.items():
-        d = rules.get(key, -1)
-        if cols or d >= 0:
-            out.append(Factor(key, labels[key], tuple(cols), d))
+    for group in merged.values():
+        cols = [col for k in group for col in columns[k]]
+        ds = [d for k in group for d in rules[k]]
+        names = [name for k in group for name in params[k]]
+        if not (cols or ds or names):
+            continue
+        out.append(Factor("+".join(group), _merged_label([labels[k] for k in group]),
+                          tuple(dict.fromkeys(cols)), tuple(ds), tuple(dict.fromkeys(names))))
     return out
+
+
+def _merged_label(labels: list[str]) -> str:
+    """One label for factors a calibrated parameter merged: "unplanned stops on the P'yŏngra
+    line (KP) and on the Hambuk line (KP)"."""
+    if len(labels) == 1:
+        return labels[0]
+    stops = "unplanned stops "
+    if all(label.startswith(stops) for label in labels):
+        where = [label[len(stops):] for label in labels]
+        lines = [re.fullmatch(r"on the (.+) line \((\w+)\)", w) for w in where]
+        if all(lines) and len({m.group(2) for m in lines if m}) == 1:
+            names = [m.group(1) for m in lines if m]
+            country = lines[0].group(2) if lines[0] else ""
+            return (f"{stops}on the {', '.join(names[:-1])} and {names[-1]} lines "
+                    f"({country})")
+        return stops + " and ".join(where)
+    return " and ".join(labels)
+
+
+def design_inputs(plan: JourneyPlan, facs: list[Factor]) -> list[DesignInput]:
+    """The variables of the Sobol design, factor by factor."""
+    cal = plan.calibration
+    targets = _targets(plan)
+    index = {s.name: c for c, s in enumerate(plan.parameters)}
+    out = []
+    for f in facs:
+        for name in f.columns:
+            c = index[name]
+            if _own_draw(plan, c, targets):
+                out.append(DesignInput(name, f.name, "column", c))
+        for pname in f.calibrated:
+            assert cal is not None  # a factor names calibrated parameters only under one
+            j = cal.names.index(pname)
+            p = cal.parameters[j]
+            if np.ptp(cal.samples[:, j]) > 0:
+                out.append(DesignInput(f"posterior:{pname}", f.name, "posterior", j))
+            if p.mode == Mode.PACE_SPREAD:
+                out.append(DesignInput(f"z:{pname}", f.name, "pace_z", j))
+        for d in f.delay_rules:
+            out.append(DesignInput(f"noise:{d}", f.name, "noise", d))
+    return out
+
+
+def design_table(plan: JourneyPlan, inputs: list[DesignInput], u: np.ndarray,
+                 seed: int) -> ParameterTable:
+    """The parameter table of a Sobol design: row ``i`` is what
+    :func:`~simulator.journey.draw_parameters` draws with its random numbers replaced by the
+    design's uniforms ``u[i]`` (one column per input, in [0, 1))."""
+    specs = plan.parameters
+    n = len(u)
+    grid = np.full((n, len(specs)), 0.5)  # an input-less column is fixed: any quantile does
+    noise = np.zeros((n, len(plan.delay_rules)), dtype=np.int64)
+    cal = plan.calibration
+    theta = z = None
+    if cal is not None:
+        theta = np.repeat(np.median(cal.samples, axis=0)[None, :], n, axis=0)
+        z = np.zeros(n)
+    for k, inp in enumerate(inputs):
+        if inp.kind == "column":
+            grid[:, inp.index] = u[:, k]
+        elif inp.kind == "noise":
+            noise[:, inp.index] = (u[:, k] * 2**KEY_BITS).astype(np.int64)
+        elif inp.kind == "posterior":
+            assert theta is not None and cal is not None
+            theta[:, inp.index] = cal.marginal_ppf(inp.index, u[:, k])
+        else:  # the pace's standard normal, as draw_parameters makes it from its uniform
+            z = ndtri(np.clip(u[:, k], 1e-12, 1 - 1e-12))
+    values = np.empty((n, len(specs)))
+    for c, spec in enumerate(specs):
+        values[:, c] = spec.default.ppf(grid[:, c])
+    if cal is not None:
+        assert theta is not None and z is not None
+        cal.apply(specs, values, theta, z)
+    return ParameterTable(specs, values, noise if noise.shape[1] else np.zeros(
+        n, dtype=np.int64), seed)
+
+
+def ignored_correlation(plan: JourneyPlan, facs: list[Factor]) -> tuple[float, str, str] | None:
+    """The largest correlation (Pearson, by absolute value) between two calibrated parameters
+    the analysis draws independently: what the design ignores; None without two."""
+    cal = plan.calibration
+    if cal is None:
+        return None
+    names = [p for f in facs for p in f.calibrated
+             if np.ptp(cal.samples[:, cal.names.index(p)]) > 0]
+    if len(names) < 2:
+        return None
+    cols = cal.samples[:, [cal.names.index(p) for p in names]]
+    r = np.corrcoef(cols, rowvar=False)
+    np.fill_diagonal(r, 0.0)
+    a, b = np.unravel_index(int(np.argmax(np.abs(r))), r.shape)
+    return float(r[a, b]), names[min(a, b)], names[max(a, b)]
 
 
 def outputs(prep: Prepared) -> list[Output]:
@@ -162,6 +379,9 @@ class SensitivityResult:
         (arrivals: hours after the plan's epoch).
     base_n, runs, seed
         Base samples N, replications run, and the seed of the sample and the bootstrap.
+    correlation
+        What the independent inputs ignore: the largest correlation between two calibrated
+        parameters in the posterior samples.
     """
 
     scenario: str
@@ -175,6 +395,9 @@ class SensitivityResult:
     base_n: int
     runs: int
     seed: int
+    #: the largest correlation between two calibrated parameters the design draws
+    #: independently (r, a, b); None without a calibration or with fewer than two
+    correlation: tuple[float, str, str] | None = None
 
     def index(self, name: str) -> int:
         return next(i for i, o in enumerate(self.outputs) if o.name == name)
@@ -216,8 +439,7 @@ class SensitivityResult:
             for f, fac in enumerate(self.factors):
                 out.append({
                     "output": op.name, "kind": op.kind, "factor": fac.label,
-                    "columns": " ".join(fac.columns) + (
-                        f" (stops of delay rule {fac.name[6:]})" if fac.delay_rule >= 0 else ""),
+                    "columns": _inputs_text(fac),
                     "S1": round(float(self.s1[o, f]), 4),
                     "S1_conf95": round(float(self.s1_conf[o, f]), 4),
                     "ST": round(float(self.st[o, f]), 4),
@@ -233,7 +455,8 @@ class SensitivityResult:
                  f"{self.runs:,} replications, seed {self.seed}) of each arrival and leg time "
                  "with respect to every drawn quantity; S1 is the share of the variance a "
                  "factor explains alone. Largest first (S1 ± the half-width of its 95 % bootstrap "
-                 "interval; ST in sensitivity.csv):", "",
+                 "interval; ST in sensitivity.csv).", "",
+                 self.independence(), "",
                  "| output | σ (h) | first | second | third |", "|---|---|---|---|---|"]
         for o in range(len(self.outputs)):
             top = self.ranked(o)[:3]
@@ -246,11 +469,37 @@ class SensitivityResult:
                          " | ".join(cells) + " |")
         return lines
 
+    def independence(self) -> str:
+        """What the independent inputs of the design assume, in words."""
+        text = ("Sobol's method takes its inputs as independent: each factor is drawn from its "
+                "own marginal distribution, as the run draws it")
+        if not any(f.calibrated for f in self.factors):
+            return text + " (the scenario's rules draw every quantity on its own)."
+        text += (" (a calibrated parameter through the quantiles of its posterior samples, "
+                 "the pace as exp(σ z) with σ from the posterior), so the correlations between "
+                 "the posterior's parameters are ignored")
+        if self.correlation is None:
+            return text + "."
+        r, a, b = self.correlation
+        return text + f" (the largest here: r = {r:+.2f} between {a} and {b})."
+
     def write(self, out: Path) -> list[Path]:
         """Write ``sensitivity.csv`` and ``sensitivity.png`` into ``out``."""
         write_csv(out / "sensitivity.csv", self.rows())
         plot(self, out / "sensitivity.png")
         return [out / "sensitivity.csv", out / "sensitivity.png"]
+
+
+def _inputs_text(fac: Factor) -> str:
+    """The inputs of a factor, for sensitivity.csv: plan columns, calibrated parameters (their
+    posterior) and the streams of stops of delay rules."""
+    parts = list(fac.columns)
+    parts += [f"posterior:{p}" for p in fac.calibrated]
+    rules = [k[len("stops:"):] for k in fac.name.split("+") if k.startswith("stops:")]
+    if rules:
+        parts.append(f"(stops of delay rule{'s' if len(rules) > 1 else ''} "
+                     f"{', '.join(rules)})")
+    return " ".join(parts)
 
 
 def _pct(x: float) -> str:
@@ -279,8 +528,6 @@ def sobol_sensitivity(prep: Prepared, *, base_n: int = 512, seed: int | None = N
     resamples
         Bootstrap resamples for the confidence intervals.
     """
-
-
     # only here: SALib's import alone takes most of a second
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
@@ -290,38 +537,19 @@ def sobol_sensitivity(prep: Prepared, *, base_n: int = 512, seed: int | None = N
         raise ValueError(msg)
     plan = prep.plan
     seed = prep.scenario.seed if seed is None else seed
-    draws = draw_parameters(plan, seed, QUANTILE_DRAWS)
-    facs = factors(plan, draws)
-    names: list[str] = []
-    groups: list[str] = []
-    for f in facs:
-        for c in f.columns:
-            names.append(c)
-            groups.append(f.name)
-        if f.delay_rule >= 0:
-            names.append(f"noise:{f.delay_rule}")
-            groups.append(f.name)
-    if not names:
+    facs = factors(plan)
+    inputs = design_inputs(plan, facs)
+    if not inputs:
         msg = (f"{prep.scenario.path or prep.scenario.name}: nothing in this scenario is drawn "
                "(every duration, cap and time is fixed, no unplanned stops), so there is no "
                "spread to attribute")
         raise ScenarioError(msg)
+    names = [i.name for i in inputs]
     problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names),
-               "groups": groups}
+               "groups": [i.factor for i in inputs]}
     u = np.asarray(sobol_sample.sample(problem, base_n, calc_second_order=False, seed=seed))
     n = len(u)
-    values = np.repeat(draws.values[:1], n, axis=0)
-    noise = np.zeros((n, len(plan.delay_rules)), dtype=np.int64)
-    for k, name in enumerate(names):
-        if name.startswith("noise:"):
-            noise[:, int(name[6:])] = (u[:, k] * 2**KEY_BITS).astype(np.int64)
-        else:
-            col = draws[name]
-            sorted_col = np.sort(col)
-            probs = (np.arange(len(col)) + 0.5) / len(col)
-            values[:, draws.names.index(name)] = np.interp(u[:, k], probs, sorted_col)
-    table = ParameterTable(plan.parameters, values, noise if noise.shape[1] else np.zeros(
-        n, dtype=np.int64), seed)
+    table = design_table(plan, inputs, u, seed)
     mc = run_monte_carlo(plan, params=table, workers=workers, scheduler=scheduler,
                          progress=None if progress is None else lambda done: progress(done, n))
     outs = outputs(prep)
@@ -340,7 +568,7 @@ def sobol_sensitivity(prep: Prepared, *, base_n: int = 512, seed: int | None = N
                                    num_resamples=resamples, seed=seed)
         s1[o], s1c[o], st[o], stc[o] = si["S1"], si["S1_conf"], si["ST"], si["ST_conf"]
     return SensitivityResult(prep.scenario.name, facs, outs, s1, s1c, st, stc, std, base_n, n,
-                             seed)
+                             seed, ignored_correlation(plan, facs))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
+from scipy.special import ndtr
 
 from simulator._io import read_csv_rows
 from simulator.errors import DataFileError, SightingError, StationNotFoundError
@@ -46,7 +47,7 @@ from simulator.scenario import parse_clock_time
 
 __all__ = [
     "DEFAULT_UNCERTAINTY_MIN", "SNAP_MAX_KM", "PlacedSighting", "Sighting", "SightingKind",
-    "check_sightings", "fastest_running_s", "parse_sighting", "parse_uncertainty",
+    "check_sightings", "fastest_pace", "fastest_running_s", "parse_sighting", "parse_uncertainty",
     "place_sightings", "read_sightings",
 ]
 
@@ -403,6 +404,28 @@ def fastest_running_s(plan: JourneyPlan, km_a: float, km_b: float, *, pace: floa
     return max(float(c[1] - c[0]), 0.0) * pace
 
 
+def fastest_pace(plan: JourneyPlan) -> float:
+    """The fastest trip pace a sighting may imply before it is impossible (at most 1).
+
+    The pace factor multiplies every running time of a trip (:mod:`simulator.parameters`).
+    Without a calibration its column is drawn from the scenario's rules: their lowest value
+    (1: the speed profile). With one (:attr:`JourneyPlan.calibration`), a new trip runs
+    ``exp(σ z)`` times the profile: the pace beaten by the same share of trips as a time moved
+    by :data:`IMPOSSIBLE_SIGMAS` uncertainties, Φ(−3) ≈ 0.13 %, over the posterior's σ.
+    """
+    specs = [(c, s) for c, s in enumerate(plan.parameters) if s.kind == ParameterKind.PACE]
+    if not specs:
+        return 1.0
+    c, spec = specs[0]
+    low = spec.default.support[0]
+    cal = plan.calibration
+    if cal is not None and any(col == c for col, _, _ in cal.targets(plan.parameters)):
+        floor = cal.pace_floor(float(ndtr(-IMPOSSIBLE_SIGMAS)))
+        if floor is not None:
+            low = floor
+    return min(float(low), 1.0)
+
+
 def check_sightings(placed: Sequence[PlacedSighting], plan: JourneyPlan, *,
                     origin: str, destination: str, min_pace: float = 1.0,
                     depart_s: tuple[float, float] | None = None) -> list[PlacedSighting]:
@@ -410,9 +433,9 @@ def check_sightings(placed: Sequence[PlacedSighting], plan: JourneyPlan, *,
 
     Two sightings are impossible together when the later place along the route is seen before
     the earlier one, or when the time between them is shorter than the train's fastest run
-    (:func:`fastest_running_s` × ``min_pace``), each even with its time moved by
-    :data:`IMPOSSIBLE_SIGMAS` uncertainties. ``depart_s`` (the departure window, seconds after the
-    plan's epoch) acts as a first sighting at the origin.
+    (:func:`fastest_running_s` × ``min_pace``, :func:`fastest_pace`), each even with its time
+    moved by :data:`IMPOSSIBLE_SIGMAS` uncertainties. ``depart_s`` (the departure window,
+    seconds after the plan's epoch) acts as a first sighting at the origin.
     """
     order = sorted(placed, key=lambda p: (p.km, _KIND_RANK[p.kind], p.sighting.earliest))
     epoch = plan.epoch
@@ -434,6 +457,9 @@ def check_sightings(placed: Sequence[PlacedSighting], plan: JourneyPlan, *,
                        f"at {_clock(earliest.astimezone(p.sighting.latest.tzinfo))} at the "
                        f"earliest and needs at least {_duration(need)} to get there")
                 raise SightingError(msg)
+    fastest = "its top speed" + (
+        f" and the fastest trip pace allowed (×{min_pace:.2f} the running times)"
+        if min_pace < 1 else "")
     for a, b in itertools.pairwise(order):
         a_lo, _ = bounds(a)
         _, b_hi = bounds(b)
@@ -456,7 +482,7 @@ def check_sightings(placed: Sequence[PlacedSighting], plan: JourneyPlan, *,
                    f"and {b.name} (km {b.km:,.0f}) at {_clock(tb)} are "
                    f"{b.km - a.km:,.0f} km apart in {_duration(gap)} "
                    f"({(b.km - a.km) / max(gap, 1) * 3600:,.0f} km/h); the train needs at least "
-                   f"{_duration(need)} even at its top speed{slack}")
+                   f"{_duration(need)} even at {fastest}{slack}")
         raise SightingError(msg)
     return order
 

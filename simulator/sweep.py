@@ -26,6 +26,7 @@ differences between points are the what-if's, not noise.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import re
@@ -313,16 +314,19 @@ def apply_edits(scenario: Scenario, edits: dict[str, Any], *,
                 columns: Sequence[str] = ()) -> tuple[Scenario, dict[str, float], list[str]]:
     """A copy of ``scenario`` with ``edits`` (path → value) made.
 
-    Returns the scenario (its rules folded into its defaults, so no override needs a reason),
-    the parameter columns to set (paths that are a name in ``columns``), and notes on rules
-    created.
+    Returns the scenario, the parameter columns to set (paths that are a name in ``columns``),
+    and notes on rules created. An operating rule the sweep changes or creates becomes one of
+    the scenario's overrides (its reason: the what-if); the shared defaults stay as they are,
+    so a calibration still applies to every rule the sweep leaves alone (an override is never
+    calibrated: the swept value holds), as in the baseline run.
 
     Raises
     ------
     VariationError
         A path that names nothing, or a value its field refuses (one line).
     """
-    rules = scenario.rules().model_dump(mode="python", by_alias=True, exclude_none=True)
+    before = scenario.rules().model_dump(mode="python", by_alias=True, exclude_none=True)
+    rules = copy.deepcopy(before)
     data = scenario.model_dump(mode="python", by_alias=True, exclude_none=True,
                                exclude={"path", "defaults", "operating"})
     params: dict[str, float] = {}
@@ -355,17 +359,44 @@ def apply_edits(scenario: Scenario, edits: dict[str, Any], *,
             item["speed_factor"] = 0.5
     desc = ", ".join(f"{k}={v}" for k, v in edits.items())
     try:
-        new_rules = OperatingDefaults.model_validate(rules)
+        OperatingDefaults.model_validate(rules)  # every rule as the scenario will apply it
         new = Scenario.model_validate(data)
+        overrides = Overrides.model_validate(
+            _overrides(scenario, before, rules, f"what-if of trainsim sweep: {desc}"))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("tagged"))
         msg = f"--vary {desc}: field '{loc}': {err['msg']}"
         raise VariationError(msg) from None
-    out = new.model_copy(update={"path": scenario.path, "defaults": new_rules,
-                                 "operating": Overrides()})
+    out = new.model_copy(update={"path": scenario.path, "defaults": scenario.defaults,
+                                 "operating": overrides})
     out._lines = scenario._lines
     return out, params, [_created(name, item) for name, item in created]
+
+
+def _overrides(scenario: Scenario, before: dict[str, Any], after: dict[str, Any],
+               reason: str) -> dict[str, Any]:
+    """The scenario's overrides after a sweep's edits: its own (as edited), then every default
+    rule the sweep changed or created (ahead of the defaults, so it matches first)."""
+    own = scenario.operating.model_dump(mode="python", by_alias=True, exclude_none=True)
+    out: dict[str, Any] = {}
+    for name in OperatingDefaults.model_fields:
+        new, old = after.get(name), before.get(name)
+        if isinstance(new, list):
+            n_own = len(getattr(scenario.operating, name))
+            old = old or []
+            items = list(new[:n_own])
+            items += [dict(item, reason=reason) for i, item in enumerate(new)
+                      if i >= n_own and (i >= len(old) or item != old[i])]
+            if items:
+                out[name] = items
+        elif new != old:
+            # a supplement is a plain sourced number: it has no reason to give
+            out[name] = new if name == "supplement" or not isinstance(new, dict) else {
+                **new, "reason": new.get("reason") or reason}
+        elif own.get(name) is not None:
+            out[name] = own[name]
+    return out
 
 
 def _created(list_name: str, item: dict[str, Any]) -> str:

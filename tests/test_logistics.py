@@ -20,10 +20,18 @@ from simulator.montecarlo import run_monte_carlo
 from simulator.physics import TrainDynamics, speed_profile
 from simulator.reports import analyse
 from simulator.rolling_stock import load_consist, load_locomotive
-from simulator.sensitivity import factors, sobol_sensitivity
+from simulator.sensitivity import design_inputs, design_table, factors, sobol_sensitivity
 from simulator.sweep import apply_edits, design_points, parse_variation, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def vostochny(network):
+    from simulator.planning import prepare
+    from simulator.scenario import load_scenario
+
+    return prepare(load_scenario(ROOT / "scenarios" / "vostochny-2023.yaml"), network=network)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -86,6 +94,31 @@ def test_traction_table_fuel_from_stated_efficiency(tmp_path: Path) -> None:
     assert stretch.pantograph_mwh is None and not stretch.over_range  # 200 km < 1,000 km
     row = stretch.row()
     assert row["double_heading"] == "yes" and row["over_range"] == "no"
+
+
+def test_energy_of_a_typical_calibrated_trip(vostochny, tmp_path: Path) -> None:
+    # the energy is the profile's at the median of each drawn cap: under the calibration the
+    # posterior's medians, not the hand-set rules' kmh (the nominal profile)
+    plan = vostochny.plan
+    cal = plan.calibration
+    caps = dict(zip(sorted((s.index, s.name) for s in plan.parameters if s.kind == "cap"),
+                    plan.median_caps(), strict=True))
+    assert caps[(0, "cap:KP")] == pytest.approx(float(np.median(cal["cap:KP"])))
+    assert {r.kmh for r in vostochny.profiles.cap_rules} == {45.0, 80.0}
+    typical = vostochny.typical_day
+    assert typical is not vostochny.day
+    # faster in North Korea (53 against 45 km/h), slower in Russia (71 against 80 km/h)
+    assert typical.v_ms.max() < vostochny.day.v_ms.max()
+    assert typical.v_ms[:1000].max() > vostochny.day.v_ms[:1000].max()
+    stretch = traction_plan(vostochny)[1]  # Tumangang → Ussuriysk, two TEP70
+    dyn = vostochny.traction.sections[1].dynamics
+    inside = (typical.x_m >= stretch.from_km * 1000 - 1e-6) & (
+        typical.x_m <= stretch.to_km * 1000 + 1e-6)
+    e = wheel_energy(typical.x_m[inside], typical.v_ms[inside], dyn)
+    assert stretch.wheel_kwh == pytest.approx(e.traction_j / 3.6e6)
+    # without a calibration the typical trip is the nominal one
+    hand = journey(tmp_path, km=100.0, cap=60.0, cap_range=(50.0, 70.0))
+    assert hand.typical_day is hand.day
 
 
 def test_diesel_beyond_its_range_is_flagged_and_electrics_give_mwh(tmp_path: Path) -> None:
@@ -241,6 +274,30 @@ def test_sweep_creates_a_night_halt(tmp_path: Path) -> None:
     assert point.notes == ["night rule AA created: 23:00–05:00 halt"]
 
 
+def test_a_what_if_changes_only_what_it_names_under_the_calibration(vostochny) -> None:
+    # the swept rule is fixed at its value; every other rule keeps the calibrated draw of the
+    # baseline, row by row (before, any edit of a timing rule left the calibration's operating
+    # digest behind, and the what-if ran on the hand-set rules against a calibrated baseline)
+    from simulator.planning import plan_journey
+
+    base = vostochny.plan
+    cols = [s.name for s in base.parameters]
+    sc, _, _ = apply_edits(vostochny.scenario, {"caps.KP.kmh": 50.0,
+                                                "gauge_change.duration": 90.0}, columns=cols)
+    assert sc.defaults is vostochny.scenario.defaults
+    plan = plan_journey(sc, vostochny.itinerary).plan
+    assert plan.calibration is base.calibration
+    spec = {s.name: s for s in plan.parameters}
+    assert spec["cap:KP"].calibration == "" and spec["cap:RU"].calibration == "cap:RU"
+    assert spec["halt:gauge_change:Tumangang"].calibration == ""
+    what_if, baseline = draw_parameters(plan, 3, 400), draw_parameters(base, 3, 400)
+    assert np.all(what_if["cap:KP"] == 50.0)
+    assert np.all(what_if["halt:gauge_change:Tumangang"] == 90 * 60.0)
+    for name in ("cap:RU", "pace", "delay_rate:KP:P'yŏngra", "halt:ceremony:Khasan"):
+        assert np.array_equal(what_if[name], baseline[name]), name
+    assert np.ptp(what_if["pace"]) > 0
+
+
 def test_bad_sweep_paths_are_one_line_errors(tmp_path: Path) -> None:
     prep = _halt_journey(tmp_path)
     sc = prep.scenario
@@ -303,6 +360,38 @@ def test_unplanned_stops_are_a_factor_and_fixed_quantities_are_not(tmp_path: Pat
     o = res.destination
     assert res.s1[o, 1] > 0.9 and res.s1[o, 0] < 0.05
     assert res.runs == 256 * (2 + 2)
+
+
+def test_sobol_inputs_follow_the_calibrated_draw(vostochny) -> None:
+    # under the committed calibration the design draws what a run draws: every column's
+    # marginal is the run's (posterior caps and delay factors, a spread pace, scaled halts),
+    # and the one calibrated delay-rate factor of two lines sets both, as in the run
+    from scipy.stats import ks_2samp, qmc
+
+    plan = vostochny.plan
+    assert plan.calibration is not None
+    facs = factors(plan)
+    stops = next(f for f in facs if "delays:KP-east:rate" in f.calibrated)
+    assert stops.label == "unplanned stops on the P'yŏngra and Hambuk lines (KP)"
+    assert len(stops.delay_rules) == 2
+    assert next(f for f in facs if f.label == "trip pace factor").calibrated == ("pace:sigma",)
+    inputs = design_inputs(plan, facs)
+    u = qmc.Sobol(len(inputs), seed=5).random(4096)
+    design = design_table(plan, inputs, u, 5)
+    run = draw_parameters(plan, 5, 4096)
+    hand = draw_parameters(plan, 5, 4096, defaults="hand")
+    varied = [name for name in run.names if np.ptp(run[name]) > 0]
+    assert {"pace", "cap:KP", "cap:RU", "delay_rate:KP:P'yŏngra",
+            "halt:gauge_change:Tumangang"} <= set(varied)
+    for name in varied:
+        assert ks_2samp(design[name], run[name]).statistic < 0.04, name
+    for name in set(run.names) - set(varied):
+        assert np.all(design[name] == run[name][0]), name
+    # the hand-set rules' draws are another distribution (the test could fail)
+    assert ks_2samp(design["cap:KP"], hand["cap:KP"]).statistic > 0.3
+    assert np.all(hand["pace"] == 1.0) and np.std(np.log(design["pace"])) > 0.05
+    for table in (design, run):
+        assert np.array_equal(table["delay_rate:KP:P'yŏngra"], table["delay_rate:KP:Hambuk"])
 
 
 def test_sobol_needs_a_power_of_two(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simulator.cli import main
@@ -160,6 +161,47 @@ def test_impossible_sets(network, texts: tuple[str, ...], expected: str) -> None
     with pytest.raises(SightingError, match=expected) as info:
         _prepare(network, *texts)
     assert "\n" not in str(info.value)
+
+
+def test_a_fast_calibrated_pace_is_not_impossible(network, hanoi) -> None:
+    # the calibration spreads the trip pace below the profile's 1: a run Tianjin → Wuchang at
+    # 0.8 of the fastest the profile allows is a fast trip, not an impossible one; with the
+    # hand-set rules (the pace fixed at 1) it is refused
+    from scipy.special import ndtr
+
+    from simulator.journey import draw_parameters
+    from simulator.planning import prepare
+    from simulator.sightings import (
+        IMPOSSIBLE_SIGMAS,
+        check_sightings,
+        fastest_pace,
+        fastest_running_s,
+    )
+
+    scenario, _ = hanoi
+    prep, placed, _ = _prepare(network, "Tianjin 2019-02-24 13:00 +08:00 ±5m")
+    plan = prep.plan
+    assert plan.calibration is not None
+    floor = fastest_pace(plan)
+    # the floor is the pace a share Φ(−3) of the run's own trips beat
+    share = float(np.mean(draw_parameters(plan, 3, 200_000)["pace"] < floor))
+    assert share == pytest.approx(float(ndtr(-IMPOSSIBLE_SIGMAS)), abs=4e-4)
+    assert floor < 0.8
+    wuchang_km = next(k for k, n in zip(plan.km, plan.place, strict=True) if n == "Wuchang")
+    need = fastest_running_s(plan, placed[0].km, float(wuchang_km))
+    seen = datetime(2019, 2, 24, 13, 0, tzinfo=timezone(timedelta(hours=8))) + timedelta(
+        seconds=0.8 * need)
+    texts = ("Tianjin 2019-02-24 13:00 +08:00 ±5m",
+             f"Wuchang {seen:%Y-%m-%d %H:%M} +08:00 ±5m")
+    prep, placed, _ = _prepare(network, *texts)  # accepted
+    hand = prepare(scenario, network=network, defaults="hand").plan
+    assert fastest_pace(hand) == 1.0
+    with pytest.raises(SightingError, match=r"impossible together.*even at its top speed \("):
+        check_sightings(placed, hand, origin="Pyongyang", destination="Dong Dang",
+                        min_pace=fastest_pace(hand))
+    too_soon = seen - timedelta(seconds=0.5 * need)  # 0.3 of the fastest: beyond the floor
+    with pytest.raises(SightingError, match="fastest trip pace allowed"):
+        _prepare(network, texts[0], f"Wuchang {too_soon:%Y-%m-%d %H:%M} +08:00 ±5m")
 
 
 # ----------------------------------------------------------------------------------------------

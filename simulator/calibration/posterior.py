@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from simulator import settings
@@ -222,6 +223,38 @@ class Calibration:
         rows = np.minimum((u[:, 0] * s).astype(np.int64), s - 1)
         z = ndtri(np.clip(u[:, 1], 1e-12, 1 - 1e-12))
         self.apply(specs, values, self.samples[rows], z)
+
+    def marginal_ppf(self, j: int, u: np.ndarray) -> np.ndarray:
+        """Quantile function of parameter ``j``'s posterior marginal at probabilities ``u``: the
+        inverse of the samples' empirical CDF, so ``u`` uniform gives exactly the values a run
+        draws for it (a run picks each row's sample uniformly, :meth:`apply_uniform`)."""
+        col = np.sort(self.samples[:, j])
+        k = np.minimum((np.asarray(u, dtype=float) * len(col)).astype(np.int64), len(col) - 1)
+        return col[np.maximum(k, 0)]
+
+    def pace_floor(self, tail: float) -> float | None:
+        """The pace factor a fraction ``tail`` of new trips run faster than: the ``tail``
+        quantile of ``exp(σ z)`` over the posterior's σ (a mixture of log-normals; None when no
+        parameter spreads the pace)."""
+        cols = [j for j, p in enumerate(self.parameters) if p.mode == Mode.PACE_SPREAD]
+        if not cols:
+            return None
+        sigma = np.abs(self.samples[:, cols[0]])
+        if not np.any(sigma > 0):
+            return 1.0
+
+        def cdf(log_pace: float) -> float:
+            # P(σ z ≤ x) averaged over the samples; σ = 0 puts the pace at exactly 1
+            with np.errstate(divide="ignore"):
+                inside = np.where(sigma > 0, ndtr(log_pace / np.where(sigma > 0, sigma, 1.0)),
+                                  float(log_pace >= 0))
+            return float(inside.mean()) - tail
+
+        hi = 0.0
+        if cdf(hi) < 0:  # more than ``tail`` of the samples sit at σ = 0: the pace is 1
+            return 1.0
+        lo = -12.0 * float(sigma.max())
+        return float(np.exp(brentq(cdf, lo, hi, xtol=1e-10)))
 
     def cap_span(self) -> tuple[float, float] | None:
         """The lowest and highest cap in the samples (the plan's grid must cover them)."""

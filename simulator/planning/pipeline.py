@@ -15,6 +15,7 @@ without the network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,12 @@ from simulator.planning.journey_plan import (
     timeline_points,
 )
 from simulator.planning.points import RoutePoint, route_points
-from simulator.planning.profiles import CAP_GRID_KMH, SpeedProfiles, compute_profiles
+from simulator.planning.profiles import (
+    CAP_GRID_KMH,
+    SpeedProfiles,
+    compute_profiles,
+    profiles_at,
+)
 from simulator.planning.traction import Traction, TractionSection, plan_traction
 from simulator.routing import Route
 from simulator.scenario import Scenario
@@ -79,6 +85,19 @@ class Prepared:
     def day(self) -> SpeedProfile:
         """The nominal speed profile (every cap at its ``kmh``, by day)."""
         return self.profiles.day
+
+    @property
+    @cached_property
+    def typical_day(self) -> SpeedProfile:
+        """The day profile of a typical trip: every cap at the median of its draw
+        (:meth:`JourneyPlan.median_caps`: the calibration's posterior median, or the rule's
+        ``kmh``, where it is :attr:`day` itself)."""
+        caps = self.plan.median_caps()
+        nominal = np.array([r.kmh for r in self.profiles.cap_rules])
+        if len(caps) == len(nominal) and np.allclose(caps, nominal, rtol=0, atol=1e-9):
+            return self.profiles.day
+        return profiles_at(self.itinerary, self.traction, self.scenario.rules(), caps,
+                           max_speed_kmh=self.traction.max_speed_kmh)[0]
 
     @property
     def sections(self) -> list[TractionSection]:

@@ -16,6 +16,7 @@ borders, where the train stops anyway).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ from simulator.planning.traction import Traction
 from simulator.scenario import CapRule, OperatingDefaults, first_rule
 
 __all__ = ["CAP_GRID_KMH", "CAP_STEP_KMH", "DX_M", "KNOT_KM", "SpeedProfiles",
-           "compute_profiles"]
+           "compute_profiles", "governing_caps", "profiles_at"]
 
 #: cell length of the speed limits and the physics, metres
 DX_M = 100.0
@@ -107,14 +108,65 @@ def compute_profiles(itinerary: Itinerary, traction: Traction, rules: OperatingD
     cap_span_kmh
         The range of caps the grid covers at least; a replication's caps must lie in the grid.
     """
+    profiles = _profile_maker(itinerary, traction, rules, max_speed_kmh=max_speed_kmh)
+    cap_rules = governing_caps(itinerary, rules)
+    seg_rule_index = _seg_rule_index(itinerary, rules, cap_rules)
+    knots = np.unique(np.concatenate([
+        np.arange(0.0, itinerary.length_km, KNOT_KM), [itinerary.length_km],
+        np.asarray(points_km, dtype=float)]))
+    knots_m = knots * 1000
+    day, night = profiles(np.array([r.kmh for r in cap_rules]))
+    grid = cap_grid(cap_rules, cap_span_kmh)
+    x = day.x_m
+    step_seg = itinerary.segment_index(0.5 * (x[1:] + x[:-1]) / 1000)
+    step_rule = seg_rule_index[step_seg]
+    n_rules = len(cap_rules)
+    delta_day = np.zeros((n_rules, len(grid), len(knots)))
+    delta_night = np.zeros_like(delta_day) if night is not day else delta_day
+    dt_day, dt_night = np.diff(day.t_s), np.diff(night.t_s)
+    for g, cap in enumerate(grid):
+        gd, gn = profiles(np.full(n_rules, cap))
+        for r in range(n_rules):
+            inside = step_rule == r
+            delta_day[r, g] = _cum_at(x, np.where(inside, np.diff(gd.t_s) - dt_day, 0.0), knots_m)
+            if night is not day:
+                delta_night[r, g] = _cum_at(x, np.where(inside, np.diff(gn.t_s) - dt_night, 0.0),
+                                            knots_m)
+    return SpeedProfiles(
+        day=day, night=night, cap_rules=cap_rules, grid_kmh=grid, knots_km=knots,
+        cum_day_s=day.time_at(knots_m), cum_night_s=night.time_at(knots_m),
+        delta_day_s=delta_day, delta_night_s=delta_night)
+
+
+def governing_caps(itinerary: Itinerary, rules: OperatingDefaults) -> list[CapRule]:
+    """The cap rules that govern some stretch of the route, in the order of the rules."""
+    seg_rule = [first_rule(rules.caps, s.country, s.line) for s in itinerary.segments]
+    return [r for r in rules.caps if any(r is x for x in seg_rule)]
+
+
+def _seg_rule_index(itinerary: Itinerary, rules: OperatingDefaults,
+                    cap_rules: list[CapRule]) -> np.ndarray:
+    seg_rule = [first_rule(rules.caps, s.country, s.line) for s in itinerary.segments]
+    return np.array([next((k for k, r in enumerate(cap_rules) if r is x), -1)
+                     for x in seg_rule])
+
+
+def profiles_at(itinerary: Itinerary, traction: Traction, rules: OperatingDefaults,
+                caps: np.ndarray, *, max_speed_kmh: float) -> tuple[SpeedProfile, SpeedProfile]:
+    """Day and night profiles with cap ``caps[r]`` on the stretches of the r-th governing cap
+    rule (:func:`governing_caps`): e.g. a typical trip's, at the median of each drawn cap."""
+    make = _profile_maker(itinerary, traction, rules, max_speed_kmh=max_speed_kmh)
+    return make(np.asarray(caps, dtype=float))
+
+
+def _profile_maker(itinerary: Itinerary, traction: Traction, rules: OperatingDefaults, *,
+                   max_speed_kmh: float) -> Callable[[np.ndarray],
+                                                     tuple[SpeedProfile, SpeedProfile]]:
     segs = itinerary.segments
     length_m = itinerary.length_km * 1000
     n_cells = max(1, math.ceil(length_m / DX_M))
     cell_seg = itinerary.segment_index((np.arange(n_cells) + 0.5) * DX_M / 1000)
-    seg_rule = [first_rule(rules.caps, s.country, s.line) for s in segs]
-    cap_rules = [r for r in rules.caps if any(r is x for x in seg_rule)]
-    seg_rule_index = np.array([next((k for k, r in enumerate(cap_rules) if r is x), -1)
-                               for x in seg_rule])
+    seg_rule_index = _seg_rule_index(itinerary, rules, governing_caps(itinerary, rules))
     seg_limit = np.array([s.speed_limit_kmh or math.inf for s in segs])
     seg_night = np.ones(len(segs))
     for j, s in enumerate(segs):
@@ -143,31 +195,7 @@ def compute_profiles(itinerary: Itinerary, traction: Traction, rules: OperatingD
                               dx=DX_M, supplement=supplement)
         return day, night
 
-    knots = np.unique(np.concatenate([
-        np.arange(0.0, itinerary.length_km, KNOT_KM), [itinerary.length_km],
-        np.asarray(points_km, dtype=float)]))
-    knots_m = knots * 1000
-    day, night = profiles(np.array([r.kmh for r in cap_rules]))
-    grid = cap_grid(cap_rules, cap_span_kmh)
-    x = day.x_m
-    step_seg = itinerary.segment_index(0.5 * (x[1:] + x[:-1]) / 1000)
-    step_rule = seg_rule_index[step_seg]
-    n_rules = len(cap_rules)
-    delta_day = np.zeros((n_rules, len(grid), len(knots)))
-    delta_night = np.zeros_like(delta_day) if night is not day else delta_day
-    dt_day, dt_night = np.diff(day.t_s), np.diff(night.t_s)
-    for g, cap in enumerate(grid):
-        gd, gn = profiles(np.full(n_rules, cap))
-        for r in range(n_rules):
-            inside = step_rule == r
-            delta_day[r, g] = _cum_at(x, np.where(inside, np.diff(gd.t_s) - dt_day, 0.0), knots_m)
-            if night is not day:
-                delta_night[r, g] = _cum_at(x, np.where(inside, np.diff(gn.t_s) - dt_night, 0.0),
-                                            knots_m)
-    return SpeedProfiles(
-        day=day, night=night, cap_rules=cap_rules, grid_kmh=grid, knots_km=knots,
-        cum_day_s=day.time_at(knots_m), cum_night_s=night.time_at(knots_m),
-        delta_day_s=delta_day, delta_night_s=delta_night)
+    return profiles
 
 
 def _cum_at(x: np.ndarray, step: np.ndarray, at: np.ndarray) -> np.ndarray:
