@@ -86,7 +86,6 @@ class Prepared:
         """The nominal speed profile (every cap at its ``kmh``, by day)."""
         return self.profiles.day
 
-    @property
     @cached_property
     def typical_day(self) -> SpeedProfile:
         """The day profile of a typical trip: every cap at the median of its draw
