@@ -168,8 +168,11 @@ def analyse(prep: Prepared, mc: MonteCarloResult) -> Analysis:
     for a, b in itertools.pairwise(sc.reported.times):
         lo = (reported_bounds[b.id][0] - reported_bounds[a.id][1]) / 3600
         hi = (reported_bounds[b.id][1] - reported_bounds[a.id][0]) / 3600
+        # two times at one place are a stand there (the welcome at Khasan), not a run
+        label = (f"stand at {a.at}" if normalize_name(a.at) == normalize_name(b.at)
+                 else f"{a.at} → {b.at}")
         result.comparisons.append(LegComparison(
-            sc.name, f"{a.at} → {b.at}", "measured", (max(lo, 0.0), max(hi, 0.0)),
+            sc.name, label, "measured", (max(lo, 0.0), max(hi, 0.0)),
             (result.reported_times[b.id] - result.reported_times[a.id]) / 3600,
             [*a.sources, *b.sources]))
     for leg in sc.reported.legs:
