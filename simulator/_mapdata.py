@@ -79,21 +79,7 @@ def short_cause(cause: str) -> str:
 
 def coords_along(route: Route) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """A function km (scalar or array) → (lat, lon) along the route geometry."""
-    kms: list[np.ndarray] = []
-    lats: list[np.ndarray] = []
-    lons: list[np.ndarray] = []
-    for s in route.segments:
-        xy = np.asarray(s.coords, dtype=float)
-        step = np.hypot(np.diff(xy[:, 0]) * math.cos(math.radians(float(xy[:, 1].mean()))),
-                        np.diff(xy[:, 1]))
-        cum = np.concatenate([[0.0], np.cumsum(step)])
-        frac = cum / cum[-1] if cum[-1] > 0 else np.linspace(0.0, 1.0, len(cum))
-        kms.append(s.km_start + frac * s.length_m / 1000)
-        lats.append(xy[:, 1])
-        lons.append(xy[:, 0])
-    km_a = np.concatenate(kms)
-    lat_a = np.concatenate(lats)
-    lon_a = np.concatenate(lons)
+    lon_a, lat_a, km_a = route.vertices
 
     def at(km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.interp(km, km_a, lat_a), np.interp(km, km_a, lon_a)

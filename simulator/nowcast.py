@@ -49,13 +49,20 @@ from typing import Any
 
 import numpy as np
 
-from simulator.errors import DataFileError, SightingError
+from simulator.errors import SightingError
 from simulator.journey import BatchTimes, StartState, draw_parameters, simulate_batch
 from simulator.montecarlo import MonteCarloResult
-from simulator.network.graph import RailNetwork, load_network
+from simulator.network.graph import RailNetwork
 from simulator.parameters import ParameterKind, ParameterTable
 from simulator.plan import JourneyPlan
-from simulator.planning import Itinerary, Place, Prepared, build_itinerary, plan_journey
+from simulator.planning import (
+    Itinerary,
+    Place,
+    Prepared,
+    build_itinerary,
+    plan_journey,
+    scenario_network,
+)
 from simulator.reports import Analysis, analyse, check_reported_legs
 from simulator.scenario import Scenario
 from simulator.sightings import (
@@ -662,13 +669,7 @@ def prepare_nowcast(scenario: Scenario, sightings: Sequence[Sighting], *,
         A bad scenario, or a bad or impossible sighting (one line each).
     """
 
-    if network is None:
-        try:
-            network = load_network(scenario.network)
-        except DataFileError as exc:
-            if scenario.network is None:
-                raise
-            raise scenario.error(("network",), str(exc)) from None
+    network = scenario_network(scenario, network)
     itinerary = build_itinerary(scenario, network)
     assert itinerary.route is not None
     placed = place_sightings(sightings, itinerary.route, network)

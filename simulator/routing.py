@@ -41,7 +41,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from simulator._io import atomic_path
 from simulator.errors import RouteNotFoundError, RouteRefusedError
-from simulator.network.graph import RailNetwork, edge_arrays
+from simulator.network.graph import RailNetwork, edge_arrays, edge_coords
 from simulator.network.stations import Station
 
 __all__ = ["DETOUR_WARN_RATIO", "Mark", "MarkKind", "PairOutcome", "RailRouter", "Route",
@@ -128,6 +128,24 @@ class Route:
         """Where each segment ends, km from the origin (for lookups by km)."""
         return np.fromiter((s.km_end for s in self.segments), float, len(self.segments))
 
+    @cached_property
+    def vertices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(lon, lat, km)`` of the geometry's vertices in route order, each vertex's km spread
+        along its segment in proportion to the local (equirectangular) distance."""
+        lon: list[np.ndarray] = []
+        lat: list[np.ndarray] = []
+        km: list[np.ndarray] = []
+        for s in self.segments:
+            xy = np.asarray(s.coords, dtype=float)
+            step = np.hypot(np.diff(xy[:, 0]) * math.cos(math.radians(float(xy[:, 1].mean()))),
+                            np.diff(xy[:, 1]))
+            cum = np.concatenate([[0.0], np.cumsum(step)])
+            frac = cum / cum[-1] if cum[-1] > 0 else np.linspace(0.0, 1.0, len(cum))
+            lon.append(xy[:, 0])
+            lat.append(xy[:, 1])
+            km.append(s.km_start + frac * s.length_m / 1000)
+        return np.concatenate(lon), np.concatenate(lat), np.concatenate(km)
+
     @property
     def length_km(self) -> float:
         """Length of the route, km."""
@@ -204,20 +222,6 @@ class Route:
         """Write :meth:`to_geojson` to ``path`` (atomically)."""
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(self.to_geojson(), ensure_ascii=False), encoding="utf-8")
-
-
-def _edge_coords(g: nx.MultiDiGraph, u: int, v: int, d: dict[str, Any]) -> np.ndarray:
-    geom = d.get("geometry")
-    if geom is not None:
-        coords = np.asarray(geom.coords, dtype=float)[:, :2]
-        # osmnx stores the geometry in the u→v direction; guard against reversed ones
-        ux, uy = g.nodes[u]["x"], g.nodes[u]["y"]
-        if (coords[0, 0] - ux) ** 2 + (coords[0, 1] - uy) ** 2 > (coords[-1, 0] - ux) ** 2 + (
-            coords[-1, 1] - uy
-        ) ** 2:
-            coords = coords[::-1]
-        return coords
-    return np.array([[g.nodes[u]["x"], g.nodes[u]["y"]], [g.nodes[v]["x"], g.nodes[v]["y"]]])
 
 
 def _angle_between(a: Any, b: Any) -> Any:
@@ -823,7 +827,7 @@ def _build_route(network: RailNetwork, router: RailRouter, edges: list[int], gau
     for i, e in enumerate(edges):
         u, v, k = router.edges[e]
         d = g.edges[u, v, k]
-        coords = _edge_coords(g, u, v, d)
+        coords = edge_coords(g, u, v, d)
         country = str(d.get("country") or "?")
         if prev_country is not None and country != prev_country:
             marks.append(Mark(km, MarkKind.BORDER, _border_name(g, u, prev_country, country), u,

@@ -281,19 +281,7 @@ class _RouteLine:
     """The route's geometry as vertices with their km, for snapping points to it."""
 
     def __init__(self, route: Route) -> None:
-        lon: list[np.ndarray] = []
-        lat: list[np.ndarray] = []
-        km: list[np.ndarray] = []
-        for s in route.segments:
-            xy = np.asarray(s.coords, dtype=float)
-            step = np.hypot(np.diff(xy[:, 0]) * math.cos(math.radians(float(xy[:, 1].mean()))),
-                            np.diff(xy[:, 1]))
-            cum = np.concatenate([[0.0], np.cumsum(step)])
-            frac = cum / cum[-1] if cum[-1] > 0 else np.linspace(0.0, 1.0, len(cum))
-            lon.append(xy[:, 0])
-            lat.append(xy[:, 1])
-            km.append(s.km_start + frac * s.length_m / 1000)
-        self.lon, self.lat, self.km = (np.concatenate(a) for a in (lon, lat, km))
+        self.lon, self.lat, self.km = route.vertices
 
     def snap(self, lat: float, lon: float) -> tuple[float, float, float, float]:
         """(km along the route, distance in km, lat, lon) of the route's nearest point."""

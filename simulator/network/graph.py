@@ -181,8 +181,9 @@ def _add_parsed_attributes(g: nx.MultiDiGraph) -> None:
                 break
 
 
-def _edge_coords(g: nx.MultiDiGraph, u: int, v: int, d: dict[str, Any]) -> np.ndarray:
-    """The edge's (lon, lat) points from u to v."""
+def edge_coords(g: nx.MultiDiGraph, u: int, v: int, d: dict[str, Any]) -> np.ndarray:
+    """The edge's (lon, lat) points from u to v (osmnx stores a geometry u→v; a reversed one
+    is turned round)."""
     geom = d.get("geometry")
     if geom is not None:
         coords = np.asarray(geom.coords, dtype=float)[:, :2]
@@ -215,7 +216,7 @@ def edge_arrays(g: nx.MultiDiGraph, *, probe_m: float = HEADING_PROBE_M) -> dict
     """
     head_out, head_in, err = [], [], []
     for u, v, _k, d in g.edges(keys=True, data=True):
-        c = _edge_coords(g, u, v, d)
+        c = edge_coords(g, u, v, d)
         lat0 = math.radians(float(c[:, 1].mean()))
         x = np.radians(c[:, 0]) * math.cos(lat0) * EARTH_RADIUS_M
         y = np.radians(c[:, 1]) * EARTH_RADIUS_M

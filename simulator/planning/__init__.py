@@ -9,7 +9,7 @@ typed inputs and outputs: :mod:`~simulator.planning.itinerary`,
 from simulator.plan import HaltKind, PlannedHalt
 from simulator.planning.itinerary import Itinerary, MarkKind, Place, RouteMark, build_itinerary
 from simulator.planning.journey_plan import TimelineKind, TimelinePoint, Which
-from simulator.planning.pipeline import Prepared, plan_journey, prepare
+from simulator.planning.pipeline import Prepared, plan_journey, prepare, scenario_network
 from simulator.planning.points import PointKind, RoutePoint
 from simulator.planning.profiles import SpeedProfiles
 from simulator.planning.traction import Traction, TractionSection
@@ -17,5 +17,5 @@ from simulator.planning.traction import Traction, TractionSection
 __all__ = [
     "HaltKind", "Itinerary", "MarkKind", "Place", "PlannedHalt", "PointKind", "Prepared",
     "RouteMark", "RoutePoint", "SpeedProfiles", "TimelineKind", "TimelinePoint", "Traction",
-    "TractionSection", "Which", "build_itinerary", "plan_journey", "prepare",
+    "TractionSection", "Which", "build_itinerary", "plan_journey", "prepare", "scenario_network",
 ]

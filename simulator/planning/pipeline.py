@@ -45,7 +45,7 @@ from simulator.planning.traction import Traction, TractionSection, plan_traction
 from simulator.routing import Route
 from simulator.scenario import Scenario
 
-__all__ = ["Prepared", "plan_journey", "prepare"]
+__all__ = ["Prepared", "plan_journey", "prepare", "scenario_network"]
 
 
 @dataclass
@@ -104,6 +104,19 @@ class Prepared:
         return self.traction.sections
 
 
+def scenario_network(scenario: Scenario, network: RailNetwork | None = None) -> RailNetwork:
+    """``network``, or the network the scenario names (the bundled one by default); a network
+    file that cannot be read is an error of the scenario's ``network`` field."""
+    if network is not None:
+        return network
+    try:
+        return load_network(scenario.network)
+    except DataFileError as exc:
+        if scenario.network is None:
+            raise
+        raise scenario.error(("network",), str(exc)) from None
+
+
 def prepare(scenario: Scenario, *, network: RailNetwork | None = None,
             cap_span_kmh: tuple[float, float] = CAP_GRID_KMH, defaults: str = "calibrated",
             calibration: Calibration | Path | str | None = None) -> Prepared:
@@ -133,14 +146,7 @@ def prepare(scenario: Scenario, *, network: RailNetwork | None = None,
     ScenarioError
         A place, station, route or order problem, naming the file, line and field.
     """
-    if network is None:
-        try:
-            network = load_network(scenario.network)
-        except DataFileError as exc:
-            if scenario.network is None:
-                raise
-            raise scenario.error(("network",), str(exc)) from None
-    itinerary = build_itinerary(scenario, network)
+    itinerary = build_itinerary(scenario, scenario_network(scenario, network))
     return plan_journey(scenario, itinerary, cap_span_kmh=cap_span_kmh, defaults=defaults,
                         calibration=calibration)
 
