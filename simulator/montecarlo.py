@@ -250,6 +250,10 @@ def _init_worker(plan: JourneyPlan | None, parent: int) -> None:
     # an exit); a worker must simply die when the pool terminates it, whichever of its threads
     # the signal reaches
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # a result sent to a parent that was killed (SIGKILL: no chance to end its pool) meets a
+    # closed pipe: die of SIGPIPE as a Unix filter does, instead of printing multiprocessing's
+    # BrokenPipeError traceback into the user's terminal
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 

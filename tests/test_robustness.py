@@ -578,6 +578,18 @@ def test_a_signal_stops_the_run_cleanly(tmp_path: Path, network: RailNetwork, si
     assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
 
 
+def test_workers_of_a_killed_run_end_quietly(tmp_path: Path, network: RailNetwork) -> None:
+    """SIGKILL gives the run no chance to end its pool: its workers notice (the watchdog, or a
+    result sent into the closed pipe) and end without a traceback in the user's terminal."""
+    run = _Run(tmp_path, workers=2, forked=True)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    _, alive = psutil.wait_procs(run.workers, timeout=5)
+    assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
+    err = run.stderr.read_text(encoding="utf-8")
+    assert "Traceback" not in err, err
+
+
 def test_killed_run_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
     run = _Run(tmp_path, workers=1, forked=False)  # `python -m simulator`, as a user runs it
     os.kill(run.pid, signal.SIGKILL)
