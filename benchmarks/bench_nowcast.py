@@ -5,10 +5,11 @@ Wuhan), so the filter conditions four times and continues runs from three places
 medians over --runs runs:
 
 * the whole command, ``trainsim nowcast … --out <tmp>``, in a fresh process: wall time and the
-  CPU time of the process (user + system; on a loaded machine the wall time also counts the
-  waits for a core);
+  CPU time of the process and its workers (user + system; the particles run on every core, so
+  the CPU time exceeds the wall time on an idle machine);
 * its parts, in this process: routing and planning with the sightings' points, the filter
-  (prior runs, four sightings, the posterior's analysis), and writing the six output files.
+  (prior runs, four sightings, the posterior's analysis), and writing the six output files; the
+  CPU time of a part is this process's alone (not the worker processes' that run particles).
 
 Target (issue 14): a nowcast with at least 20,000 particles over the Hanoi outbound answers in
 under 10 s on the 2-core development machine.
@@ -102,7 +103,7 @@ def main() -> None:
                        ("filter", "particle filter (prior runs, 4 sightings, analysis)"),
                        ("write", "write eta.csv, sightings.csv, eta.png, timedistance.png, "
                                  "map.html, summary.md")):
-        print(f"  {label}: {p[key][0]:.2f} s wall, {p[key][1]:.2f} s CPU")
+        print(f"  {label}: {p[key][0]:.2f} s wall, {p[key][1]:.2f} s CPU in this process")
     wall, cpu = command(args.particles, args.runs)
     print(f"  whole command in a fresh process: {wall:.2f} s wall, {cpu:.2f} s CPU "
           f"(target: under 10 s)")

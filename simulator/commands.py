@@ -224,7 +224,7 @@ def _cmd_nowcast(args: argparse.Namespace) -> int:
             scenario.path, scenario.network, *(args.seen_file or [])]).claim() as folder:
         seed = scenario.seed if args.seed is None else args.seed
         result = nowcast_scenario(scenario, seen, now=now, particles=args.particles, seed=seed,
-                                  model_error=args.model_error)
+                                  model_error=args.model_error, workers=args.workers)
         assert folder.path is not None
         write_nowcast(result, folder.path)
         folder.commit(command="nowcast", scenario=str(scenario.path), seed=seed,
@@ -319,6 +319,9 @@ def register_nowcast(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                         "the last sighting)")
     p.add_argument("--particles", type=options.particles, default=DEFAULT_PARTICLES, metavar="N",
                    help=f"particles of the filter (default {DEFAULT_PARTICLES:,})")
+    p.add_argument("--workers", type=options.positive, default=None, metavar="W",
+                   help="parallel processes running the particles (default: the CPUs "
+                        "available; the result is the same with any number)")
     p.add_argument("--seed", type=options.seed, default=None, metavar="S",
                    help="master seed (default: the scenario's); the same seed gives the same "
                         "nowcast")

@@ -14,6 +14,7 @@ without cleaning up exits by itself within a second.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -27,11 +28,11 @@ from typing import Any
 import numpy as np
 
 from simulator.errors import NoConnectionError
-from simulator.journey import BatchTimes, draw_parameters, simulate_batch
+from simulator.journey import BatchTimes, StartState, draw_parameters, simulate_batch
 from simulator.parameters import ParameterTable
 from simulator.plan import JourneyPlan
 
-__all__ = ["BATCH_SIZE", "MonteCarloResult", "run_monte_carlo", "summarize"]
+__all__ = ["BATCH_SIZE", "MonteCarloResult", "run_monte_carlo", "simulate_rows", "summarize"]
 
 #: replications per batch (a task for a worker); results do not depend on it
 BATCH_SIZE = 2000
@@ -215,9 +216,68 @@ def _simulate(plan: JourneyPlan, seed: int, lo: int, hi: int,
     return simulate_batch(plan, params, pilot=pilot)
 
 
+def simulate_rows(plan: JourneyPlan, params: ParameterTable, *, start: StartState | None = None,
+                  pilot: bool = False, workers: int | None = None) -> BatchTimes:
+    """:func:`~simulator.journey.simulate_batch` on local processes, the rows split into one
+    block per process.
+
+    A row's run depends only on its own parameters, noise keys and start state, so the result
+    is the same, bit for bit, as in one process (the nowcast's particle filter runs its
+    particles so). ``workers`` as for :func:`run_monte_carlo`; fewer than ``2 × MIN_BATCH`` rows
+    run in this process.
+    """
+    n = len(params)
+    if workers is None:
+        workers = min(len(os.sched_getaffinity(0)), 8)
+    size = max(MIN_BATCH, math.ceil(n / max(workers, 1)))
+    blocks = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    if workers == 1 or len(blocks) < 2:
+        return simulate_batch(plan, params, start=start, pilot=pilot)
+    jobs = [(lo, params.take(slice(lo, hi)), _start_rows(start, lo, hi), pilot)
+            for lo, hi in blocks]
+    parts: dict[int, BatchTimes] = {}
+    _in_pool(min(workers, len(blocks)), plan, _pool_rows, jobs, parts.__setitem__)
+    done = [parts[lo] for lo, _ in blocks]
+    pilots = [b.pilot_s for b in done]
+    return BatchTimes(
+        arrive_s=np.concatenate([b.arrive_s for b in done]),
+        dwell_depart_s=np.concatenate([b.dwell_depart_s for b in done]),
+        halt_start_s=np.concatenate([b.halt_start_s for b in done]),
+        halt_end_s=np.concatenate([b.halt_end_s for b in done]),
+        pilot_s=None if any(p is None for p in pilots) else np.concatenate(
+            [p for p in pilots if p is not None]))
+
+
+def _start_rows(start: StartState | None, lo: int, hi: int) -> StartState | None:
+    """The start state of rows ``lo:hi`` (a per-row value cut, a shared one kept)."""
+    if start is None:
+        return None
+
+    def cut(v: Any) -> Any:
+        return v[lo:hi] if isinstance(v, np.ndarray) and v.ndim else v
+
+    return dataclasses.replace(start, km=cut(start.km), t_s=cut(start.t_s),
+                               pilot_t_s=cut(start.pilot_t_s))
+
+
+def _pool_rows(job: tuple[int, ParameterTable, StartState | None, bool]
+               ) -> tuple[int, BatchTimes]:
+    lo, params, start, pilot = job
+    assert _PLAN is not None
+    return lo, simulate_batch(_PLAN, params, start=start, pilot=pilot)
+
+
 # -- local processes -------------------------------------------------------------------------
 def _run_pool(workers: int, plan: JourneyPlan, seed: int, tasks: list[tuple[int, int]],
               slices: list[ParameterTable | None], gather: _Gather, pilot: bool) -> None:
+    jobs = [(seed, lo, hi, part, pilot) for (lo, hi), part in zip(tasks, slices, strict=True)]
+    _in_pool(workers, plan, _pool_batch, jobs, gather.add)
+
+
+def _in_pool(workers: int, plan: JourneyPlan, work: Callable[[Any], tuple[int, BatchTimes]],
+             jobs: list[Any], take: Callable[[int, BatchTimes], Any]) -> None:
+    """Run ``work`` over ``jobs`` on a pool of ``workers`` processes that hold ``plan``;
+    ``take(lo, times)`` each result as it comes."""
     global _PLAN
     fork = "fork" in get_all_start_methods()
     ctx = get_context("fork" if fork else "spawn")
@@ -225,10 +285,8 @@ def _run_pool(workers: int, plan: JourneyPlan, seed: int, tasks: list[tuple[int,
     pool = ctx.Pool(workers, initializer=_init_worker,
                     initargs=(None if fork else plan, os.getpid()))
     try:
-        jobs = [(seed, lo, hi, part, pilot)
-                for (lo, hi), part in zip(tasks, slices, strict=True)]
-        for lo, times in pool.imap_unordered(_pool_batch, jobs):
-            gather.add(lo, times)
+        for lo, times in pool.imap_unordered(work, jobs):
+            take(lo, times)
         pool.close()
         pool.join()
     except BaseException:

@@ -44,14 +44,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
 
 from simulator.errors import SightingError
 from simulator.journey import BatchTimes, StartState, draw_parameters, simulate_batch
-from simulator.montecarlo import MonteCarloResult
+from simulator.montecarlo import MonteCarloResult, simulate_rows
 from simulator.network.graph import RailNetwork
 from simulator.parameters import ParameterKind, ParameterTable
 from simulator.plan import JourneyPlan
@@ -716,7 +716,8 @@ def nowcast(scenario: Scenario, sightings: Sequence[Sighting], *, now: datetime 
             particles: int = DEFAULT_PARTICLES, seed: int | None = None,
             model_error: float = MODEL_ERROR, network: RailNetwork | None = None,
             prepared: tuple[Prepared, list[PlacedSighting], list[int]] | None = None,
-            params: ParameterTable | None = None) -> NowcastResult:
+            params: ParameterTable | None = None,
+            workers: int | None = None) -> NowcastResult:
     """Nowcast a scenario's journey from sightings.
 
     Parameters
@@ -740,6 +741,9 @@ def nowcast(scenario: Scenario, sightings: Sequence[Sighting], *, now: datetime 
         The result of :func:`prepare_nowcast` when it was called already.
     params
         The prior particles' parameters, instead of ``draw_parameters(plan, seed, particles)``.
+    workers
+        Local processes that run the particles (default: the CPUs available); the result is
+        the same with any number.
 
     Raises
     ------
@@ -763,7 +767,8 @@ def nowcast(scenario: Scenario, sightings: Sequence[Sighting], *, now: datetime 
             raise SightingError(msg)
     if params is None:
         params = draw_parameters(plan, seed, particles)
-    pf = ParticleFilter(plan, params, seed=seed, points=points, model_error=model_error)
+    pf = ParticleFilter(plan, params, seed=seed, points=points, model_error=model_error,
+                        simulate=partial(simulate_rows, workers=workers))
     prior = analyse(prep, pf.prior_forecast().as_result(seed, plan))
     for p, point in zip(placed, points, strict=True):
         pf.assimilate(p, point)

@@ -350,7 +350,8 @@ def sweep_scenario(scenario: Scenario | str | Path, vary: Sequence[str | Variati
 def nowcast_scenario(scenario: Scenario | str | Path, sightings: Sequence[str | Sighting], *,
                      now: datetime | None = None, particles: int = DEFAULT_PARTICLES,
                      seed: int | None = None, model_error: float = MODEL_ERROR,
-                     network: RailNetwork | str | Path | None = None) -> NowcastResult:
+                     network: RailNetwork | str | Path | None = None,
+                     workers: int | None = None) -> NowcastResult:
     """Where the train is now and when it will arrive, conditioned on sightings.
 
     A particle filter over the journey (:mod:`simulator.nowcast`).
@@ -369,6 +370,9 @@ def nowcast_scenario(scenario: Scenario | str | Path, sightings: Sequence[str | 
         error on a leg (a fraction of its time).
     network
         As for :func:`plan_scenario`.
+    workers
+        Local processes that run the particles (default: the CPUs available); the result is
+        the same with any number.
 
     Returns
     -------
@@ -387,7 +391,7 @@ def nowcast_scenario(scenario: Scenario | str | Path, sightings: Sequence[str | 
             if isinstance(s, str) else s for s in sightings]
     net = load_network(network) if isinstance(network, str | Path) else network
     return nowcast(loaded, seen, now=now, particles=particles, seed=seed,
-                   model_error=model_error, network=net)
+                   model_error=model_error, network=net, workers=workers)
 
 
 def calibrate(scenarios: Sequence[str | Path], *, seed: int = 13, cv: bool = False,

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,8 @@ import pytest
 from synthetic import FIXED, journey
 
 from simulator import cli
-from simulator.journey import draw_parameters, simulate_batch
-from simulator.montecarlo import run_monte_carlo
+from simulator.journey import StartState, draw_parameters, simulate_batch
+from simulator.montecarlo import MIN_BATCH, run_monte_carlo, simulate_rows
 from simulator.parameters import Distribution, ParameterKind, ParameterTable
 from simulator.plan import JourneyPlan
 from simulator.planning import Prepared
@@ -162,3 +163,21 @@ def test_pools_end_cleanly_when_sigterm_has_a_handler(prep: Prepared) -> None:
     assert not hung and child.exitcode == 0, "a pool hung when its run failed"
     # the plan travels to spawned workers and Dask workers pickled
     assert pickle.loads(pickle.dumps(prep.plan)).n_points == prep.plan.n_points
+
+
+def test_rows_split_over_processes_run_as_in_one(flagship: Callable[[str], Prepared]) -> None:
+    """simulate_rows (the nowcast's particles on every core) gives simulate_batch's times bit
+    for bit, from the origin and from a per-row start state with the pilot's times."""
+    plan = flagship("vostochny-2023").plan
+    params = draw_parameters(plan, 5, 3 * MIN_BATCH + 7)
+    one = simulate_batch(plan, params, pilot=True)
+    split = simulate_rows(plan, params, pilot=True, workers=2)
+    for field in ("arrive_s", "dwell_depart_s", "halt_start_s", "halt_end_s", "pilot_s"):
+        np.testing.assert_array_equal(getattr(split, field), getattr(one, field))
+    point = plan.n_points // 2
+    start = StartState(km=float(plan.km[point]), t_s=one.arrive_s[:, point] + 600.0,
+                       halts_pending=False, pilot_t_s=one.pilot_s[:, point])
+    one = simulate_batch(plan, params, start=start, pilot=True)
+    split = simulate_rows(plan, params, start=start, pilot=True, workers=2)
+    for field in ("arrive_s", "dwell_depart_s", "halt_start_s", "halt_end_s", "pilot_s"):
+        np.testing.assert_array_equal(getattr(split, field), getattr(one, field))
