@@ -105,6 +105,9 @@ def _cmd_route(args: argparse.Namespace) -> int:
         print(f"trainsim: warning: {route.detour}", file=sys.stderr)
     by_country = route.km_by("country").items()
     print("  km by country: " + ", ".join(f"{k} {v:,.1f}" for k, v in by_country))
+    start_gauge = route.gauge_after[0][1] if route.gauge_after else args.gauge
+    print(f"  the train's gauge: {start_gauge:,} mm" + (
+        f" (the track at {route.stops[0]}; --gauge to choose)" if args.gauge is None else ""))
     print("  km by line:")
     for line, km in sorted(route.km_by("line").items(), key=lambda kv: -kv[1])[:12]:
         print(f"    {line:<48} {km:8,.1f}")
@@ -187,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("destination", help="station name")
     route.add_argument("--via", action="append", metavar="STATION",
                        help="a station to pass through, in order (repeatable)")
-    route.add_argument("--gauge", type=int, default=1435, help="the train's gauge in mm")
+    route.add_argument("--gauge", type=int, default=None,
+                       help="the train's gauge in mm (default: the gauge of the track at the "
+                            "origin)")
     route.add_argument("--gauge-change-at", action="append", metavar="STATION",
                        help="a station where bogies may be exchanged (repeatable)")
     route.add_argument("--reverse-at", action="append", metavar="STATION",

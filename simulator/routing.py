@@ -539,7 +539,7 @@ def find_route(
     network: RailNetwork,
     stops: Sequence[str],
     *,
-    gauge: int = 1435,
+    gauge: int | None = None,
     gauge_change_at: Sequence[str] = (),
     reverse_at: Sequence[str] = (),
     max_angle_deg: float = 45.0,
@@ -555,7 +555,9 @@ def find_route(
     stops
         Origin, via points and destination, by station name.
     gauge
-        The gauge the train starts on (mm).
+        The gauge the train starts on (mm). Default: the gauge of the track at the origin;
+        where tracks of several gauges meet there (a dual-gauge station such as Khasan), the
+        first that gives a route, 1,435 mm first.
     gauge_change_at
         Station names where the train's bogies may be exchanged; at each the train may continue on
         the other gauges present in the network. The route marks every change it makes.
@@ -596,6 +598,21 @@ def find_route(
         if a.node == b.node:
             msg = f"'{a.label}' follows itself: consecutive stops must be different stations"
             raise RouteNotFoundError(msg)
+    if gauge is None:
+        # a train starts on the track it stands on: Vladivostok → Khabarovsk is broad gauge
+        here = sorted(_gauges_at(router, stations[0].node), key=lambda x: (x != 1435, x))
+        failures: list[RouteNotFoundError] = []
+        for candidate in here or [1435]:
+            try:
+                return find_route(network, stops, gauge=candidate,
+                                  gauge_change_at=gauge_change_at, reverse_at=reverse_at,
+                                  max_angle_deg=max_angle_deg, allow_detours=allow_detours,
+                                  router=router)
+            except RouteRefusedError:
+                raise
+            except RouteNotFoundError as exc:
+                failures.append(exc)
+        raise failures[0]
     if gauge not in router.gauge_list:
         have = ", ".join(map(str, router.gauge_list))
         msg = f"gauge {gauge} mm: the network has track of {have} mm only"
@@ -663,13 +680,18 @@ def _fail(network: RailNetwork, router: RailRouter, stations: list[Station], leg
         if "turn" in where or " mm rail " in where:
             why += "; " + where
     if why.startswith("track of another gauge") and leg == 0:
-        here = sorted({x for e in router.out[router.node_index[a.node]]
-                       for x in router.graph.edges[router.edges[e]].get("gauges") or ()})
+        here = sorted(_gauges_at(router, a.node))
         if here and gauge not in here:  # say which gauge the train could start on
             why += f"; the track at {a.label} is {' and '.join(map(str, here))} mm"
     msg = (f"no rail route from {a.label} to {b.label} ({why}); nearest network nodes: "
            f"{_node_label(g, a.node)} and {_node_label(g, b.node)}")
     raise RouteNotFoundError(msg)
+
+
+def _gauges_at(router: RailRouter, node: int) -> set[int]:
+    """The gauges of the track leaving ``node``."""
+    return {x for e in router.out[router.node_index[node]]
+            for x in router.graph.edges[router.edges[e]].get("gauges") or ()}
 
 
 def _refuse_absurd(route: Route, stations: list[Station], reverse_nodes: frozenset[int]) -> None:

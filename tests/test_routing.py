@@ -130,6 +130,11 @@ def test_gauge_is_named_when_turns_block_the_way_too(network) -> None:
     # the origin's gauge, when the train's is not there
     with pytest.raises(RouteNotFoundError, match="the track at Vladivostok is 1520 mm"):
         find_route(network, ["Vladivostok", "Khabarovsk"], gauge=1435)
+    # without a gauge the train starts on the track it stands on; at dual-gauge Khasan, the
+    # gauge that gives a route
+    assert find_route(network, ["Vladivostok", "Khabarovsk"]).gauge_after[0][1] == 1520
+    assert find_route(network, ["Khasan", "Ussuriysk"]).gauge_after[0][1] == 1520
+    assert find_route(network, ["Pyongyang", "Dandong"]).gauge_after[0][1] == 1435
     # the batch survey gives the same reasons
     st = network.stations
     khasan, vladivostok, hamhung, dandong = (st.find(n) for n in (
