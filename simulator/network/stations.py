@@ -98,7 +98,9 @@ class StationIndex:
         close = difflib.get_close_matches(key, list(self._by_key), n=5, cutoff=0.6)
         labels = sorted({self._by_key[c].label for c in close})
         hint = f"; closest: {', '.join(labels)}" if labels else ""
-        msg = f"unknown station {name!r}{hint}"
+        # a real station may lie outside the data: say where to see what the network covers
+        msg = (f"unknown station {name!r}{hint} (not in this network: data/rail/README.md says "
+               "what the bundled one covers)")
         raise StationNotFoundError(msg)
 
     @classmethod
