@@ -21,6 +21,7 @@ from simulator import (
     ScenarioResult,
     bundled_scenarios,
     compare_scenarios,
+    find_route,
     load_scenario,
     plan_scenario,
     simulate,
@@ -126,6 +127,19 @@ def test_plan_without_simulating(network: RailNetwork) -> None:
     assert isinstance(prep.itinerary.segments, list)
     frame = prep.route.table()
     assert isinstance(frame, pd.DataFrame) and frame["length_km"].sum() > 4000
+
+
+def test_the_route_maps_in_a_notebook(network: RailNetwork) -> None:
+    """The README's ``route.to_geodataframe().explore(column="country")``: geopandas needs
+    mapclassify for it (an ImportError on a fresh install before it was a dependency)."""
+    import folium
+
+    route = find_route(network, ["Pyongyang", "Tumangang", "Khasan"])
+    segments = route.to_geodataframe()
+    mapped = segments.explore(column="country")
+    assert isinstance(mapped, folium.Map)
+    html = mapped.get_root().render()
+    assert "KP" in html and "RU" in html
 
 
 def test_the_wheel_carries_every_bundled_file() -> None:
