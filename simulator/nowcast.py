@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache, partial
 from typing import Any
 
@@ -644,6 +644,14 @@ class NowcastResult:
     seed: int
     model_error: float
     notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # short, as ScenarioResult's: the fields' arrays would print megabytes in a notebook
+        km = np.quantile(self.position_km, [0.05, 0.5, 0.95])
+        return (f"<NowcastResult {self.prepared.scenario.name}: {len(self.sightings)} "
+                f"sighting(s), {self.particles:,} particles, seed {self.seed}; now "
+                f"{self.now.astimezone(UTC):%Y-%m-%d %H:%M} UTC at km {km[1]:,.0f} "
+                f"(5–95 % km {km[0]:,.0f}–{km[2]:,.0f})>")
 
     @property
     def plan(self) -> JourneyPlan:

@@ -268,3 +268,7 @@ def test_nowcast_of_a_scenario(tmp_path: Path) -> None:
     late = np.median(result.posterior.mc.arrive_s[:, -1]) - np.median(
         result.prior.mc.arrive_s[:, -1])
     assert late > 1800  # seen late, it arrives late (and later: the caps are slower)
+    # a notebook shows the result in one line (the dataclass's own repr printed every array)
+    text = repr(result)
+    assert text.startswith(f"<NowcastResult {prep.scenario.name}: 1 sighting(s), 2,000 particles")
+    assert f"at km {np.median(result.position_km):,.0f} (5–95 % km" in text and len(text) < 300
