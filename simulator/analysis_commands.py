@@ -69,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``sweep`` and ``sensitivity`` to the ``trainsim`` parser."""
 
     def common(p: argparse.ArgumentParser, what: str) -> None:
-        p.add_argument("scenario", type=Path, help="scenario YAML file")
+        p.add_argument("scenario", type=Path,
+                       help="scenario YAML file, or a bundled scenario's name")
         p.add_argument("--seed", type=options.seed, default=None, metavar="S",
                        help="master seed (default: the scenario's 'seed')")
         p.add_argument("--workers", type=options.positive, default=None, metavar="W",
@@ -85,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sweep = sub.add_parser(
         "sweep", help="what-if: the arrival over a grid or Latin hypercube of rule values",
         description="Run a scenario over values of its operating rules or fields and write "
-                    "sweep.csv, sweep.md and sweep.png (arrival median and 5–95 %% against "
+                    "sweep.csv, sweep.md and sweep.png (arrival median and 5–95 % against "
                     "each value, with the unchanged scenario as the baseline). PATH is a rule "
                     "or field by its dotted path (caps.KP.kmh, gauge_change.duration, "
                     "night.KP.mode, halts.Khasan.duration, pilot.headway, train.cars) or a "

@@ -308,7 +308,8 @@ def register_nowcast(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                     "nowcast on each scenario's reported times instead. Exit codes: 0 ok, "
                     "1 failure, 2 bad input (a bad or impossible sighting).")
     p.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO",
-                   help="scenario YAML file (several with --replay)")
+                   help="scenario YAML file or bundled scenario's name (several with "
+                        "--replay)")
     p.add_argument("--seen", action="append", metavar="'PLACE TIME'",
                    help="a sighting, e.g. 'Tianjin 2019-02-24 13:00 +08:00 ±20m' or "
                         "'stopped at Changsha 2019-02-25 13:10 Asia/Shanghai' (repeatable)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import pytest
 
 from simulator import simulate
 from simulator._io import write_csv
-from simulator.cli import main
+from simulator.cli import build_parser, main
 from simulator.planning import Prepared
 from simulator.reports import replication_events, timeline_rows
 
@@ -146,6 +147,25 @@ def test_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 2
     assert "expected at least 1" in capsys.readouterr().err
 
+
+
+def test_every_help_text_prints_as_written() -> None:
+    """argparse %-formats help strings but not descriptions: a ``%%`` meant for a help string
+    printed as "5–95 %%" in ``trainsim sweep --help``."""
+
+    def walk(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+        found = [parser]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    found += walk(sub)
+        return found
+
+    parsers = walk(build_parser())
+    assert {"sweep", "calibrate", "nowcast", "route"} <= {p.prog.split()[-1] for p in parsers}
+    for parser in parsers:
+        text = parser.format_help()
+        assert "%%" not in text and "%(" not in text, parser.prog
 
 
 def test_dollar_signs_in_titles_and_sources_are_text(network, tmp_path: Path) -> None:

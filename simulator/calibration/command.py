@@ -78,13 +78,15 @@ def register(sub: Any) -> None:
     d = FitSettings()
     p = sub.add_parser(
         "calibrate", help="fit the shared operating parameters to every reported leg",
-        description="Fit the shared operating parameters (speed caps, delays, halt durations, "
-                    "the pilot's headway, the spread of the trip-level pace) to every measured "
+        description="Fit the shared operating parameters (the speed caps, the rates of unplanned "
+                    "stops, the bogie exchange's duration, the spread of the trip-level pace; "
+                    "the other rules keep their hand-set draws) to every measured "
                     "leg of the scenarios by ABC-SMC (pyabc), write scenarios/defaults/"
                     "calibrated.yaml (every run then draws from it) and outputs/calibration/. "
                     "With --cv also leave-one-trip-out cross-validation against the hand-set "
                     "rules and the press's method, and the structural candidates.")
-    p.add_argument("scenarios", type=Path, nargs="+", help="scenario YAML files")
+    p.add_argument("scenarios", type=Path, nargs="+",
+                   help="scenario YAML files or bundled scenarios' names")
     p.add_argument("--cv", action="store_true",
                    help="leave-one-trip-out cross-validation, and the structural candidates")
     p.add_argument("--candidates", type=_candidates, default=list(CANDIDATES),
