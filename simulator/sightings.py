@@ -14,7 +14,7 @@ at``), ``stopped at`` (``standing at``, ``halted at``), ``arrived at`` (``reache
 scenario names, such as ``border KP-CN``) or ``lat,lon`` in degrees. A point off the route is
 snapped to the nearest point of the route and the distance is reported; one farther than
 :data:`SNAP_MAX_KM` is refused. The time must carry an offset (``+08:00``) or a zone name; the
-uncertainty (``±20m``, ``+-1h``) defaults to the scenario's ``nowcast.uncertainty`` or
+uncertainty (``±20m``, ``+-1h``) defaults to the scenario's ``nowcast.uncertainty_min`` or
 :data:`DEFAULT_UNCERTAINTY_MIN`.
 
 A set of sightings is impossible when, in route order, a later place is seen earlier, or when

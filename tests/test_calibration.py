@@ -196,6 +196,9 @@ def test_calibrate_command_small(tmp_path: Path, network, capsys: pytest.Capture
     for name in ("summary.md", "posterior.png", "fit.png", "cv.png", "reliability.png",
                  "fit.csv", "cv.csv", "manifest.json"):
         assert (out / name).stat().st_size > 0, name
+    # the last line names every file written (it left out fit.csv and cv.csv)
+    assert "(summary.md, posterior.png, fit.png, fit.csv, cv.png, reliability.png, cv.csv)" \
+        in text.out
     got = load_calibration(cal)
     assert got.provenance["seed"] == 5 and "--seed 5" in got.provenance["command"]
     assert "cross_validation" in got.provenance

@@ -43,14 +43,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                         workers=args.workers, scheduler=args.scheduler, command=command,
                         progress=say)
         assert folder.path is not None
-        write_outputs(run, folder.path)
+        written = write_outputs(run, folder.path)
         run.calibration.write(args.calibration)
         if args.readme is not None:
             update_readme(args.readme, readme_section(run))
         folder.commit(command=command, seed=args.seed, calibration=str(args.calibration))
     print(_short(run))
-    print(f"wrote {args.calibration}, {folder.target}/ (summary.md, posterior.png, fit.png"
-          + (", cv.png, reliability.png" if args.cv else "") + ")"
+    print(f"wrote {args.calibration}, {folder.target}/ ({', '.join(written)})"
           + (f" and the tables in {args.readme}" if args.readme else "")
           + f" in {run.seconds / 60:.1f} min")
     return 0
