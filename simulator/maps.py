@@ -791,9 +791,13 @@ def write_html_map(result: Analysis, path: Path, *, extra_script: str = "") -> N
         "places": [{"name": p.name, "lat": round(p.lat, 5), "lon": round(p.lon, 5),
                     "category": p.category, "reported": bool(p.reported),
                     "rank": _RANK.get(p.category, 0), "size": _SIZE.get(p.category, 12),
-                    "label": p.category == "stop", "labelSide": "right",
-                    # the ends of the journey win over intermediate stops when labels collide
-                    "labelPriority": 0 if p is major[0] or p is major[-1] else 1,
+                    # stops, and the halts a reader looks for (the gauge change at Tumangang,
+                    # the locomotive change at Ussuriysk), are named on the map
+                    "label": p.category in ("stop", "halt"), "labelSide": "right",
+                    # the ends of the journey win over intermediate stops, and stops over
+                    # halts, when labels collide
+                    "labelPriority": (0 if p is major[0] or p is major[-1]
+                                      else 1 if p.category == "stop" else 2),
                     "labelOffset": [10, 0], "popup": _popup(p)} for p in major],
         "minor": {"name": [p.name for p in minor], "lat": _rounded((p.lat for p in minor), 5),
                   "lon": _rounded((p.lon for p in minor), 5),
