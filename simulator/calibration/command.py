@@ -100,7 +100,8 @@ def register(sub: Any) -> None:
     p.add_argument("--simulations", type=options.positive, default=d.max_simulations, metavar="N",
                    help=f"at most this many simulations per fit (default {d.max_simulations:,})")
     p.add_argument("--workers", type=options.positive, default=None, metavar="W",
-                   help="fits run side by side on this many processes (default: the CPUs)")
+                   help="fits run side by side on this many processes (default: the CPUs, "
+                        "at most 8)")
     p.add_argument("--scheduler", type=options.scheduler, default=None, metavar="ADDRESS",
                    help="run the fits on a Dask distributed cluster (same results)")
     p.add_argument("--calibration", type=Path, default=settings.calibrated_defaults,
