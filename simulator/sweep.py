@@ -310,6 +310,26 @@ def _pick(items: list[Any], key: str, list_name: str, path: str,
     raise VariationError(msg)
 
 
+def _check_on_route(variations: Sequence[Variation], prep: Prepared) -> None:
+    """Refuse a rule of a country or line the route never enters: the what-if would change
+    nothing (``caps.XX.kmh``, ``caps.VN.kmh`` on a trip to Vladivostok)."""
+    countries = set(prep.itinerary.km_by("country"))
+    lines = [str(name).casefold() for name in prep.itinerary.km_by("line")]
+    for v in variations:
+        parts = v.path.split(".")
+        if len(parts) < 2 or parts[0] not in _COUNTRY_LISTS or parts[1].isdigit():
+            continue
+        country, _, line = parts[1].partition(":")
+        if country not in countries:
+            msg = (f"--vary {v.path}: no part of the route is in {country} (it runs through "
+                   f"{', '.join(sorted(countries))}): the what-if would change nothing")
+            raise VariationError(msg)
+        if line and not any(line.casefold() in name for name in lines):
+            msg = (f"--vary {v.path}: the route runs on no line called '{line}' in {country}: "
+                   "the what-if would change nothing")
+            raise VariationError(msg)
+
+
 def apply_edits(scenario: Scenario, edits: dict[str, Any], *,
                 columns: Sequence[str] = ()) -> tuple[Scenario, dict[str, float], list[str]]:
     """A copy of ``scenario`` with ``edits`` (path → value) made.
@@ -550,6 +570,7 @@ def run_sweep(scenario: Scenario, variations: Sequence[Variation], *, method: st
     seed = scenario.seed if seed is None else seed
     base = base if base is not None else prepare(scenario, network=network)
     _point(base, at)  # a bad place fails before anything runs
+    _check_on_route(variations, base)
     columns = [s.name for s in base.plan.parameters]
     design = design_points(variations, method=method, samples=samples, seed=seed)
     edited = [apply_edits(scenario, point, columns=columns) for point in design]

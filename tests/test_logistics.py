@@ -247,6 +247,11 @@ def test_sweep_of_a_halt_duration_adds_exactly_that_time(tmp_path: Path) -> None
     assert np.diff([p.journey_h[1] for p in at_m.points]) == pytest.approx([0, 0], abs=1e-6)
     with pytest.raises(VariationError, match=r"not a place of the route .*: A, M, Z"):
         run_sweep(prep.scenario, [parse_variation("pace=1")], base=prep, at="Nowhere")
+    # a rule of a country or line the route never enters would change nothing: refused
+    for path, words in (("caps.XX.kmh=40", "no part of the route is in XX .*AA"),
+                        ("delays.AA:Nowhere.per_100km=1", "no line called 'Nowhere' in AA")):
+        with pytest.raises(VariationError, match=words):
+            run_sweep(prep.scenario, [parse_variation(path)], base=prep, replications=4)
 
 
 def test_sweep_of_a_cap_and_of_the_pace(tmp_path: Path) -> None:
