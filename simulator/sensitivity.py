@@ -399,6 +399,12 @@ class SensitivityResult:
     #: independently (r, a, b); None without a calibration or with fewer than two
     correlation: tuple[float, str, str] | None = None
 
+    def __repr__(self) -> str:
+        # short, as ScenarioResult's: the index arrays would fill a notebook cell
+        return (f"<SensitivityResult {self.scenario}: {len(self.factors)} factors, "
+                f"{len(self.outputs)} outputs, N = {self.base_n}, {self.runs:,} replications, "
+                f"seed {self.seed}; {self.sentence()}>")
+
     def index(self, name: str) -> int:
         return next(i for i, o in enumerate(self.outputs) if o.name == name)
 

@@ -186,7 +186,8 @@ def design_points(variations: Sequence[Variation], *, method: str = "grid",
         point = {}
         for v, x in zip(variations, row, strict=True):
             if v.low is not None and v.high is not None:
-                point[v.path] = float(v.low + x * (v.high - v.low))
+                # four significant digits: what the tables show is what was simulated
+                point[v.path] = float(f"{v.low + x * (v.high - v.low):.4g}")
             else:
                 point[v.path] = v.values[min(int(x * len(v.values)), len(v.values) - 1)]
         points.append(point)
@@ -468,6 +469,12 @@ class SweepResult:
     seed: int
     #: reported arrivals (or passages) at that place: (earliest, latest, what)
     reported: list[tuple[datetime, datetime, str]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # short, as ScenarioResult's: a notebook cell's last line should not print every point
+        what = ", ".join(v.path for v in self.variations)
+        return (f"<SweepResult {self.scenario}: {what}; {len(self.points)} point(s) "
+                f"({self.method}), {self.replications} replications each, seed {self.seed}>")
 
     def _local(self, t: datetime) -> str:
         loc = t.astimezone(ZoneInfo(self.tz)) if self.tz else t

@@ -240,6 +240,8 @@ def test_sweep_of_a_halt_duration_adds_exactly_that_time(tmp_path: Path) -> None
     assert res.baseline.journey_h[1] == pytest.approx(med[0] + 10 / 60, abs=1e-6)
     rows = res.rows()
     assert rows[0]["point"] == "baseline" and rows[2]["halts.M.duration"] == 30.0
+    # a notebook cell's last line prints one line, not every point's arrays
+    assert repr(res).startswith("<SweepResult ") and "\n" not in repr(res) and len(repr(res)) < 200
     # the arrival at the halt's place: the halt comes after it, so nothing changes there
     at_m = run_sweep(prep.scenario, [parse_variation("halts.M.duration=0:60:30")], base=prep,
                      replications=40, seed=5, workers=1, at="M")
