@@ -68,19 +68,47 @@
     return node;
   }
 
-  /* Hide labels that overlap a more important one (labels are given most important first). */
-  function declutter(labels) {
-    var kept = [];
+  function clashes(r, kept) {
+    return kept.some(function (k) {
+      return r.left < k.right + 2 && r.right + 2 > k.left && r.top < k.bottom + 1 &&
+        r.bottom + 1 > k.top;
+    });
+  }
+
+  /* Hide labels that overlap a more important one (labels are given most important first,
+     after those already in `kept`). */
+  function declutter(labels, kept) {
     labels.forEach(function (node) {
       if (!node || !node.isConnected) { return; }
       node.style.visibility = "";
       var r = node.getBoundingClientRect();
       if (!r.width) { return; }
-      var clash = kept.some(function (k) {
-        return r.left < k.right + 2 && r.right + 2 > k.left && r.top < k.bottom + 1 &&
-          r.bottom + 1 > k.top;
-      });
-      if (clash) { node.style.visibility = "hidden"; } else { kept.push(r); }
+      if (clashes(r, kept)) { node.style.visibility = "hidden"; } else { kept.push(r); }
+    });
+  }
+
+  /* Stop and halt labels (most important first) go right of their marker, or left, above or
+     below where that clashes with a label placed before (Nanning beside Đồng Đăng); one that
+     fits nowhere is hidden until the reader zooms in. */
+  var LABEL_SIDES = [["right", [10, 0]], ["left", [-10, 0]], ["top", [0, -8]],
+                     ["bottom", [0, 8]]];
+  function placeStopLabels(markers, kept) {
+    markers.forEach(function (marker) {
+      var tip = marker.getTooltip();
+      var node = tip && tip.getElement();
+      if (!node || !node.isConnected) { return; }
+      node.style.visibility = "";
+      for (var i = 0; i < LABEL_SIDES.length; i++) {
+        if (tip.options.direction !== LABEL_SIDES[i][0]) {
+          tip.options.direction = LABEL_SIDES[i][0];
+          tip.options.offset = L.point(LABEL_SIDES[i][1]);
+          tip.update();
+        }
+        var r = node.getBoundingClientRect();
+        if (!r.width) { return; }
+        if (!clashes(r, kept)) { kept.push(r); return; }
+      }
+      node.style.visibility = "hidden";
     });
   }
 
@@ -391,9 +419,11 @@
         if (want && !cityLayer.hasLayer(c)) { cityLayer.addLayer(c); }
         if (!want && cityLayer.hasLayer(c)) { cityLayer.removeLayer(c); }
       });
-      var nodes = stopLabels.map(function (s) { return s.getTooltip().getElement(); });
+      var kept = [];
+      placeStopLabels(stopLabels, kept);
+      var nodes = [];
       cityLabels.forEach(function (c) { if (cityLayer.hasLayer(c)) { nodes.push(c.getElement()); } });
-      declutter(nodes);
+      declutter(nodes, kept);
     }
     map.on("zoomend moveend layeradd layerremove", refreshLabels);
 
