@@ -106,6 +106,18 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
     assert driver.execute_script("return document.querySelectorAll("
                                  "'.leaflet-ts-train-pane .ts-train').length") == 1
     assert driver.title.startswith("Khasan → Ussuriysk → Vladivostok")
+    # the named places (stops, then halts) are all shown at the first view, none on another
+    labels = driver.execute_script("""
+        return Array.from(document.querySelectorAll('.ts-label')).map(function (n) {
+          var r = n.getBoundingClientRect();
+          return [n.textContent, n.style.visibility !== 'hidden', r.left, r.top, r.right,
+                  r.bottom];
+        });""")
+    shown = [x for x in labels if x[1]]
+    assert len(shown) == len(labels) >= 2, labels
+    for i, a in enumerate(shown):
+        for b in shown[i + 1:]:
+            assert a[4] <= b[2] or b[4] <= a[2] or a[5] <= b[3] or b[5] <= a[3], (a, b)
     assert driver.find_element(By.CSS_SELECTOR, ".ts-legend").text.startswith("Legend")
     # zoomed out as far as the page allows, the bundled outlines still fill the view (the
     # least zoom was taken while the first fit was still animating: 3 instead of 6.5)
