@@ -95,7 +95,12 @@ def test_metro_and_high_speed_stations_are_left_out(network) -> None:
     [("Dong Dang", "Đồng Đăng"), ("dong dang", "Đồng Đăng"), ("Sinuiju", "Sinŭiju Ch'ŏngnyŏn"),
      ("Vostochny", "Uglegorsk / Tsiolkovsky"), ("Tsiolkovsky", "Uglegorsk / Tsiolkovsky"),
      ("Pyongyang", "P'yŏngyang"), ("丹东", "Dandong"), ("Хасан", "Khasan"),
-     ("West Pyongyang", "Sŏp'yŏngyang (West P'yŏngyang)")],
+     ("West Pyongyang", "Sŏp'yŏngyang (West P'yŏngyang)"),
+     # the English spellings of the Russian table's transliterations
+     ("Tynda", "Tinda"), ("Blagoveshchensk", "Blagoveshensk"), ("Yekaterinburg", "Ekaterinburg"),
+     # a Chinese compass point in either form
+     ("Beijing West", "Beijingxi"), ("Shenyang North", "Shenyangbei"),
+     ("Changshabei", "Changsha North")],
 )
 def test_station_index_finds_names_and_aliases(network, query: str, label: str) -> None:
     assert network.stations.find(query).label == label

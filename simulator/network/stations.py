@@ -32,6 +32,20 @@ def normalize_name(name: str) -> str:
     return " ".join(text.split())
 
 
+#: the pinyin of the compass points in Chinese station names (北京西 Beijingxi, Beijing West)
+_DIRECTIONS = {"north": "bei", "south": "nan", "east": "dong", "west": "xi"}
+
+
+def _direction_forms(key: str) -> list[str]:
+    """The other spellings of a normalized name with a compass point: ``beijing west`` ↔
+    ``beijingxi``."""
+    words = key.split(" ")
+    if len(words) >= 2 and words[-1] in _DIRECTIONS:
+        return ["".join(words[:-1]) + _DIRECTIONS[words[-1]]]
+    return [f"{key[:-len(py)]} {en}" for en, py in _DIRECTIONS.items()
+            if key.endswith(py) and len(key) > len(py) + 2 and " " not in key]
+
+
 @dataclass(frozen=True)
 class Station:
     """A station node of the network."""
@@ -91,6 +105,11 @@ class StationIndex:
         key = normalize_name(name)
         if key in self._by_key:
             return self._by_key[key]
+        # Chinese stations go by either form: 'Beijing West' is 'Beijingxi', 'Shenyangbei' is
+        # 'Shenyang North'
+        for other in _direction_forms(key):
+            if other in self._by_key:
+                return self._by_key[other]
         # a unique prefix match ('Sinuiju' for 'Sinŭiju Ch'ŏngnyŏn')
         prefixed = {st.node: st for k, st in self._by_key.items() if k.startswith(key + " ")}
         if len(prefixed) == 1:
