@@ -14,7 +14,7 @@ from typing import Any
 
 from simulator.errors import DataFileError
 
-__all__ = ["atomic_path", "file_problem", "read_csv_rows", "write_csv"]
+__all__ = ["atomic_path", "decode_utf8", "file_problem", "read_csv_rows", "write_csv"]
 
 #: the data tables are a few KB; a larger file is not one of them
 MAX_TABLE_BYTES = 1 << 20
@@ -69,6 +69,15 @@ def file_problem(path: Path) -> str | None:
     return None
 
 
+def decode_utf8(raw: bytes, path: str | Path) -> str:
+    """``raw`` as UTF-8 text; one line naming the file and the first bad byte otherwise."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+        raise DataFileError(msg) from None
+
+
 def read_csv_rows(path: Path, columns: Sequence[str], *,
                   check: Callable[[dict[str, str]], Any] | None = None,
                   comments: bool = False) -> list[dict[str, str]]:
@@ -85,11 +94,7 @@ def read_csv_rows(path: Path, columns: Sequence[str], *,
     if len(raw) > MAX_TABLE_BYTES:
         msg = f"{path}: larger than {MAX_TABLE_BYTES >> 20} MB; not a data table"
         raise DataFileError(msg)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        msg = f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
-        raise DataFileError(msg) from None
+    text = decode_utf8(raw, path)
     numbered = [(i, line) for i, line in enumerate(text.splitlines(), 1)
                 if not (comments and line.startswith("#"))]
     if "\x00" in text:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from simulator._io import decode_utf8
 from simulator.errors import DataFileError, ScenarioError
 
 __all__ = ["TAG", "line_of", "load_yaml", "validate_model"]
@@ -125,11 +126,7 @@ def load_yaml(path: Path) -> tuple[Any, Lines]:
     if len(raw) > MAX_BYTES:
         msg = f"{path}: larger than {MAX_BYTES >> 20} MB; a scenario or data file is a few KB"
         raise ScenarioError(msg)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        msg = f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})"
-        raise DataFileError(msg) from None
+    text = decode_utf8(raw, path)
     loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
