@@ -511,14 +511,15 @@ def replay_markdown(trips: Sequence[TripReplay], *, particles: int, model_error:
             "|---|---|---|---|---|---|---|---|---|"]
     for t in trips:
         if t.skipped:
-            out.append(f"| {t.scenario} | – | not replayed: {t.skipped} | | | | | | |")
+            # trips as code: they are scenario names, as in the calibration's tables
+            out.append(f"| `{t.scenario}` | – | not replayed: {t.skipped} | | | | | | |")
             continue
         for r in t.rows:
             if not r.final:
                 continue
             d = r.row()
             mid = " (midpoint)" if r.midpoint else ""
-            out.append(f"| {t.scenario} | {r.used}{mid} | {r.last_seen} (km {r.last_km:,.0f}) |"
+            out.append(f"| `{t.scenario}` | {r.used}{mid} | {r.last_seen} (km {r.last_km:,.0f}) |"
                        f" {d['run_error_h']:+.2f} | {d['run_inside']} | {d['prior_inside']} | "
                        f"{d['nowcast_error_h']:+.2f} | {d['nowcast_band_h']} | "
                        f"{d['nowcast_inside']} |")

@@ -53,10 +53,11 @@ def fit_table(run: CalibrationRun) -> str:
     posterior sample and a new trip pace per replication, as every run draws them)."""
     lines = ["| trip | leg | reported (h) | median (h) | 5–95 % (h) | error (%) | in 90 % band |",
              "|---|---|---|---|---|---|---|"]
+    # trips as code: they are scenario names (and these rows are not `make demo`'s table's)
     for f in run.fit:
         leg = f.leg
         lo, hi = f.band(0.9)
-        lines.append(f"| {leg.trip} | {leg.label} | {_rng(leg.lo_h, leg.hi_h)} | "
+        lines.append(f"| `{leg.trip}` | {leg.label} | {_rng(leg.lo_h, leg.hi_h)} | "
                      f"{f.median:.2f} | {lo:.2f}–{hi:.2f} | {100 * f.error_h / leg.mid_h:+.1f} | "
                      f"{'yes' if f.inside(0.9) else 'no'} |")
     return "\n".join(lines)
@@ -76,7 +77,7 @@ def cv_leg_table(run: CalibrationRun) -> str:
             lo, hi = g.band(0.9)
             mark = "" if g.inside(0.9) else " ✗"
             cells.append(f"{g.median:.1f} ({lo:.1f}–{hi:.1f}){mark}")
-        lines.append(f"| {f.leg.trip} | {f.leg.label} | {_rng(f.leg.lo_h, f.leg.hi_h)} | "
+        lines.append(f"| `{f.leg.trip}` | {f.leg.label} | {_rng(f.leg.lo_h, f.leg.hi_h)} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -98,7 +99,7 @@ def per_trip_table(run: CalibrationRun) -> str:
     for t in run.trips:
         for m in [run.candidate, "hand", "press"]:
             s = overall([f for f in run.cv[m] if f.leg.trip == t.name])
-            lines.append(f"| {t.name} | {_label(m, run)} | {s['legs']} | {100 * s['in50']:.0f} %"
+            lines.append(f"| `{t.name}` | {_label(m, run)} | {s['legs']} | {100 * s['in50']:.0f} %"
                          f" | {100 * s['in90']:.0f} % | {s['mae_pct']:.1f} % | "
                          f"{s['crps_h']:.2f} |")
     return "\n".join(lines)
