@@ -146,6 +146,10 @@ def replay_trip(prep: Prepared, *, particles: int = DEFAULT_PARTICLES, seed: int
             return particles.depart(plan, point)  # type: ignore[no-any-return]
         return particles.arrive_s[:, point]  # type: ignore[no-any-return]
 
+    # the forecasts before any sighting do not change from step to step: once per place
+    prior_q = [weighted_quantile(times(prior, j), prior_w, levels) for j in range(len(placed))]
+    drawn_q = [weighted_quantile(times(pf.prior, j), prior_w, levels)
+               for j in range(len(placed))]
     for k in range(1, len(placed)):
         step = pf.assimilate(placed[k - 1], points[k - 1])
         out.ess.append(step.ess)
@@ -157,10 +161,10 @@ def replay_trip(prep: Prepared, *, particles: int = DEFAULT_PARTICLES, seed: int
             window = placed[j].window_s(plan.epoch)
             out.rows.append(ReplayRow(
                 sc.name, k, placed[k - 1].name, placed[k - 1].km, placed[j].name, placed[j].km,
-                window, weighted_quantile(times(prior, j), prior_w, levels),
+                window, prior_q[j],
                 weighted_quantile(pf.forecast(times(pf.particles, j), points[j],
                                               z=z), w, levels),
-                weighted_quantile(times(pf.prior, j), prior_w, levels),
+                drawn_q[j],
                 final=j == len(placed) - 1, midpoint=k == midpoint_used))
     return out
 
