@@ -28,7 +28,7 @@ from simulator.planning import plan_journey, prepare
 from simulator.reports import check_reported_legs
 from simulator.scenario import NightRule, load_scenario
 
-__all__ = ["REPORT_SD_H", "Leg", "Trip", "load_trips"]
+__all__ = ["REPORT_SD_H", "Leg", "Trip", "leg_end_time", "load_trips"]
 
 #: sd of the reporting error of a leg (hours): "~" clock times rounded to the quarter hour at
 #: both ends, i.e. two independent uniform errors of ±7.5 min (sd 4.3 min each, 6.1 min together)
@@ -91,8 +91,8 @@ class Trip:
         plan = plan or self.plan
         out = np.empty((len(times.arrive_s), len(self.legs)))
         for i, leg in enumerate(self.legs):
-            out[:, i] = (_at(plan, times, leg.b, leg.b_depart)
-                         - _at(plan, times, leg.a, leg.a_depart)) / 3600
+            out[:, i] = (leg_end_time(plan, times, leg.b, leg.b_depart)
+                         - leg_end_time(plan, times, leg.a, leg.a_depart)) / 3600
         return out
 
     def reporting_error(self, rng: np.random.Generator | Any, n: int) -> np.ndarray:
@@ -102,7 +102,25 @@ class Trip:
         return (2 * u - 1) * half + REPORT_SD_H * rng.standard_normal((n, len(self.legs)))
 
 
-def _at(plan: JourneyPlan, times: BatchTimes, point: int, depart: bool) -> np.ndarray:
+def leg_end_time(plan: JourneyPlan, times: BatchTimes, point: int, depart: bool) -> np.ndarray:
+    """The time at one end of a leg.
+
+    Parameters
+    ----------
+    plan
+        The plan the times were simulated on.
+    times
+        The simulated times.
+    point
+        The route point of the leg's end.
+    depart
+        Whether that end's time is a departure (else an arrival or a passage).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` seconds after the plan's epoch.
+    """
     if depart:
         col = int(plan.depart_column[point])
         if col >= 0:

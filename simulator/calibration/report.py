@@ -19,7 +19,7 @@ import numpy as np
 from simulator import plots
 from simulator._batch import Batch
 from simulator._io import atomic_path
-from simulator.calibration.dataset import Trip
+from simulator.calibration.dataset import Trip, leg_end_time
 from simulator.calibration.fit import NOT_FITTED
 from simulator.calibration.posterior import Calibration, Mode
 from simulator.calibration.run import CalibrationRun, methods
@@ -160,8 +160,7 @@ def budget(trip: Trip, cal: Calibration, n: int, seed: int) -> dict[str, Any]:
     cal.apply(plan.parameters, table.values, theta, z)
     times = simulate_batch(plan, table)
     a, b = trip.legs[0], trip.legs[-1]
-    t_a = times.dwell_depart_s[:, plan.depart_column[a.a]] if a.a_depart and \
-        plan.depart_column[a.a] >= 0 else times.arrive_s[:, a.a]
+    t_a = leg_end_time(plan, times, a.a, a.a_depart)
     t_b = times.arrive_s[:, b.b]
     total = (t_b - t_a) / 3600
     batch = Batch(plan, table, None)
