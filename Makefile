@@ -43,7 +43,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check simulator tests scripts benchmarks examples
 	$(BIN)/mypy
 
-# the whole suite with coverage per module (package and snapshot recipe)
+# the whole suite with coverage per module (package and snapshot recipe); bytecode is cached
+# even where the environment says not to (PYTHONDONTWRITEBYTECODE): without it pytest rewrites
+# the asserts of every test module again in each worker, seconds of every run
+test: export PYTHONDONTWRITEBYTECODE =
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_COV)
 

@@ -1,17 +1,19 @@
 """YAML files read with line numbers, and pydantic validation errors turned into one-line messages.
 
 A scenario author needs to know *where* a file is wrong: ``file:line: field: what was expected``.
-PyYAML's node tree has the line of every key; pydantic's error has the path of the field; this
-module joins the two.
+PyYAML's node tree (built here from libyaml's events) has the line of every key; pydantic's error
+has the path of the field; this module joins the two.
 
 Reading is bounded, so that no file can exhaust memory or the stack: a file holds at most
 :data:`MAX_BYTES`, nests at most :data:`MAX_DEPTH` levels and expands (aliases included) to at most
-:data:`MAX_NODES` values. The largest real input, ``scenarios/defaults/operating.yaml``, is about
-6 KB, 6 levels deep and a few hundred values, so the limits leave a wide margin.
+:data:`MAX_NODES` values. The largest real input, ``scenarios/defaults/calibrated.yaml``, is about
+100 KB, 5 levels deep and 10,000 values (``operating.yaml``: 6 KB, 6 levels, a few hundred), so
+the limits leave a wide margin.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,29 +43,94 @@ MAX_NODES = 100_000
 class _Limits:
     def __init__(self) -> None:
         self.nodes = 0
+        self.constructor = yaml.constructor.SafeConstructor()
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that refuses nesting deeper than :data:`MAX_DEPTH`.
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
+_FLOAT = "tag:yaml.org,2002:float"
 
-    The composer recurses once per level, so without the bound a deeply nested file would end in
-    a ``RecursionError`` instead of a message.
-    """
+#: libyaml's parser where PyYAML was built with it (ten times faster), else PyYAML's own
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                msg = f"line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep"
+def _compose(loader: Any) -> yaml.Node | None:
+    """The document's node tree from the parser's events, built without recursion, so that
+    nesting deeper than :data:`MAX_DEPTH` is a message (libyaml's own composer would recurse
+    on the C stack, and PyYAML's into a ``RecursionError``)."""
+    loader.get_event()  # the stream's start
+    if loader.check_event(yaml.StreamEndEvent):
+        return None
+    loader.get_event()  # the document's start
+    anchors: dict[str, yaml.Node] = {}
+    # the collections open around the next node, each with a mapping's key awaiting its value
+    open_: list[tuple[yaml.Node, list[yaml.Node]]] = []
+    root: yaml.Node | None = None
+    while root is None:
+        event = loader.get_event()
+        if isinstance(event, yaml.CollectionEndEvent):
+            node, _ = open_.pop()
+            node.end_mark = event.end_mark
+            if not open_:
+                root = node
+            continue
+        node = _node_of(loader, event, anchors)
+        if isinstance(event, yaml.AliasEvent) and any(node is n for n, _ in open_):
+            msg = (f"line {event.start_mark.line + 1}: the alias *{event.anchor} refers to the "
+                   "list or mapping it is inside (a value cannot contain itself)")
+            raise ScenarioError(msg)
+        if open_:
+            parent, key = open_[-1]
+            if isinstance(parent, yaml.SequenceNode):
+                parent.value.append(node)
+            elif key:
+                parent.value.append((key.pop(), node))
+            else:
+                key.append(node)
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_) >= MAX_DEPTH:
+                msg = (f"line {event.start_mark.line + 1}: nested more than {MAX_DEPTH} "
+                       "levels deep")
                 raise ScenarioError(msg)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+            open_.append((node, []))
+        elif not open_:
+            root = node
+    loader.get_event()  # the document's end
+    if not loader.check_event(yaml.StreamEndEvent):
+        event = loader.get_event()
+        msg = f"line {event.start_mark.line + 1}: expected a single document in the file"
+        raise ScenarioError(msg)
+    return root
+
+
+def _node_of(loader: Any, event: Any, anchors: dict[str, yaml.Node]) -> yaml.Node:
+    """The node an event starts (PyYAML's composer, one event at a time)."""
+    if isinstance(event, yaml.AliasEvent):
+        if event.anchor not in anchors:
+            msg = f"line {event.start_mark.line + 1}: found undefined alias {event.anchor!r}"
+            raise ScenarioError(msg)
+        return anchors[event.anchor]
+    node: yaml.Node
+    tag = event.tag
+    if isinstance(event, yaml.ScalarEvent):
+        if tag is None and event.implicit[0] and _PLAIN_DECIMAL.fullmatch(event.value):
+            tag = _FLOAT  # what PyYAML's resolver says, without its slow pattern (a calibration
+            # file holds thousands of samples)
+        elif tag is None or tag == "!":
+            tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                               style=event.style)
+    else:
+        kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) \
+            else yaml.MappingNode
+        if tag is None or tag == "!":
+            tag = loader.resolve(kind, None, event.implicit)
+        node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+    if event.anchor is not None:
+        if event.anchor in anchors:
+            msg = f"line {event.start_mark.line + 1}: found duplicate anchor {event.anchor!r}"
+            raise ScenarioError(msg)
+        anchors[event.anchor] = node
+    return node
 
 
 def _construct(node: yaml.Node, path: tuple[Any, ...], lines: Lines, limits: _Limits) -> Any:
@@ -79,7 +146,7 @@ def _construct(node: yaml.Node, path: tuple[Any, ...], lines: Lines, limits: _Li
             if not isinstance(key_node, yaml.ScalarNode):
                 msg = f"line {key_node.start_mark.line + 1}: a key must be a plain value"
                 raise ScenarioError(msg)
-            key = _scalar(key_node)
+            key = _scalar(key_node, limits)
             if key in out:
                 msg = f"line {key_node.start_mark.line + 1}: duplicate key {key!r}"
                 raise ScenarioError(msg)
@@ -88,13 +155,13 @@ def _construct(node: yaml.Node, path: tuple[Any, ...], lines: Lines, limits: _Li
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), lines, limits) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    return _scalar(node, limits)
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _scalar(node: yaml.Node, limits: _Limits) -> Any:
     # the safe constructor resolves ints, floats, bools, nulls and dates as PyYAML does
     try:
-        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+        return limits.constructor.construct_object(node, deep=True)
     except yaml.MarkedYAMLError as exc:  # an unknown tag such as !!python/object
         msg = f"line {node.start_mark.line + 1}: {exc.problem}"
         raise ScenarioError(msg) from None
@@ -127,16 +194,19 @@ def load_yaml(path: Path) -> tuple[Any, Lines]:
         msg = f"{path}: larger than {MAX_BYTES >> 20} MB; a scenario or data file is a few KB"
         raise ScenarioError(msg)
     text = decode_utf8(raw, path)
-    loader = _BoundedLoader(text)
+    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
+        node = _compose(loader)
     except ScenarioError as exc:
         msg = f"{path}: {exc}"
         raise ScenarioError(msg) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f":{mark.line + 1}" if mark is not None else ""
-        msg = f"{path}{where}: malformed YAML: {exc.problem}"
+        problem = exc.problem
+        if problem == "exceeded maximum nesting depth":  # libyaml's own bound (1,000)
+            problem = f"nested more than {MAX_DEPTH} levels deep"
+        msg = f"{path}{where}: malformed YAML: {problem}"
         raise ScenarioError(msg) from None
     except yaml.YAMLError as exc:
         msg = f"{path}: malformed YAML: {exc}"

@@ -319,7 +319,7 @@ def _watch_parent(parent: int) -> None:
     """Exit when the parent process is gone (killed without terminating its pool)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     while os.getppid() == parent:
-        time.sleep(1.0)
+        time.sleep(0.2)  # a killed run's workers stop computing within a fifth of a second
     os._exit(1)
 
 

@@ -397,7 +397,8 @@ def nowcast_scenario(scenario: Scenario | str | Path, sightings: Sequence[str | 
 def calibrate(scenarios: Sequence[str | Path], *, seed: int = 13, cv: bool = False,
               candidates: Sequence[str] = CANDIDATES, population: int | None = None,
               generations: int | None = None, simulations: int | None = None,
-              workers: int | None = None, scheduler: str | None = None, command: str = "",
+              draws: int | None = None, workers: int | None = None,
+              scheduler: str | None = None, command: str = "",
               progress: Callable[[str], object] | None = None) -> CalibrationRun:
     """Fit the shared operating parameters to every measured leg of the scenarios (ABC-SMC).
 
@@ -419,6 +420,9 @@ def calibrate(scenarios: Sequence[str | Path], *, seed: int = 13, cv: bool = Fal
     population, generations, simulations
         The ABC-SMC population, its most generations and simulations per fit (defaults:
         :class:`simulator.calibration.fit.FitSettings`).
+    draws
+        Predictive draws per leg for the scores and tables (default 2,000; fewer for a quick
+        look, at the cost of noisier scores).
     workers, scheduler
         Fits run side by side on local processes (default: the CPUs, at most 8) or a Dask
         cluster.
@@ -444,7 +448,8 @@ def calibrate(scenarios: Sequence[str | Path], *, seed: int = 13, cv: bool = Fal
     base = FitSettings()
     fit = FitSettings(population=population or base.population,
                       generations=generations or base.generations,
-                      max_simulations=simulations or base.max_simulations)
+                      max_simulations=simulations or base.max_simulations,
+                      draws=draws or base.draws)
     return run_calibration(paths, seed=seed, settings=fit, cv=cv, candidates=candidates,
                            workers=workers or min(len(os.sched_getaffinity(0)), 8),
                            scheduler=scheduler, command=command, progress=progress)

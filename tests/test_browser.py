@@ -192,7 +192,7 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
     assert _wait(driver, f"return window.trainsim.frame() > {steps + 3}", timeout=5)
     driver.find_element(By.CSS_SELECTOR, ".ts-play").click()
     frame = driver.execute_script("return window.trainsim.frame()")
-    time.sleep(0.6)
+    time.sleep(0.3)  # more than one tick of the page's clock (250 ms)
     assert driver.execute_script("return window.trainsim.frame()") == frame
     played = train()
     assert played != moved and on_route(played["lat"], played["lng"])
@@ -216,23 +216,27 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
         }
         t.show(best);""")
     driver.find_element(By.CSS_SELECTOR, ".leaflet-map-pane .ts-train").click()
-    time.sleep(0.8)  # the pan is animated
-    box = driver.execute_script("""
+    # the pan is animated: wait until it has ended (the popup no longer moves)
+    box = _wait(driver, """
         function box(s) { var r = document.querySelector(s).getBoundingClientRect();
                           return [r.left, r.top, r.right, r.bottom]; }
-        return [box('.leaflet-popup'), box('.leaflet-container'), box('.ts-title')];""")
+        var now = [box('.leaflet-popup'), box('.leaflet-container'), box('.ts-title')];
+        var last = window.__lastBox; window.__lastBox = JSON.stringify(now);
+        return last === window.__lastBox && !window.trainsim.map._panAnim._inProgress && now;""")
+    assert box, "the popup never came to rest"
     (left, top, right, bottom), page, title = box
     assert page[0] <= left and page[1] <= top and right <= page[2] and bottom <= page[3], box
     assert top >= title[3] or left >= title[2] or right <= title[0], box
     driver.execute_script("window.trainsim.train.closePopup(); window.trainsim.fit()")
-    time.sleep(0.5)
 
     # a reported place: one popup with its events and the reported time
     driver.execute_script("window.trainsim.train.closePopup()")
     driver.find_element(By.CSS_SELECTOR, '.ts-reported[data-place="Vladivostok"]').click()
-    popup = _wait(driver, "var p = document.querySelector('.leaflet-popup-content');"
-                          "return p && p.innerText;")
-    assert popup.startswith("Vladivostok") and "arrives" in popup
+    # (the train's popup may still be fading out: wait for the place's)
+    popup = _wait(driver, "var p = document.querySelectorAll('.leaflet-popup-content');"
+                          "p = p[p.length - 1]; return p && p.innerText.startsWith("
+                          "'Vladivostok') && p.innerText;")
+    assert popup and "arrives" in popup, popup
     assert re.search(r"reported\s+2019-04-24 17:50–18:01", popup), popup
     assert "UTC+10:00" in popup
     driver.save_screenshot(str(tmp_path / "map.png"))

@@ -189,7 +189,8 @@ def test_calibrate_command_small(tmp_path: Path, network, capsys: pytest.Capture
     readme.write_text(f"# x\n\n{README_BEGIN}\nold\n{README_END}\n\nrest\n", encoding="utf-8")
     code = main(["calibrate", str(VLADIVOSTOK), str(ROOT / "scenarios" / "vostochny-2023.yaml"),
                  "--cv", "--candidates", "base", "--population", "16", "--simulations", "48",
-                 "--generations", "2", "--workers", "1", "--seed", "5", "--quiet",
+                 "--generations", "2", "--draws", "100", "--workers", "1", "--seed", "5",
+                 "--quiet",
                  "--calibration", str(cal), "--out", str(out), "--readme", str(readme)])
     text = capsys.readouterr()
     assert code == 0, text.err

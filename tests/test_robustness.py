@@ -11,7 +11,6 @@ import json
 import multiprocessing
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -76,6 +75,7 @@ BOMB = "\n".join(["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [
     ("name: x\n# " + "x" * (1 << 20) + "\n", "larger than 1 MB"),
     ("title: !!python/object:os.system x\n", "could not determine a constructor"),
     ("? [1, 2]\n: 3\n", "a key must be a plain value"),
+    ("a: &a [1, *a]\n", "line 1: the alias *a refers to the list or mapping it is inside"),
 ])
 def test_yaml_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
                      expect: str) -> None:
@@ -505,10 +505,11 @@ def test_concurrent_runs_on_one_folder_take_turns(tmp_path: Path) -> None:
 # signals: a process to kill
 # ----------------------------------------------------------------------------------------------
 class _Run:
-    """`trainsim run` of 100,000 replications (minutes) in a process of its own, caught once it
-    simulates: its pid, output folder, worker processes, exit code and stderr."""
+    """`trainsim run` of 100,000 replications (minutes) in a forked process (the network is
+    loaded already), caught once it simulates: its pid, output folder, worker processes, exit
+    code and stderr."""
 
-    def __init__(self, tmp_path: Path, *, workers: int, forked: bool) -> None:
+    def __init__(self, tmp_path: Path, *, workers: int) -> None:
         out = tmp_path / "out"
         out.mkdir()
         (out / "keep.txt").write_text("the folder is empty but for this", encoding="utf-8")
@@ -516,38 +517,24 @@ class _Run:
         self.stderr = tmp_path / "stderr.txt"
         argv = ["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "100000",
                 "--workers", str(workers), "--quiet", "--out", str(self.target)]
-        self.proc: subprocess.Popen[str] | multiprocessing.process.BaseProcess
-        if forked:  # this process, forked: the network is loaded already
-            self.proc = multiprocessing.get_context("fork").Process(
-                target=_cli_child, args=(argv, self.stderr))
-            self.proc.start()
-            pid = self.proc.pid
-        else:  # the command as a user starts it
-            with self.stderr.open("w", encoding="utf-8") as err:
-                self.proc = subprocess.Popen([sys.executable, "-m", "simulator", *argv],
-                                             cwd=ROOT, stderr=err, text=True)
-            pid = self.proc.pid
+        self.proc = multiprocessing.get_context("fork").Process(target=_cli_child,
+                                                                args=(argv, self.stderr))
+        self.proc.start()
+        pid = self.proc.pid
         assert pid is not None
         parent = psutil.Process(pid)
         self.workers: list[psutil.Process] = []
         deadline = time.time() + 60
         while (not [p for p in tmp_path.iterdir() if p.name.startswith(".target.")]
                or len(self.workers) < (workers if workers > 1 else 0)):
-            assert self.running(), self.stderr.read_text(encoding="utf-8")
+            assert self.proc.is_alive(), self.stderr.read_text(encoding="utf-8")
             assert time.time() < deadline, "the run never claimed its output folder or started"
             time.sleep(0.02)
             self.workers = parent.children(recursive=True)
-        time.sleep(0.3)  # mid-run
+        time.sleep(0.1)  # mid-run
         self.pid = pid
 
-    def running(self) -> bool:
-        if isinstance(self.proc, subprocess.Popen):
-            return self.proc.poll() is None
-        return self.proc.is_alive()
-
     def wait(self) -> int | None:
-        if isinstance(self.proc, subprocess.Popen):
-            return self.proc.wait(30)
         self.proc.join(30)
         return self.proc.exitcode
 
@@ -567,7 +554,7 @@ def test_a_signal_stops_the_run_cleanly(tmp_path: Path, network: RailNetwork, si
                                         code: int) -> None:
     """`trainsim run` stopped mid-run (SIGTERM, or Ctrl-C): one line, no temporary folder, the
     output folder as it was, and no worker process left behind."""
-    run = _Run(tmp_path, workers=2, forked=True)
+    run = _Run(tmp_path, workers=2)
     os.kill(run.pid, sig)
     assert run.wait() == code
     err = run.stderr.read_text(encoding="utf-8")
@@ -581,7 +568,7 @@ def test_a_signal_stops_the_run_cleanly(tmp_path: Path, network: RailNetwork, si
 def test_workers_of_a_killed_run_end_quietly(tmp_path: Path, network: RailNetwork) -> None:
     """SIGKILL gives the run no chance to end its pool: its workers notice (the watchdog, or a
     result sent into the closed pipe) and end without a traceback in the user's terminal."""
-    run = _Run(tmp_path, workers=2, forked=True)
+    run = _Run(tmp_path, workers=2)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     _, alive = psutil.wait_procs(run.workers, timeout=5)
@@ -590,8 +577,8 @@ def test_workers_of_a_killed_run_end_quietly(tmp_path: Path, network: RailNetwor
     assert "Traceback" not in err, err
 
 
-def test_killed_run_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
-    run = _Run(tmp_path, workers=1, forked=False)  # `python -m simulator`, as a user runs it
+def test_killed_run_is_cleaned_up_by_the_next(tmp_path: Path, network: RailNetwork) -> None:
+    run = _Run(tmp_path, workers=1)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".target.")], "nothing stale"

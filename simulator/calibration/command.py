@@ -40,8 +40,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         run = calibrate(args.scenarios, seed=args.seed, cv=args.cv,
                         candidates=args.candidates, population=args.population,
                         generations=args.generations, simulations=args.simulations,
-                        workers=args.workers, scheduler=args.scheduler, command=command,
-                        progress=say)
+                        draws=args.draws, workers=args.workers, scheduler=args.scheduler,
+                        command=command, progress=say)
         assert folder.path is not None
         written = write_outputs(run, folder.path)
         run.calibration.write(args.calibration)
@@ -99,6 +99,9 @@ def register(sub: Any) -> None:
                    help=f"at most this many generations per fit (default {d.generations})")
     p.add_argument("--simulations", type=options.positive, default=d.max_simulations, metavar="N",
                    help=f"at most this many simulations per fit (default {d.max_simulations:,})")
+    p.add_argument("--draws", type=options.positive, default=d.draws, metavar="N",
+                   help=f"predictive draws per leg for the scores and tables (default "
+                        f"{d.draws:,})")
     p.add_argument("--workers", type=options.positive, default=None, metavar="W",
                    help="fits run side by side on this many processes (default: the CPUs, "
                         "at most 8)")

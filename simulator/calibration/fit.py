@@ -65,6 +65,8 @@ class FitSettings:
     min_acceptance: float = 0.02
     #: equally weighted posterior samples kept
     samples: int = 1000
+    #: predictive draws per leg for the scores and tables (in-sample and held out)
+    draws: int = 2000
 
 
 @dataclass

@@ -194,7 +194,7 @@ def _rank_r2(x: np.ndarray, y: np.ndarray) -> float:
 def budget_lines(run: CalibrationRun) -> list[str]:
     out = []
     for t in run.trips:
-        b = budget(t, run.calibration, 2000, run.seed)
+        b = budget(t, run.calibration, run.settings.draws, run.seed)
         top = list(b["shares"].items())[:3]
         spread = ", ".join(f"{name} {100 * r2:.0f} %" for name, r2 in top)
         out.append(

@@ -49,10 +49,6 @@ from simulator.scenario import load_defaults
 
 __all__ = ["CalibrationRun", "calibrate", "job_seed"]
 
-#: predictive samples per leg for the scores and tables
-PREDICTIVE_N = 2000
-
-
 def job_seed(seed: int, name: str) -> int:
     """The seed of one fit: from the master seed and the fit's name (stable across runs)."""
     return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
@@ -116,19 +112,20 @@ def calibrate(paths: Sequence[Path], *, seed: int, settings: FitSettings, cv: bo
                         f"simulations, effective sample size {r.ess:.0f}, {r.seconds:.0f} s"))
     cv_results: dict[str, list[Forecast]] = {}
     chosen = "base"
+    draws = settings.draws
     if cv:
         for c in candidates:
             cv_results[c] = []
             for t in trips:
                 cal = fits[f"cv:{c}:{t.name}"].calibration
-                samples = predict_calibrated(t, cal, c, PREDICTIVE_N, job_seed(seed, f"p:{c}"))
+                samples = predict_calibrated(t, cal, c, draws, job_seed(seed, f"p:{c}"))
                 cv_results[c] += _forecasts(t, samples, c)
         for i, t in enumerate(trips):
             training = [x for j, x in enumerate(trips) if j != i]
             cv_results.setdefault("hand", []).extend(_forecasts(
-                t, predict_hand(t, PREDICTIVE_N, job_seed(seed, "p:hand")), "hand"))
+                t, predict_hand(t, draws, job_seed(seed, "p:hand")), "hand"))
             cv_results.setdefault("press", []).extend(_forecasts(
-                t, predict_press(training, t, PREDICTIVE_N, job_seed(seed, "p:press")),
+                t, predict_press(training, t, draws, job_seed(seed, "p:press")),
                 "press"))
         better = [(gain, c) for c in candidates if c != "base"
                   and (gain := improvement(cv_results["base"], cv_results[c])) > 0]
@@ -146,7 +143,7 @@ def calibrate(paths: Sequence[Path], *, seed: int, settings: FitSettings, cv: bo
     for t in trips:
         s = job_seed(seed, f"in-sample:{t.name}")
         in_sample += _forecasts(t, predict_calibrated(t, full.calibration, chosen,
-                                                      PREDICTIVE_N, s), chosen, held_out=False)
+                                                      draws, s), chosen, held_out=False)
     run = CalibrationRun(trips, notes, seed, settings, chosen, full, fits, in_sample, cv_results,
                          time.perf_counter() - started, command)
     full.calibration.provenance = _provenance(run, paths)
