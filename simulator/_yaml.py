@@ -75,7 +75,7 @@ def _compose(loader: Any) -> yaml.Node | None:
             continue
         node = _node_of(loader, event, anchors)
         if isinstance(event, yaml.AliasEvent) and any(node is n for n, _ in open_):
-            msg = (f"line {event.start_mark.line + 1}: the alias *{event.anchor} refers to the "
+            msg = (f"line {_line(event)}: the alias *{event.anchor} refers to the "
                    "list or mapping it is inside (a value cannot contain itself)")
             raise ScenarioError(msg)
         if open_:
@@ -88,7 +88,7 @@ def _compose(loader: Any) -> yaml.Node | None:
                 key.append(node)
         if isinstance(event, yaml.CollectionStartEvent):
             if len(open_) >= MAX_DEPTH:
-                msg = (f"line {event.start_mark.line + 1}: nested more than {MAX_DEPTH} "
+                msg = (f"line {_line(event)}: nested more than {MAX_DEPTH} "
                        "levels deep")
                 raise ScenarioError(msg)
             open_.append((node, []))
@@ -97,37 +97,42 @@ def _compose(loader: Any) -> yaml.Node | None:
     loader.get_event()  # the document's end
     if not loader.check_event(yaml.StreamEndEvent):
         event = loader.get_event()
-        msg = f"line {event.start_mark.line + 1}: expected a single document in the file"
+        msg = f"line {_line(event)}: expected a single document in the file"
         raise ScenarioError(msg)
     return root
+
+
+def _line(event: Any) -> int:
+    return int(event.start_mark.line) + 1
 
 
 def _node_of(loader: Any, event: Any, anchors: dict[str, yaml.Node]) -> yaml.Node:
     """The node an event starts (PyYAML's composer, one event at a time)."""
     if isinstance(event, yaml.AliasEvent):
         if event.anchor not in anchors:
-            msg = f"line {event.start_mark.line + 1}: found undefined alias {event.anchor!r}"
+            msg = f"line {_line(event)}: found undefined alias {event.anchor!r}"
             raise ScenarioError(msg)
         return anchors[event.anchor]
     node: yaml.Node
     tag = event.tag
+    start: Any = event.start_mark  # libyaml's marks or PyYAML's: the same fields
+    end: Any = event.end_mark
     if isinstance(event, yaml.ScalarEvent):
         if tag is None and event.implicit[0] and _PLAIN_DECIMAL.fullmatch(event.value):
             tag = _FLOAT  # what PyYAML's resolver says, without its slow pattern (a calibration
             # file holds thousands of samples)
         elif tag is None or tag == "!":
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark,
-                               style=event.style)
+        node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
     else:
         kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) \
             else yaml.MappingNode
         if tag is None or tag == "!":
             tag = loader.resolve(kind, None, event.implicit)
-        node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+        node = kind(tag, [], start, None, flow_style=event.flow_style)
     if event.anchor is not None:
         if event.anchor in anchors:
-            msg = f"line {event.start_mark.line + 1}: found duplicate anchor {event.anchor!r}"
+            msg = f"line {_line(event)}: found duplicate anchor {event.anchor!r}"
             raise ScenarioError(msg)
         anchors[event.anchor] = node
     return node
