@@ -56,6 +56,8 @@ def _encode(values: list[Any]) -> tuple[list[Any], np.ndarray]:
 
 
 _ABSENT = object()
+#: edge attributes that are sets (JSON keeps them as sorted lists): read back as frozensets
+_SET_ATTRS = frozenset({"gauges"})
 
 
 def _jsonable(v: Any) -> Any:
@@ -213,6 +215,9 @@ def _build(meta: dict[str, Any], z: dict[str, np.ndarray]
         for i, line in zip(has_geom.tolist(), lines, strict=True):
             edge_attrs[i]["geometry"] = line
     for k, uniques in meta["edge_attrs"].items():
+        if k in _SET_ATTRS:
+            _check(all(isinstance(x, list) for x in uniques), f"edge attribute {k}")
+            uniques = [frozenset(x) for x in uniques]
         codes = z[f"edge_attr/{k}"]
         _check(codes.shape == (n_edges,) and int(codes.max(initial=-1)) < len(uniques),
                f"edge attribute {k}")

@@ -320,8 +320,6 @@ def load_network(
                 _note(f"could not write the network cache {cache_file}: {exc}")
     else:
         graph, arrays = loaded
-        for _u, _v, d in graph.edges(data=True):
-            d["gauges"] = frozenset(d.get("gauges") or ())
     stations = StationIndex.from_graph(graph, alias_map)
     borders = [n for n, d in graph.nodes(data=True) if d.get("border_crossing")]
     network = RailNetwork(graph=graph, stations=stations, source=path, borders=borders,
