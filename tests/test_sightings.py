@@ -23,6 +23,7 @@ from simulator.sightings import (
 
 ROOT = Path(__file__).resolve().parents[1]
 HANOI = ROOT / "scenarios" / "hanoi-2019.yaml"
+VLADIVOSTOK = ROOT / "scenarios" / "vladivostok-2019.yaml"
 
 
 @pytest.mark.parametrize(("text", "place", "kind", "minutes"), [
@@ -237,12 +238,9 @@ def test_sighting_after_now_is_refused(tmp_path: Path,
     assert "after --now" in capsys.readouterr().err
 
 
-def test_nowcast_writes_its_outputs_inside_a_run_folder(tmp_path: Path, network,
-                                                        capsys: pytest.CaptureFixture[str]
-                                                        ) -> None:
-    """The nowcast's folder sits inside the scenario's run folder; a later run keeps it."""
-    run = tmp_path / "hanoi-2019"
-    out = run / "nowcast"
+def test_nowcast_writes_its_outputs(tmp_path: Path, network,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "hanoi-2019" / "nowcast"
     assert main(["nowcast", str(HANOI), "--seen", "Tianjin 2019-02-24 13:00 +08:00 ±20m",
                  "--seen", "stopped at Changsha 2019-02-25 13:20 +08:00",
                  "--now", "2019-02-25 20:00 +08:00", "--particles", "400",
@@ -269,17 +267,26 @@ def test_nowcast_writes_its_outputs_inside_a_run_folder(tmp_path: Path, network,
     assert "Nowcast:" in html and "likely position now" in html
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"] == "nowcast" and len(manifest["sightings"]) == 2
+
+
+def test_a_nowcast_folder_inside_a_run_folder(tmp_path: Path, network,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The nowcast's folder sits inside the scenario's run folder; a later run keeps it."""
+    run = tmp_path / "vladivostok-2019"
+    out = run / "nowcast"
+    nowcast = ["nowcast", str(VLADIVOSTOK), "--seen", "passing Ussuriysk 2019-04-24 15:30 +10:00",
+               "--particles", "100", "--out", str(out)]
+    assert main(nowcast) == 0
     # a run into the scenario's folder keeps the nowcast inside it
-    assert main(["run", str(HANOI), "-n", "20", "--workers", "1", "--quiet",
+    assert main(["run", str(VLADIVOSTOK), "-n", "20", "--workers", "1", "--quiet",
                  "--out", str(run)]) == 0
     assert (out / "eta.csv").is_file() and (run / "timeline.csv").is_file()
     # and the nowcast can be written again
-    assert main(["nowcast", str(HANOI), "--seen", "Tianjin 2019-02-24 13:00 +08:00",
-                 "--particles", "100", "--out", str(out)]) == 0
+    assert main(nowcast) == 0
     # a nowcast folder someone changed is no longer trainsim's: the run refuses to touch it
     (out / "eta.csv").write_text("edited", encoding="utf-8")
     capsys.readouterr()
-    assert main(["run", str(HANOI), "-n", "20", "--workers", "1", "--quiet",
+    assert main(["run", str(VLADIVOSTOK), "-n", "20", "--workers", "1", "--quiet",
                  "--out", str(run)]) == 2
     assert "nowcast" in capsys.readouterr().err
 
