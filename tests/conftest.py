@@ -30,7 +30,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """Tests marked ``no_cover`` run untraced. pytest-cov pauses coverage for them, but on an
     xdist worker its pause does not reach the thread that runs the tests (the tracer was
     started on another thread), and a statistical test through traced loops takes three times
-    as long. Its lines are covered by the smaller tests of the same code."""
+    as long. A test is marked only where every line it runs is covered by another test
+    (``scripts/coverage_overlap.py`` checks it from coverage's per-test contexts)."""
     tracer = sys.gettrace()
     if tracer is None or item.get_closest_marker("no_cover") is None:
         return (yield)
@@ -39,6 +40,19 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         return (yield)
     finally:
         sys.settrace(tracer)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, dealt alternately to the front of each half of the list (xdist's
+    worksteal gives each of two workers one half, in order): the run then ends on short tests
+    on both workers instead of one worker finishing a long test alone."""
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if not slow:
+        return
+    fast = [item for item in items if not item.get_closest_marker("slow")]
+    first, second = slow[0::2], slow[1::2]
+    cut = len(items) // 2 - len(first)
+    items[:] = first + fast[:cut] + second + fast[cut:]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -33,6 +33,7 @@ from simulator.planning import Prepared
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_the_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                           network: RailNetwork, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)

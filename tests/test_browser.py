@@ -83,6 +83,8 @@ def _clock(driver: Any) -> tuple[datetime, datetime]:
     return local, utc
 
 
+@pytest.mark.slow
+@pytest.mark.no_cover
 def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 

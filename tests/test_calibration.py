@@ -135,6 +135,8 @@ def test_the_dataset(network) -> None:
     assert any("claims only" in n for n in notes)
 
 
+@pytest.mark.slow
+@pytest.mark.no_cover
 def test_a_small_fit_is_deterministic(network, vladivostok) -> None:
     from simulator.calibration.dataset import load_trips
     from simulator.calibration.fit import FitSettings, run_fit
@@ -179,6 +181,7 @@ def test_the_press_method(network) -> None:
         vla.legs[0].km / v * np.median([leg.mid_h / (leg.km / v) for leg in vos.legs]), rel=0.05)
 
 
+@pytest.mark.slow
 def test_calibrate_command_small(tmp_path: Path, network, capsys: pytest.CaptureFixture[str]
                                  ) -> None:
     cal = tmp_path / "calibrated.yaml"
@@ -249,6 +252,7 @@ def test_a_candidate_is_kept_only_beyond_noise() -> None:
     assert improvement(sharp, wide) == 0.0
 
 
+@pytest.mark.slow
 def test_fits_on_dask_give_the_same_result(network) -> None:
     from distributed import LocalCluster
 

@@ -329,6 +329,7 @@ def test_bad_sweep_paths_are_one_line_errors(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # Sobol sensitivity
 # ----------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_sobol_indices_of_an_additive_journey(tmp_path: Path) -> None:
     # journey time = running time (cap drawn in 50–70 km/h) + a halt uniform in 0–240 min:
     # additive, so each factor's S1 is its share of the variance and S1 = ST

@@ -65,6 +65,7 @@ def test_rows_do_not_depend_on_how_they_are_drawn_or_batched(prep: Prepared) -> 
     assert np.array_equal(c.arrive_s[::-1], a.arrive_s)
 
 
+@pytest.mark.no_cover
 def test_bit_identical_for_any_number_of_workers_and_batch_size(prep: Prepared) -> None:
     plan = prep.plan
     a = run_monte_carlo(plan, 1200, seed=42, workers=1)
@@ -110,6 +111,7 @@ def test_distributions_draw_by_inverse_cdf() -> None:
     assert np.all(Distribution.fixed(3.0).ppf(u) == 3.0)
 
 
+@pytest.mark.no_cover
 def test_dask_cluster_gives_the_same_numbers(prep: Prepared) -> None:
     from distributed import LocalCluster
 
@@ -149,6 +151,8 @@ def _failing_runs(plan: JourneyPlan) -> None:
     os._exit(0)
 
 
+@pytest.mark.slow
+@pytest.mark.no_cover
 def test_pools_end_cleanly_when_sigterm_has_a_handler(prep: Prepared) -> None:
     """The command line turns SIGTERM into an exit; forked workers inherit that handler unless
     they reset it, and then a worker could miss the SIGTERM of the pool's terminate (a run that
@@ -165,6 +169,7 @@ def test_pools_end_cleanly_when_sigterm_has_a_handler(prep: Prepared) -> None:
     assert pickle.loads(pickle.dumps(prep.plan)).n_points == prep.plan.n_points
 
 
+@pytest.mark.no_cover
 def test_rows_split_over_processes_run_as_in_one(flagship: Callable[[str], Prepared]) -> None:
     """simulate_rows (the nowcast's particles on every core) gives simulate_batch's times bit
     for bit, from the origin and from a per-row start state with the pilot's times."""

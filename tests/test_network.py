@@ -55,6 +55,7 @@ def test_every_way_carries_required_tags(network) -> None:
         assert d.get("source")
 
 
+@pytest.mark.no_cover
 def test_summary_covers_the_whole_network(network) -> None:
     s = network.summary()
     assert set(s["km_by_country"]) == {"KP", "CN", "RU", "VN"}
@@ -243,6 +244,7 @@ def test_bundled_graph_is_the_parsed_snapshot() -> None:
     assert meta["version"] == CACHE_VERSION, "CACHE_VERSION changed: run `make snapshot`"
 
 
+@pytest.mark.no_cover
 def test_network_loads_without_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from simulator.network import graph
 
@@ -272,6 +274,7 @@ def test_snapshot_that_is_no_file_is_named(path: str, tmp_path: Path,
     assert err.count("\n") == 1 and str(target) in err
 
 
+@pytest.mark.slow
 def test_network_info_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["network", "info", "--check"]) == 0
     out = capsys.readouterr().out
@@ -338,6 +341,7 @@ def test_osm_writer_is_deterministic(tmp_path: Path) -> None:
     assert load_network(tmp_path / "c.osm.gz", cache=False).stations.find("Gamma")
 
 
+@pytest.mark.slow
 def test_rebuilt_snapshot_is_the_bundled_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.syspath_prepend(str(SCRIPTS))

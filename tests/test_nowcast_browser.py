@@ -23,6 +23,8 @@ pytestmark = [
 ]
 
 
+@pytest.mark.slow
+@pytest.mark.no_cover
 def test_nowcast_map_opens_on_the_position_now(network, tmp_path: Path) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

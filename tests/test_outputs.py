@@ -111,6 +111,7 @@ def test_outputs_state_the_seed_and_follow_it(vladivostok_run: Path,
         (vladivostok_run / "events.csv").read_bytes()
 
 
+@pytest.mark.no_cover
 def test_compare_checks_every_file_before_simulating(
         network, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
@@ -126,6 +127,7 @@ def test_compare_checks_every_file_before_simulating(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 
 
+@pytest.mark.slow
 def test_compare_writes_one_table_and_figure(network, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["compare", str(ROOT / "scenarios" / "vladivostok-2019.yaml"),
@@ -168,6 +170,8 @@ def test_every_help_text_prints_as_written() -> None:
         assert "%%" not in text and "%(" not in text, parser.prog
 
 
+@pytest.mark.slow
+@pytest.mark.no_cover
 def test_dollar_signs_in_titles_and_sources_are_text(network, tmp_path: Path) -> None:
     r"""A scenario's title or a source with "$" is drawn as written: matplotlib's mathtext took
     "$5 to $10" for TeX (dropping the dollars) and failed on "$\x$" after the simulation, with

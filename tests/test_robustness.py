@@ -565,6 +565,7 @@ def test_a_signal_stops_the_run_cleanly(tmp_path: Path, network: RailNetwork, si
     assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
 
 
+@pytest.mark.slow
 def test_workers_of_a_killed_run_end_quietly(tmp_path: Path, network: RailNetwork) -> None:
     """SIGKILL gives the run no chance to end its pool: its workers notice (the watchdog, or a
     result sent into the closed pipe) and end without a traceback in the user's terminal."""

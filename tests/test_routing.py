@@ -178,6 +178,7 @@ def test_pyongyang_to_dong_dang_through_china(network) -> None:
     assert not route.marks_of("gauge_change")
 
 
+@pytest.mark.slow
 def test_route_cli_writes_geojson_table_and_map(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["route", "Pyongyang", "Khasan", "--via", "Tumangang", "--out", str(tmp_path)])
@@ -419,6 +420,7 @@ def test_survey_is_find_route_for_every_pair() -> None:
 # untraced by coverage (`make test`): 12,000 pairs through the survey's loops, which the test
 # above covers line by line, would take several times longer traced
 @pytest.mark.no_cover
+@pytest.mark.slow
 def test_all_pairs_of_a_station_sample(network) -> None:
     sample = _sample(network)
     assert len(sample) >= 110

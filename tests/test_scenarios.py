@@ -34,6 +34,7 @@ def test_five_flagship_scenarios() -> None:
         assert sc.rules().caps, "every scenario uses the shared defaults"
 
 
+@pytest.mark.no_cover
 def test_validate_all(network, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", *map(str, SCENARIOS)]) == 0
     out = capsys.readouterr().out
@@ -224,6 +225,7 @@ def test_flagship_scenarios_name_the_schema_and_follow_it() -> None:
 # ----------------------------------------------------------------------------------------------
 # night rules, as in the README's example
 # ----------------------------------------------------------------------------------------------
+@pytest.mark.no_cover
 def test_the_readme_night_halt_example(tmp_path: Path, network: RailNetwork,
                                        flagship: Callable[[str], Prepared]) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -164,6 +164,8 @@ def test_impossible_sets(network, texts: tuple[str, ...], expected: str) -> None
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
+@pytest.mark.no_cover
 def test_a_fast_calibrated_pace_is_not_impossible(network, hanoi) -> None:
     # the calibration spreads the trip pace below the profile's 1: a run Tianjin → Wuchang at
     # 0.8 of the fastest the profile allows is a fast trip, not an impossible one; with the
@@ -238,6 +240,7 @@ def test_sighting_after_now_is_refused(tmp_path: Path,
     assert "after --now" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_nowcast_writes_its_outputs(tmp_path: Path, network,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "hanoi-2019" / "nowcast"
@@ -269,6 +272,7 @@ def test_nowcast_writes_its_outputs(tmp_path: Path, network,
     assert manifest["command"] == "nowcast" and len(manifest["sightings"]) == 2
 
 
+@pytest.mark.slow
 def test_a_nowcast_folder_inside_a_run_folder(tmp_path: Path, network,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """The nowcast's folder sits inside the scenario's run folder; a later run keeps it."""
