@@ -8,15 +8,16 @@ import os
 import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from simulator import RailNetwork, ScenarioResult, load_network, simulate
-from simulator.cli import main
-from simulator.network import fetch
-from simulator.planning import Prepared
-from simulator.reports import Analysis
-from simulator.run import plan_scenario
+# the package is imported by the fixtures, not here: xdist's controller process loads this file
+# too, and would spend two seconds importing what only the workers use before starting them
+if TYPE_CHECKING:
+    from simulator import RailNetwork, ScenarioResult
+    from simulator.planning import Prepared
+    from simulator.reports import Analysis
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -63,12 +64,16 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def network(_isolated_cache: None) -> RailNetwork:
+    from simulator import load_network
+
     return load_network()
 
 
 @pytest.fixture(scope="session")
 def flagship(network: RailNetwork) -> Callable[[str], Prepared]:
     """``flagship(name)``: a flagship scenario planned on the bundled network (once each)."""
+    from simulator.run import plan_scenario
+
     plans: dict[str, Prepared] = {}
 
     def plan(name: str) -> Prepared:
@@ -82,6 +87,8 @@ def flagship(network: RailNetwork) -> Callable[[str], Prepared]:
 @pytest.fixture(scope="session")
 def vladivostok(flagship: Callable[[str], Prepared]) -> ScenarioResult:
     """A small simulated journey (Khasan → Ussuriysk → Vladivostok, 30 runs)."""
+    from simulator import simulate
+
     return simulate(flagship("vladivostok-2019"), replications=30, workers=1)
 
 
@@ -94,6 +101,8 @@ def vladivostok_result(vladivostok: ScenarioResult) -> Analysis:
 @pytest.fixture(scope="session")
 def vladivostok_run(network: RailNetwork, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The output folder of ``trainsim run scenarios/vladivostok-2019.yaml -n 60 --seed 1``."""
+    from simulator.cli import main
+
     out = tmp_path_factory.mktemp("run") / "vladivostok-2019"
     code = main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "60",
                  "--seed", "1", "--out", str(out), "--quiet"])
@@ -105,5 +114,7 @@ def vladivostok_run(network: RailNetwork, tmp_path_factory: pytest.TempPathFacto
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     # tests never touch the network: `network fetch` skips its connection probe (tests that use
     # recorded Overpass responses replace the download itself); test_robustness tests the probe
+    from simulator.network import fetch
+
     monkeypatch.setattr(fetch, "check_connection", lambda urls, **kwargs: None)
     monkeypatch.setattr(fetch, "_check_overpass_status", lambda url, **kwargs: None)
