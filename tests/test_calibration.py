@@ -264,7 +264,7 @@ def test_fits_on_dask_give_the_same_result(network) -> None:
     jobs = [FitJob("a", (0,), "base", 11)]
     here = run_fits(trips, jobs, small)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         there = run_fits(trips, jobs, small, scheduler=cluster.scheduler_address)
     assert np.array_equal(here["a"].calibration.samples, there["a"].calibration.samples)
 

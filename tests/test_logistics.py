@@ -484,7 +484,7 @@ def test_sweep_and_sensitivity_on_dask_give_the_local_numbers(tmp_path: Path) ->
     local = run_sweep(prep.scenario, vary, base=prep, replications=30, workers=1)
     sens = sobol_sensitivity(prep, base_n=16, seed=2, workers=1, resamples=10)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         remote = run_sweep(prep.scenario, vary, base=prep, replications=30,
                            scheduler=cluster.scheduler_address)
         sens_remote = sobol_sensitivity(prep, base_n=16, seed=2, resamples=10,

@@ -120,7 +120,7 @@ def test_dask_cluster_gives_the_same_numbers(prep: Prepared) -> None:
     # batches still go through the scheduler as on a cluster (the plan pickles: see
     # test_pools_end_cleanly_when_sigterm_has_a_handler)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         remote = run_monte_carlo(prep.plan, 600, seed=5, scheduler=cluster.scheduler_address,
                                  batch_size=250)
     assert np.array_equal(local.arrive_s, remote.arrive_s)
