@@ -223,8 +223,9 @@ def test_map_offline_in_another_time_zone(page: Path, driver: Any, tmp_path: Pat
         function box(s) { var r = document.querySelector(s).getBoundingClientRect();
                           return [r.left, r.top, r.right, r.bottom]; }
         var now = [box('.leaflet-popup'), box('.leaflet-container'), box('.ts-title')];
-        var last = window.__lastBox; window.__lastBox = JSON.stringify(now);
-        return last === window.__lastBox && !window.trainsim.map._panAnim._inProgress && now;""")
+        var last = window.__lastBox, pan = window.trainsim.map._panAnim;
+        window.__lastBox = JSON.stringify(now);
+        return last === window.__lastBox && !(pan && pan._inProgress) && now;""")
     assert box, "the popup never came to rest"
     (left, top, right, bottom), page, title = box
     assert page[0] <= left and page[1] <= top and right <= page[2] and bottom <= page[3], box

@@ -49,6 +49,7 @@ from simulator.scenario import load_defaults
 
 __all__ = ["CalibrationRun", "calibrate", "job_seed"]
 
+
 def job_seed(seed: int, name: str) -> int:
     """The seed of one fit: from the master seed and the fit's name (stable across runs)."""
     return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
