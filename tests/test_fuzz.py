@@ -10,31 +10,25 @@ and runs ``trainsim validate`` and ``trainsim run`` on the result, in-process. T
 
 ``make test`` runs a small, fixed (derandomized) set of examples so the suite stays fast; set
 ``TRAINSIM_FUZZ_EXAMPLES=500 TRAINSIM_FUZZ_RANDOM=1`` for a longer campaign with fresh random
-examples (with ``-s``, the test prints how many validated and ran).
-
-Hypothesis is imported by the test, not by the module: importing it takes a second, which every
-xdist worker would spend collecting this file.
+examples (``--hypothesis-show-statistics`` shows how many validated and ran).
 """
 
 from __future__ import annotations
 
-import collections
 import copy
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from simulator.cli import main
-
-if TYPE_CHECKING:
-    from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("TRAINSIM_FUZZ_EXAMPLES", "10"))
@@ -62,33 +56,27 @@ def _bases() -> list[dict[str, Any]]:
 
 BASES = _bases()
 
-def _strategies() -> SimpleNamespace:
-    """Hostile values: numbers, texts and anything."""
-    from hypothesis import strategies as st
-
-    numbers = st.one_of(
-        st.sampled_from([0, -1, 1, 1e300, -1e300, 1e-300, math.nan, math.inf, -math.inf, True,
-                         False, 2**63, 10**30]),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.integers(min_value=-(10**12), max_value=10**12),
-    )
-    texts = st.one_of(
-        st.sampled_from([
-            "", "25:99", "24:00", "00:00", "12:30", "9999-12-31 23:59 +10:00",
-            "2019-04-24 11:40", "2019-04-24 11:40 Mars/Olympus", "1850-01-01 00:00 +09:00",
-            "2019-04-24 20:00 +10:00", "Pyongyang", "Khasan", "Ussuriysk", "Vladivostok",
-            "Tumangang", "Beijing", "Dong Dang", "border KP-RU", "border RU-KP", "depart-khasan",
-            "vladivostok", "ru-ep1", "cn-df11z", "armored-train", "../../etc/passwd", "x.yaml",
-            "/dev/zero", "a\x00b", "x" * 5000, "🚂", "halt", "slow", "stop", "claim", "RU",
-            "KP"]),
-        st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
-    )
-    anything = st.one_of(
-        numbers, texts, st.none(), st.booleans(),
-        st.lists(st.one_of(numbers, texts), max_size=4),
-        st.dictionaries(texts, st.one_of(numbers, texts), max_size=3),
-    )
-    return SimpleNamespace(st=st, numbers=numbers, texts=texts, anything=anything)
+NUMBERS = st.one_of(
+    st.sampled_from([0, -1, 1, 1e300, -1e300, 1e-300, math.nan, math.inf, -math.inf, True,
+                     False, 2**63, 10**30]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**12), max_value=10**12),
+)
+TEXTS = st.one_of(
+    st.sampled_from([
+        "", "25:99", "24:00", "00:00", "12:30", "9999-12-31 23:59 +10:00",
+        "2019-04-24 11:40", "2019-04-24 11:40 Mars/Olympus", "1850-01-01 00:00 +09:00",
+        "2019-04-24 20:00 +10:00", "Pyongyang", "Khasan", "Ussuriysk", "Vladivostok",
+        "Tumangang", "Beijing", "Dong Dang", "border KP-RU", "border RU-KP", "depart-khasan",
+        "vladivostok", "ru-ep1", "cn-df11z", "armored-train", "../../etc/passwd", "x.yaml",
+        "/dev/zero", "a\x00b", "x" * 5000, "🚂", "halt", "slow", "stop", "claim", "RU", "KP"]),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
+)
+ANYTHING = st.one_of(
+    NUMBERS, TEXTS, st.none(), st.booleans(),
+    st.lists(st.one_of(NUMBERS, TEXTS), max_size=4),
+    st.dictionaries(TEXTS, st.one_of(NUMBERS, TEXTS), max_size=3),
+)
 
 
 def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -102,25 +90,23 @@ def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-def _value_for(old: Any, h: SimpleNamespace) -> st.SearchStrategy[Any]:
+def _value_for(old: Any) -> st.SearchStrategy[Any]:
     """Hostile values, mostly of the old value's kind (so that they get past the type checks)."""
-    st = h.st
     if isinstance(old, bool):
-        return st.one_of(st.booleans(), h.anything)
+        return st.one_of(st.booleans(), ANYTHING)
     if isinstance(old, int | float):
         scaled = st.sampled_from([-1, 0, 1e-9, 1e-3, 0.5, 2, 1e3, 1e6, 1e12]).map(
             lambda f: old * f)
-        return st.one_of(scaled, h.numbers, h.anything)
+        return st.one_of(scaled, NUMBERS, ANYTHING)
     if isinstance(old, str):
-        return st.one_of(h.texts, h.anything)
+        return st.one_of(TEXTS, ANYTHING)
     if isinstance(old, list):
         return st.one_of(st.just([]), st.just(old[::-1]), st.just(old + old[-1:]),
-                         st.just(old[:1]), h.anything)
-    return h.anything
+                         st.just(old[:1]), ANYTHING)
+    return ANYTHING
 
 
-def _mutate(data: st.DataObject, doc: dict[str, Any], h: SimpleNamespace) -> list[str]:
-    st = h.st
+def _mutate(data: st.DataObject, doc: dict[str, Any]) -> list[str]:
     done = []
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         path = data.draw(st.sampled_from(_paths(doc)), label="path")
@@ -136,17 +122,17 @@ def _mutate(data: st.DataObject, doc: dict[str, Any], h: SimpleNamespace) -> lis
             elif isinstance(old, int | float) and not isinstance(old, bool):
                 parent[last] = type(old)(old * data.draw(st.sampled_from([0.9, 1.1])))
         elif op == "replace":
-            parent[last] = data.draw(_value_for(parent[last], h), label="value")
+            parent[last] = data.draw(_value_for(parent[last]), label="value")
         elif op == "delete":
             del parent[last]
         elif isinstance(parent[last], dict):
             key = data.draw(st.sampled_from(["speed", "value", "source", "assumption", "reason",
                                              "kmh_range", "units", "from", "to", "hours"]))
-            parent[last][key] = data.draw(h.anything, label="added")
+            parent[last][key] = data.draw(ANYTHING, label="added")
         elif isinstance(parent[last], list):
-            parent[last].append(data.draw(h.anything, label="item"))
+            parent[last].append(data.draw(ANYTHING, label="item"))
         else:
-            parent[last] = data.draw(h.anything, label="value")
+            parent[last] = data.draw(ANYTHING, label="value")
         done.append(f"{op} {'.'.join(map(str, path))}")
     return done
 
@@ -159,47 +145,40 @@ def _check_refusal(err: str, path: Path) -> None:
 
 
 @pytest.mark.usefixtures("network")  # the network cache is built once, before the examples
-def test_mutated_scenarios_keep_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
-    from hypothesis import HealthCheck, given, settings
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          derandomize=os.environ.get("TRAINSIM_FUZZ_RANDOM") is None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(data=st.data())
+def test_mutated_scenarios_keep_the_contract(data: st.DataObject,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    doc = copy.deepcopy(data.draw(st.sampled_from(BASES), label="base"))
+    mutations = _mutate(data, doc)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "fuzz.yaml"
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False),
+                        encoding="utf-8")
+        capsys.readouterr()
+        checked = main(["validate", str(path)])
+        validate_err = capsys.readouterr().err
+        assert checked in (0, 2), f"{mutations}: validate exit {checked}: {validate_err}"
+        if checked == 2:
+            _check_refusal(validate_err, path)
+        # shown by pytest --hypothesis-show-statistics: how many examples got how far
+        event(f"validate exit {checked}")
 
-    h = _strategies()
-    st = h.st
-    outcomes: collections.Counter[str] = collections.Counter()  # how far the examples got
-
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              derandomize=os.environ.get("TRAINSIM_FUZZ_RANDOM") is None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(data=st.data())
-    def check(data: st.DataObject) -> None:
-        doc = copy.deepcopy(data.draw(st.sampled_from(BASES), label="base"))
-        mutations = _mutate(data, doc, h)
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            path = folder / "fuzz.yaml"
-            path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False),
-                            encoding="utf-8")
-            capsys.readouterr()
-            checked = main(["validate", str(path)])
-            validate_err = capsys.readouterr().err
-            assert checked in (0, 2), f"{mutations}: validate exit {checked}: {validate_err}"
-            if checked == 2:
-                _check_refusal(validate_err, path)
-            outcomes[f"validate exit {checked}"] += 1
-
-            out = folder / "out"
-            ran = main(["run", str(path), "-n", "2", "--workers", "1", "--quiet", "--out",
-                        str(out)])
-            run_err = capsys.readouterr().err
-            assert ran == checked, f"{mutations}: validate {checked} but run {ran}: {run_err}"
-            if ran == 2:
-                assert run_err == validate_err, f"{mutations}: different messages"
-                assert not out.exists(), f"{mutations}: a refused run wrote outputs"
-            else:
-                manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-                assert sorted(manifest["files"]) == sorted(
-                    p.name for p in out.iterdir() if p.name != "manifest.json")
-            left = [p.name for p in folder.iterdir() if p.name.startswith(".")]
-            assert not left, f"{mutations}: leftovers {left}"
-
-    check()
-    print(f"\n{sum(outcomes.values())} mutated scenarios: {dict(sorted(outcomes.items()))}")
+        out = folder / "out"
+        ran = main(["run", str(path), "-n", "2", "--workers", "1", "--quiet", "--out",
+                    str(out)])
+        run_err = capsys.readouterr().err
+        assert ran == checked, f"{mutations}: validate {checked} but run {ran}: {run_err}"
+        if ran == 2:
+            assert run_err == validate_err, f"{mutations}: different messages"
+            assert not out.exists(), f"{mutations}: a refused run wrote outputs"
+        else:
+            manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+            assert sorted(manifest["files"]) == sorted(
+                p.name for p in out.iterdir() if p.name != "manifest.json")
+        left = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+        assert not left, f"{mutations}: leftovers {left}"
