@@ -17,9 +17,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import signal
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
@@ -27,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator._workers import init_worker
 from simulator.errors import NoConnectionError
 from simulator.journey import BatchTimes, StartState, draw_parameters, simulate_batch
 from simulator.parameters import ParameterTable
@@ -302,25 +300,7 @@ def _init_worker(plan: JourneyPlan | None, parent: int) -> None:
     global _PLAN
     if plan is not None:
         _PLAN = plan
-    # Ctrl-C reaches the whole process group: let the parent alone decide to stop
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # a forked worker inherits the parent's SIGTERM handler (the command line turns SIGTERM into
-    # an exit); a worker must simply die when the pool terminates it, whichever of its threads
-    # the signal reaches
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # a result sent to a parent that was killed (SIGKILL: no chance to end its pool) meets a
-    # closed pipe: die of SIGPIPE as a Unix filter does, instead of printing multiprocessing's
-    # BrokenPipeError traceback into the user's terminal
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-def _watch_parent(parent: int) -> None:
-    """Exit when the parent process is gone (killed without terminating its pool)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    while os.getppid() == parent:
-        time.sleep(0.2)  # a killed run's workers stop computing within a fifth of a second
-    os._exit(1)
+    init_worker(parent)
 
 
 def _pool_batch(job: tuple[int, int, int, ParameterTable | None, bool]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator._workers import init_worker
 from simulator.calibration.dataset import Trip
 from simulator.calibration.posterior import CalibratedParameter, Calibration, Mode, Prior
 from simulator.errors import NoConnectionError
@@ -405,13 +407,22 @@ def run_fits(trips: list[Trip], jobs: Sequence[FitJob], settings: FitSettings, *
         return out
 
     _TRIPS = trips
+    pool = get_context("fork").Pool(min(workers, len(jobs)), initializer=init_worker,
+                                    initargs=(os.getpid(),))
     try:
-        with get_context("fork").Pool(min(workers, len(jobs))) as pool:
-            results = [(job, pool.apply_async(_run_job, (job, settings))) for job in jobs]
-            for job, res in results:
-                out[job.name] = res.get()
-                if progress:
-                    progress(job, out[job.name])
+        results = [(job, pool.apply_async(_run_job, (job, settings))) for job in jobs]
+        for job, res in results:
+            out[job.name] = res.get()
+            if progress:
+                progress(job, out[job.name])
+        # the workers end as they finish (terminating them was a race with the signal
+        # handler a forked worker inherits: a run once hung after its last fit)
+        pool.close()
+        pool.join()
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        raise
     finally:
         _TRIPS = []
     return out
