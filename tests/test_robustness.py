@@ -539,6 +539,24 @@ class _Run:
         return self.proc.exitcode
 
 
+def _still_running(procs: list[psutil.Process], *, timeout: float) -> list[psutil.Process]:
+    """The processes still running after up to ``timeout`` s. A zombie has ended: the workers
+    of a killed run are reparented to PID 1, and this sandbox's init reaps them a second or two
+    later, which ``psutil.wait_procs`` would wait for."""
+    deadline = time.time() + timeout
+    while True:
+        alive = []
+        for p in procs:
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.time() > deadline:
+            return alive
+        time.sleep(0.02)
+
+
 def _cli_child(argv: list[str], stderr: Path) -> None:
     """The command line in a forked process, its stderr into a file."""
     fd = os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -561,7 +579,7 @@ def test_a_signal_stops_the_run_cleanly(tmp_path: Path, network: RailNetwork, si
     assert "Traceback" not in err and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "stderr.txt"]
     assert not run.target.exists()
-    _, alive = psutil.wait_procs(run.workers, timeout=5)
+    alive = _still_running(run.workers, timeout=5)
     assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
 
 
@@ -572,7 +590,7 @@ def test_workers_of_a_killed_run_end_quietly(tmp_path: Path, network: RailNetwor
     run = _Run(tmp_path, workers=2)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
-    _, alive = psutil.wait_procs(run.workers, timeout=5)
+    alive = _still_running(run.workers, timeout=5)
     assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
     err = run.stderr.read_text(encoding="utf-8")
     assert "Traceback" not in err, err
