@@ -253,7 +253,11 @@ def test_a_candidate_is_kept_only_beyond_noise() -> None:
 
 
 @pytest.mark.slow
-def test_fits_on_dask_give_the_same_result(network) -> None:
+def test_fits_on_processes_and_dask_give_the_same_result(network) -> None:
+    """The fits of one seed are the same samples in this process, on a pool of two processes
+    (whose workers end with the run) and on a Dask cluster."""
+    import multiprocessing
+
     from distributed import LocalCluster
 
     from simulator.calibration.dataset import load_trips
@@ -261,12 +265,17 @@ def test_fits_on_dask_give_the_same_result(network) -> None:
 
     trips, _ = load_trips([VLADIVOSTOK], network=network)
     small = FitSettings(population=12, generations=2, max_simulations=40, samples=20)
-    jobs = [FitJob("a", (0,), "base", 11)]
+    jobs = [FitJob("a", (0,), "base", 11), FitJob("b", (0,), "base", 12)]
     here = run_fits(trips, jobs, small)
+    pooled = run_fits(trips, jobs, small, workers=2)
+    assert not multiprocessing.active_children()
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as cluster:
-        there = run_fits(trips, jobs, small, scheduler=cluster.scheduler_address)
+        there = run_fits(trips, jobs[:1], small, scheduler=cluster.scheduler_address)
+    for name in ("a", "b"):
+        assert np.array_equal(here[name].calibration.samples, pooled[name].calibration.samples)
     assert np.array_equal(here["a"].calibration.samples, there["a"].calibration.samples)
+    assert not np.array_equal(here["a"].calibration.samples, here["b"].calibration.samples)
 
 
 def test_the_digest_follows_the_rules_that_shape_times() -> None:
