@@ -9,7 +9,7 @@ cluster (``scheduler=``). Only the leader's times at the route points and halts 
 
 Local worker processes stop with the run: when it fails or is interrupted (Ctrl-C, or SIGTERM,
 which the command line turns into an exit), the pool is terminated; a worker whose parent dies
-without cleaning up exits by itself within a second.
+without cleaning up exits by itself within a fifth of a second (:mod:`simulator._workers`).
 """
 
 from __future__ import annotations
