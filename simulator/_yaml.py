@@ -207,11 +207,12 @@ def load_yaml(path: Path) -> tuple[Any, Lines]:
         raise ScenarioError(msg) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
+        if exc.problem == "exceeded maximum nesting depth" and mark is not None:
+            # libyaml's own bound (1,000 levels), met before this module's
+            msg = f"{path}: line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep"
+            raise ScenarioError(msg) from None
         where = f":{mark.line + 1}" if mark is not None else ""
-        problem = exc.problem
-        if problem == "exceeded maximum nesting depth":  # libyaml's own bound (1,000)
-            problem = f"nested more than {MAX_DEPTH} levels deep"
-        msg = f"{path}{where}: malformed YAML: {problem}"
+        msg = f"{path}{where}: malformed YAML: {exc.problem}"
         raise ScenarioError(msg) from None
     except yaml.YAMLError as exc:
         msg = f"{path}: malformed YAML: {exc}"
