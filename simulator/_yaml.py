@@ -5,10 +5,10 @@ PyYAML's node tree (built here from libyaml's events) has the line of every key;
 has the path of the field; this module joins the two.
 
 Reading is bounded, so that no file can exhaust memory or the stack: a file holds at most
-:data:`MAX_BYTES`, nests at most :data:`MAX_DEPTH` levels and expands (aliases included) to at most
-:data:`MAX_NODES` values. The largest real input, ``scenarios/defaults/calibrated.yaml``, is about
-100 KB, 5 levels deep and 10,000 values (``operating.yaml``: 6 KB, 6 levels, a few hundred), so
-the limits leave a wide margin.
+:data:`MAX_BYTES`, nests lists and mappings at most :data:`MAX_DEPTH` deep (aliases expanded)
+and expands to at most :data:`MAX_NODES` values. The largest real input,
+``scenarios/defaults/calibrated.yaml``, is about 100 KB, 5 deep and 10,000 values
+(``operating.yaml``: 6 KB, 5 deep, a few hundred values), so the limits leave a wide margin.
 """
 
 from __future__ import annotations
@@ -139,6 +139,10 @@ def _node_of(loader: Any, event: Any, anchors: dict[str, yaml.Node]) -> yaml.Nod
 
 
 def _construct(node: yaml.Node, path: tuple[Any, ...], lines: Lines, limits: _Limits) -> Any:
+    if len(path) > MAX_DEPTH:  # aliases can stack lists and mappings deeper than the file does
+        msg = (f"line {node.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep "
+               "(through aliases)")
+        raise ScenarioError(msg)
     limits.nodes += 1
     if limits.nodes > MAX_NODES:
         msg = (f"line {node.start_mark.line + 1}: expands to more than {MAX_NODES:,} values "
@@ -212,10 +216,18 @@ def load_yaml(path: Path) -> tuple[Any, Lines]:
             msg = f"{path}: line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep"
             raise ScenarioError(msg) from None
         where = f":{mark.line + 1}" if mark is not None else ""
-        msg = f"{path}{where}: malformed YAML: {exc.problem}"
+        problem = exc.problem
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            problem = f"{problem} (a tab: indent with spaces)"
+        msg = f"{path}{where}: malformed YAML: {problem}"
+        raise ScenarioError(msg) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, controls)
+        line = text[:exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        msg = f"{path}:{line}: malformed YAML: character U+{code:04X} is not allowed"
         raise ScenarioError(msg) from None
     except yaml.YAMLError as exc:
-        msg = f"{path}: malformed YAML: {exc}"
+        msg = f"{path}: malformed YAML: {' '.join(str(exc).split())}"
         raise ScenarioError(msg) from None
     finally:
         loader.dispose()
@@ -229,6 +241,11 @@ def load_yaml(path: Path) -> tuple[Any, Lines]:
         msg = f"{path}: {exc}"
         raise ScenarioError(msg) from None
     return data, lines
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    rows = text.split("\n")
+    return rows[line][column] if line < len(rows) and column < len(rows[line]) else ""
 
 
 def line_of(lines: Lines, loc: tuple[Any, ...]) -> int | None:

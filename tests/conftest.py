@@ -28,11 +28,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.hookimpl(wrapper=True, trylast=True)  # inside pytest-cov's own wrapper
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Tests marked ``no_cover`` run untraced. pytest-cov pauses coverage for them, but on an
-    xdist worker its pause does not reach the thread that runs the tests (the tracer was
-    started on another thread), and a statistical test through traced loops takes three times
-    as long. A test is marked only where every line it runs is covered by another test
-    (``scripts/coverage_overlap.py`` checks it from coverage's per-test contexts)."""
+    """Tests marked ``no_cover`` run untraced (on their own thread; threads they start are
+    still traced). pytest-cov pauses coverage for them, but on an xdist worker its pause does
+    not reach the thread that runs the tests (the tracer was started on another thread), and a
+    statistical test through traced loops takes three times as long. A test is marked only
+    where every line it runs is covered by another test (``scripts/coverage_overlap.py``
+    checks it from coverage's per-test contexts) that does not depend on the machine's number
+    of CPUs."""
     tracer = sys.gettrace()
     if tracer is None or item.get_closest_marker("no_cover") is None:
         return (yield)

@@ -17,7 +17,7 @@ from simulator.reports import timeline_rows
 pytest.importorskip("lxml", reason="schema validation needs lxml (a test dependency)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not per module: slow tests run first, apart from theirs
 def gpkg(vladivostok_result: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from simulator.journey import draw_parameters, simulate_batch
 

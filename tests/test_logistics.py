@@ -26,7 +26,7 @@ from simulator.sweep import apply_edits, design_points, parse_variation, run_swe
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not per module: slow tests run first, apart from theirs
 def vostochny(network):
     from simulator.planning import prepare
     from simulator.scenario import load_scenario
@@ -411,7 +411,7 @@ def test_sobol_needs_a_power_of_two(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # the commands
 # ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not per module: slow tests run first, apart from theirs
 def logistics_run(network, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("logistics") / "vladivostok-2019"
     code = main(["run", str(ROOT / "scenarios" / "vladivostok-2019.yaml"), "-n", "40",

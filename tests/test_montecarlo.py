@@ -26,7 +26,7 @@ from simulator.planning import Prepared
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not per module: slow tests run first, apart from theirs
 def prep(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     halts = [(120.0, {"at": "Mid", "kind": "locomotive_change", "to": "ru-ep1"})]
     return journey(tmp_path_factory.mktemp("mc"), km=400.0, halts=halts, stations=5,
@@ -111,7 +111,6 @@ def test_distributions_draw_by_inverse_cdf() -> None:
     assert np.all(Distribution.fixed(3.0).ppf(u) == 3.0)
 
 
-@pytest.mark.no_cover
 def test_dask_cluster_gives_the_same_numbers(prep: Prepared) -> None:
     from distributed import LocalCluster
 
@@ -169,7 +168,6 @@ def test_pools_end_cleanly_when_sigterm_has_a_handler(prep: Prepared) -> None:
     assert pickle.loads(pickle.dumps(prep.plan)).n_points == prep.plan.n_points
 
 
-@pytest.mark.no_cover
 def test_rows_split_over_processes_run_as_in_one(flagship: Callable[[str], Prepared]) -> None:
     """simulate_rows (the nowcast's particles on every core) gives simulate_batch's times bit
     for bit, from the origin and from a per-row start state with the pilot's times."""

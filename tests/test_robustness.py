@@ -76,6 +76,11 @@ BOMB = "\n".join(["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [
     ("title: !!python/object:os.system x\n", "could not determine a constructor"),
     ("? [1, 2]\n: 3\n", "a key must be a plain value"),
     ("a: &a [1, *a]\n", "line 1: the alias *a refers to the list or mapping it is inside"),
+    ("x0: &x0 1\n" + "".join(f"x{i}: &x{i} " + "[" * 30 + f"*x{i - 1}" + "]" * 30 + "\n"
+                             for i in range(1, 60)), "nested more than 32 levels deep (through"),
+    ("name: x\ntrain:\n\tcars: 3\n", "bad.yaml:3: malformed YAML: found character that cannot "
+     "start any token (a tab: indent with spaces)"),
+    ("name: x\ntitle: a\x00b\n", "bad.yaml:2: malformed YAML: character U+0000 is not allowed"),
 ])
 def test_yaml_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
                      expect: str) -> None:

@@ -91,7 +91,7 @@ def test_sightings_file(tmp_path: Path) -> None:
         read_sightings(wrong)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not per module: slow tests run first, apart from theirs
 def hanoi(network):
     from simulator.planning import build_itinerary
     from simulator.scenario import load_scenario

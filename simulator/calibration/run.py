@@ -179,7 +179,8 @@ def _provenance(run: CalibrationRun, paths: Sequence[Path]) -> dict[str, Any]:
         "method": (f"ABC-SMC (pyabc {version('pyabc')}), single-core sampler, adaptive "
                    "Euclidean distance on the fitted legs, population "
                    f"{run.settings.population}, at most {run.settings.generations} "
-                   f"generations and {run.settings.max_simulations:,} simulations"),
+                   f"generations and {run.settings.max_simulations:,} simulations; "
+                   f"{run.settings.draws:,} predictive draws per leg for the scores"),
         "model": run.candidate,
         "scenarios": [str(p) for p in paths],
         "trips": [t.name for t in run.trips],
