@@ -4,17 +4,37 @@ A forked worker inherits the parent's signal handlers, and the command line turn
 an exit of the whole run (``cli._on_signal``). A pool is ended by SIGTERM to its workers
 (``Pool.terminate``); a worker that kept the parent's handler could miss it and hang the run.
 Every pool (the Monte Carlo batches, the nowcast's particles, the calibration's fits) therefore
-starts its workers with :func:`init_worker`.
+starts its workers with :func:`init_worker` and ends them with :func:`ending`: closed and joined
+once the work is done (terminating them always, as ``with Pool()`` does, was a race with that
+handler: a calibration once hung after its last fit).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from multiprocessing.pool import Pool
 
-__all__ = ["init_worker"]
+__all__ = ["ending", "init_worker"]
+
+
+@contextlib.contextmanager
+def ending(pool: Pool) -> Iterator[Pool]:
+    """The pool's workers end with the block: closed and joined after it (each ends as it
+    finishes its last task), terminated if it raises (an error, Ctrl-C, or SIGTERM turned into
+    an exception: no worker survives the run)."""
+    try:
+        yield pool
+        pool.close()
+        pool.join()
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        raise
 
 
 def init_worker(parent: int) -> None:

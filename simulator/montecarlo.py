@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator._workers import init_worker
+from simulator._workers import ending, init_worker
 from simulator.errors import NoConnectionError
 from simulator.journey import BatchTimes, StartState, draw_parameters, simulate_batch
 from simulator.parameters import ParameterTable
@@ -283,15 +283,9 @@ def _in_pool(workers: int, plan: JourneyPlan, work: Callable[[Any], tuple[int, B
     pool = ctx.Pool(workers, initializer=_init_worker,
                     initargs=(None if fork else plan, os.getpid()))
     try:
-        for lo, times in pool.imap_unordered(work, jobs):
-            take(lo, times)
-        pool.close()
-        pool.join()
-    except BaseException:
-        # an error, Ctrl-C, or SIGTERM turned into SystemExit: no worker survives the run
-        pool.terminate()
-        pool.join()
-        raise
+        with ending(pool):
+            for lo, times in pool.imap_unordered(work, jobs):
+                take(lo, times)
     finally:
         _PLAN = None
 

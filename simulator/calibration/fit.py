@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator._workers import init_worker
+from simulator._workers import ending, init_worker
 from simulator.calibration.dataset import Trip
 from simulator.calibration.posterior import CalibratedParameter, Calibration, Mode, Prior
 from simulator.errors import NoConnectionError
@@ -410,19 +410,12 @@ def run_fits(trips: list[Trip], jobs: Sequence[FitJob], settings: FitSettings, *
     pool = get_context("fork").Pool(min(workers, len(jobs)), initializer=init_worker,
                                     initargs=(os.getpid(),))
     try:
-        results = [(job, pool.apply_async(_run_job, (job, settings))) for job in jobs]
-        for job, res in results:
-            out[job.name] = res.get()
-            if progress:
-                progress(job, out[job.name])
-        # the workers end as they finish (terminating them was a race with the signal
-        # handler a forked worker inherits: a run once hung after its last fit)
-        pool.close()
-        pool.join()
-    except BaseException:
-        pool.terminate()
-        pool.join()
-        raise
+        with ending(pool):
+            results = [(job, pool.apply_async(_run_job, (job, settings))) for job in jobs]
+            for job, res in results:
+                out[job.name] = res.get()
+                if progress:
+                    progress(job, out[job.name])
     finally:
         _TRIPS = []
     return out
