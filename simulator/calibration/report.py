@@ -87,10 +87,14 @@ def cv_overall_table(run: CalibrationRun) -> str:
              "mean CRPS (h) | mean CRPS (% of reported) |", "|---|---|---|---|---|---|---|"]
     for m in methods(run):
         s = overall(run.cv[m])
-        lines.append(f"| {_label(m, run)} | {s['legs']} | {100 * s['in50']:.0f} % | "
-                     f"{100 * s['in90']:.0f} % | {s['mae_pct']:.1f} % | {s['crps_h']:.2f} | "
-                     f"{s['crps_pct']:.1f} % |")
+        lines.append(f"| {_label(m, run)} | {_score_cells(s)} | {s['crps_pct']:.1f} % |")
     return "\n".join(lines)
+
+
+def _score_cells(s: dict[str, Any]) -> str:
+    """Legs, in 50 % and 90 % bands, median absolute error and mean CRPS: table cells."""
+    return (f"{s['legs']} | {100 * s['in50']:.0f} % | {100 * s['in90']:.0f} % | "
+            f"{s['mae_pct']:.1f} % | {s['crps_h']:.2f}")
 
 
 def per_trip_table(run: CalibrationRun) -> str:
@@ -99,9 +103,7 @@ def per_trip_table(run: CalibrationRun) -> str:
     for t in run.trips:
         for m in [run.candidate, "hand", "press"]:
             s = overall([f for f in run.cv[m] if f.leg.trip == t.name])
-            lines.append(f"| `{t.name}` | {_label(m, run)} | {s['legs']} | {100 * s['in50']:.0f} %"
-                         f" | {100 * s['in90']:.0f} % | {s['mae_pct']:.1f} % | "
-                         f"{s['crps_h']:.2f} |")
+            lines.append(f"| `{t.name}` | {_label(m, run)} | {_score_cells(s)} |")
     return "\n".join(lines)
 
 
