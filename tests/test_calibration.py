@@ -212,6 +212,21 @@ def test_calibrate_command_small(tmp_path: Path, network, capsys: pytest.Capture
     assert "old" not in new and new.endswith("rest\n") and "| trip | leg |" in new
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    (None, "file not found"), ("# a README\n", "no generated calibration section")])
+def test_a_bad_readme_is_refused_before_any_fit(tmp_path: Path, text: str | None, expected: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    readme = tmp_path / "README.md"
+    if text is not None:
+        readme.write_text(text, encoding="utf-8")
+    cal = tmp_path / "calibrated.yaml"
+    assert main(["calibrate", str(VLADIVOSTOK), "--quiet", "--calibration", str(cal),
+                 "--out", str(tmp_path / "out"), "--readme", str(readme)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--readme {readme}: {expected}" in err, err
+    assert not cal.exists() and not (tmp_path / "out").exists()
+
+
 def test_run_with_the_hand_rules(tmp_path: Path, network) -> None:
     out = tmp_path / "hand"
     assert main(["run", str(VLADIVOSTOK), "-n", "10", "--defaults", "hand", "--out", str(out),

@@ -13,6 +13,7 @@ from simulator import settings
 from simulator._outdir import OutputFolder
 from simulator.calibration.fit import CANDIDATES, FitSettings
 from simulator.calibration.report import (
+    check_readme,
     cv_overall_table,
     fit_table,
     readme_section,
@@ -28,6 +29,8 @@ __all__ = ["register"]
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     for path in args.scenarios:  # every file is checked before anything is fitted
         load_scenario(path)
+    if args.readme is not None:
+        check_readme(args.readme)
     command = "trainsim " + " ".join(shlex.quote(a) for a in args.argv)
 
     def say(text: str) -> None:
