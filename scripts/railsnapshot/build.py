@@ -17,7 +17,10 @@ difference; OSM-derived stretches with published chainage at both ends get a
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,24 @@ def _ways_of(b: OsmXmlWriter, country: str) -> list[int]:
     return [i for i, w in enumerate(b.ways) if w.tags.get("country") == country]
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees memory).
+
+    The build makes millions of small objects (nodes, tags, coordinates) that all live until it
+    ends: each full collection walked all of them, freed next to nothing, and took about half
+    of the build's time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_cyclic_gc_paused()
 def build_snapshot(shared: Path, out_path: Path, recipe: dict[str, Any] | None = None
                    ) -> list[str]:
     """Build the whole snapshot and write it; return a report (one line per step)."""
