@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain, groupby, repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import IO
 from xml.sax.saxutils import quoteattr
 
 from simulator._io import atomic_path
@@ -24,6 +24,12 @@ __all__ = ["OsmNode", "OsmWay", "OsmXmlWriter"]
 
 #: tag keys and values repeat (a network has a few thousand distinct ones in 100,000s of tags)
 _quoteattr = lru_cache(maxsize=1 << 16)(quoteattr)
+
+_NODE = '  <node id="{}" lat="{}" lon="{}"/>\n'
+_TAGGED_NODE = '  <node id="{}" lat="{}" lon="{}">\n{}  </node>\n'
+_WAY = '  <way id="{}">\n{}{}  </way>\n'
+_ND = '    <nd ref="{}"/>\n'
+_TAG = "    <tag k={} v={}/>\n"
 
 
 @dataclass
@@ -75,6 +81,23 @@ class OsmXmlWriter:
         self.nodes[nid] = OsmNode(round(lat, 7), round(lon, 7), dict(tags or {}))
         return nid
 
+    def add_nodes(self, lat: Sequence[float], lon: Sequence[float],
+                  tags: Iterable[dict[str, str]] | None = None) -> list[int]:
+        """Add nodes as :meth:`add_node` would one after the other (same ids, same rounding).
+
+        For bulk input (100,000s of vertices): the nodes are made by ``map``, with no Python
+        code run per node. ``lat`` and ``lon`` hold Python numbers (``ndarray.tolist()``).
+        """
+        ids = list(range(self._next_id, self._next_id - len(lat), -1))
+        self._next_id -= len(ids)
+        lats, lons = map(round, lat, repeat(7)), map(round, lon, repeat(7))
+        if tags is None:
+            nodes = map(OsmNode, lats, lons)
+        else:
+            nodes = map(OsmNode, lats, lons, map(dict, tags))
+        self.nodes.update(zip(ids, nodes, strict=True))
+        return ids
+
     def add_way(self, nodes: Sequence[int], tags: dict[str, str], *,
                 way_id: int | None = None) -> int:
         """Add a way through ``nodes`` (repeated consecutive nodes dropped).
@@ -84,7 +107,7 @@ class OsmXmlWriter:
         int
             The way's id, or 0 when fewer than two distinct nodes remain (nothing is added).
         """
-        clean = [n for i, n in enumerate(nodes) if i == 0 or n != nodes[i - 1]]
+        clean = list(map(itemgetter(0), groupby(nodes)))  # one of each run of equal ids
         if len(clean) < 2:
             return 0
         wid = way_id if way_id is not None else self.new_id()
@@ -93,13 +116,11 @@ class OsmXmlWriter:
 
     def way_node_ids(self) -> set[int]:
         """Ids of the nodes some way uses (only these are written)."""
-        return {n for w in self.ways for n in w.nodes}
+        return set(chain.from_iterable(map(attrgetter("nodes"), self.ways)))
 
     def write(self, path: Path) -> None:
         """Write the file atomically; ``.bz2``/``.gz`` names are compressed."""
-        text = io.StringIO()
-        self._write_to(text)
-        data = text.getvalue().encode("utf-8")
+        data = self._xml().encode("utf-8")
         if path.suffix == ".bz2":
             data = bz2.compress(data, compresslevel=9)
         elif path.suffix == ".gz":
@@ -107,25 +128,30 @@ class OsmXmlWriter:
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
 
-    def _write_to(self, f: IO[str]) -> None:
-        quoteattr = _quoteattr
+    def _xml(self) -> str:
         used = self.way_node_ids()
-        f.write("<?xml version='1.0' encoding='UTF-8'?>\n")
-        f.write(f"<osm version=\"0.6\" generator={quoteattr(self.generator)}>\n")
-        for nid in sorted(used, key=lambda n: (n < 0, abs(n))):
-            n = self.nodes[nid]
-            if n.tags:
-                f.write(f'  <node id="{nid}" lat="{n.lat}" lon="{n.lon}">\n')
-                for k, v in sorted(n.tags.items()):
-                    f.write(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>\n")
-                f.write("  </node>\n")
-            else:
-                f.write(f'  <node id="{nid}" lat="{n.lat}" lon="{n.lon}"/>\n')
-        for w in self.ways:
-            f.write(f'  <way id="{w.id}">\n')
-            for ref in w.nodes:
-                f.write(f'    <nd ref="{ref}"/>\n')
-            for k, v in sorted(w.tags.items()):
-                f.write(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>\n")
-            f.write("  </way>\n")
-        f.write("</osm>\n")
+        # ids kept from OSM (positive) first, ascending; then the new ones: -1, -2, …
+        ids = sorted(filter((0).__le__, used)) + sorted(filter((0).__gt__, used), reverse=True)
+        nodes = [
+            _TAGGED_NODE.format(nid, n.lat, n.lon, _tag_lines(n.tags)) if n.tags
+            else _NODE.format(nid, n.lat, n.lon)
+            for nid, n in zip(ids, map(self.nodes.__getitem__, ids), strict=True)
+        ]
+        ways = [_WAY.format(w.id, "".join(map(_ND.format, w.nodes)), _tag_lines(w.tags))
+                for w in self.ways]
+        return "".join([
+            "<?xml version='1.0' encoding='UTF-8'?>\n",
+            f"<osm version=\"0.6\" generator={_quoteattr(self.generator)}>\n",
+            *nodes, *ways, "</osm>\n",
+        ])
+
+
+def _tag_lines(tags: dict[str, str]) -> str:
+    """The ``<tag>`` elements of a node or way, sorted by key."""
+    return _tag_elements(tuple(sorted(tags.items())))
+
+
+@lru_cache(maxsize=1 << 14)
+def _tag_elements(items: tuple[tuple[str, str], ...]) -> str:
+    # cached: the ways of one line (and many nodes) carry the very same tags
+    return "".join(_TAG.format(_quoteattr(k), _quoteattr(v)) for k, v in items)
