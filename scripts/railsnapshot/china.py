@@ -6,6 +6,8 @@ import itertools
 import json
 import math
 from collections import Counter, defaultdict
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,17 @@ from railsnapshot.geometry import (
 )
 from simulator.network.osmxml import OsmXmlWriter
 
+#: a line as GeoJSON gives it: [[lon, lat], …]
+Coords = list[list[float]]
+
 
 def load(shared: Path, rc: dict[str, Any]
-         ) -> tuple[list[dict[str, Any]], dict[str, list[np.ndarray]], list[dict[str, Any]]]:
+         ) -> tuple[list[dict[str, Any]], dict[str, list[Coords]], list[dict[str, Any]]]:
     """Conventional ways (sorted by OSM id); the other lines by kind (``hsr``, ``metro``: to tell
     their stations apart); every station point (sorted by OSM id)."""
     folder = shared / rc["folder"]
     ways: dict[int, dict[str, Any]] = {}
-    other: dict[str, dict[int, np.ndarray]] = {"hsr": {}, "metro": {}}
+    other: dict[str, dict[int, Coords]] = {"hsr": {}, "metro": {}}
     stations: dict[int, dict[str, Any]] = {}
     for region in rc["files"]:
         data = json.loads((folder / f"china-{region}.json").read_text(encoding="utf-8"))
@@ -43,7 +48,7 @@ def load(shared: Path, rc: dict[str, Any]
                 continue
             coords = feat["geometry"]["coordinates"]
             if p.get("railway") in ("subway", "tram", "light_rail"):
-                other["metro"][int(p["osm_id"])] = np.asarray(coords, dtype=float)
+                other["metro"][int(p["osm_id"])] = coords
                 continue
             if p.get("railway") != "rail":
                 continue
@@ -51,7 +56,7 @@ def load(shared: Path, rc: dict[str, Any]
             flagged = p.get("is_hsr") or p.get("rail_type") == "hsr"
             if any(m in name for m in rc["hsr_name_marks"]) or (
                     flagged and name not in rc["conventional_flagged_hsr"]):
-                other["hsr"][int(p["osm_id"])] = np.asarray(coords, dtype=float)
+                other["hsr"][int(p["osm_id"])] = coords
                 continue
             ways[int(p["osm_id"])] = {"id": int(p["osm_id"]), "coords": coords, "props": p}
         for feat in data["stations"]:
@@ -67,36 +72,42 @@ def load(shared: Path, rc: dict[str, Any]
 def add_ways(b: OsmXmlWriter, ways: list[dict[str, Any]], rc: dict[str, Any],
              report: list[str]) -> list[int]:
     """Add the ways; vertices at exactly the same point become one node. Return way indices."""
-    at: dict[tuple[float, float], int] = {}
+    coords = list(chain.from_iterable(w["coords"] for w in ways))
+    lon, lat = list(map(itemgetter(0), coords)), list(map(itemgetter(1), coords))
+    # vertices with one position (rounded to 1e-6 degrees) are one node, made where that
+    # position first comes (as adding them one by one would): its id and unrounded coordinates
+    six = itertools.repeat(6)
+    keys = list(zip(map(round, lat, six), map(round, lon, six), strict=True))
+    first_vertex = dict(zip(reversed(keys), reversed(coords), strict=True))  # the first stays
+    new_keys = list(dict.fromkeys(keys))  # in the order they first come
+    node_ids = b.add_nodes([first_vertex[k][1] for k in new_keys],
+                           [first_vertex[k][0] for k in new_keys])
+    vertex_node = list(map(dict(zip(new_keys, node_ids, strict=True)).__getitem__, keys))
+    # the length of each way: its vertex-to-vertex steps, summed
+    vertex_way = np.repeat(np.arange(len(ways)), [len(w["coords"]) for w in ways])
+    lat_, lon_ = np.array(lat, dtype=float), np.array(lon, dtype=float)
+    in_way = vertex_way[:-1] == vertex_way[1:]
+    step_m = haversine_m(lat_[:-1], lon_[:-1], lat_[1:], lon_[1:])[in_way]
+    way_m = np.bincount(vertex_way[:-1][in_way], weights=step_m, minlength=len(ways))
+
+    common = {"railway": "rail", "gauge": "1435", "usage": "main", "country": "CN",
+              "source": rc["source_tag"], "trainsim:simplified_m": str(rc["simplified_m"])}
     added: list[int] = []
-    km = 0.0
-    for w in ways:
-        nodes = []
-        for lon, lat in w["coords"]:
-            key = (round(lat, 6), round(lon, 6))
-            if key not in at:
-                at[key] = b.add_node(lat, lon)
-            nodes.append(at[key])
-        tags = {"railway": "rail", "gauge": "1435", "usage": "main", "country": "CN",
-                "source": rc["source_tag"], "trainsim:simplified_m": str(rc["simplified_m"])}
-        for key in ("name", "name:en"):
-            if w["props"].get(key):
-                tags[key] = str(w["props"][key])
-        before = len(b.ways)
-        if b.add_way(nodes, tags, way_id=w["id"]):
-            added.append(before)
-            c = w["coords"]
-            km += sum(float(haversine_m(p[1], p[0], q[1], q[0])) for p, q in itertools.pairwise(c))
-    report.append(f"China: {len(added)} conventional OSM ways, {km / 1000:,.0f} km of ways "
-                  f"(double track counted twice)")
+    added_m: list[float] = []
+    end = 0
+    for k, w in enumerate(ways):
+        start, end = end, end + len(w["coords"])
+        names = {key: str(w["props"][key]) for key in ("name", "name:en") if w["props"].get(key)}
+        if b.add_way(vertex_node[start:end], {**common, **names}, way_id=w["id"]):
+            added.append(len(b.ways) - 1)
+            added_m.append(way_m[k])
+    report.append(f"China: {len(added)} conventional OSM ways, {sum(added_m) / 1000:,.0f} km of "
+                  f"ways (double track counted twice)")
     return added
 
 
 def _usage(b: OsmXmlWriter, ways: list[int]) -> Counter[int]:
-    c: Counter[int] = Counter()
-    for wi in ways:
-        c.update(b.ways[wi].nodes)
-    return c
+    return Counter(chain.from_iterable(b.ways[wi].nodes for wi in ways))
 
 
 def _dangling_ends(b: OsmXmlWriter, ways: list[int]) -> list[tuple[int, int, int]]:
@@ -257,7 +268,7 @@ def close_gaps(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m: fl
     report.append(f"China: {len(chosen)} connectors close gaps (longest {longest:.0f} m)")
 
 
-def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[np.ndarray]],
+def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[Coords]],
                    stations: list[dict[str, Any]], topo: dict[str, Any], source: str,
                    report: list[str], *, first: list[str]) -> dict[str, int]:
     """Put each OSM station on the conventional track it stands on (the way is split there).

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain, pairwise
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -21,8 +24,18 @@ def haversine_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dphi = p2 - p1
     dlmb = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    # squared by np.square: a numpy scalar's ``** 2`` calls C pow(), one ulp off x * x at times,
+    # and a pair of points is to be as far apart alone as in an array
+    a = np.square(np.sin(dphi / 2)) + np.cos(p1) * np.cos(p2) * np.square(np.sin(dlmb / 2))
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def node_coords(b: OsmXmlWriter, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Latitudes and longitudes of nodes, as arrays in the order of ``ids``."""
+    nodes = list(map(b.nodes.__getitem__, ids))
+    lat = np.fromiter(map(attrgetter("lat"), nodes), dtype=float, count=len(nodes))
+    lon = np.fromiter(map(attrgetter("lon"), nodes), dtype=float, count=len(nodes))
+    return lat, lon
 
 
 def line_angle(a: Any, b: Any) -> Any:
@@ -48,10 +61,9 @@ class SegmentIndex:
     """The segments of some ways of a writer, for nearest-track queries in metres."""
 
     def __init__(self, b: OsmXmlWriter, ways: list[int]) -> None:
-        ids = [n for wi in ways for n in b.ways[wi].nodes]
-        lon = np.fromiter((b.nodes[n].lon for n in ids), dtype=float, count=len(ids))
-        lat = np.fromiter((b.nodes[n].lat for n in ids), dtype=float, count=len(ids))
-        counts = np.asarray([len(b.ways[wi].nodes) - 1 for wi in ways], dtype=np.int64)
+        node_lists = [b.ways[wi].nodes for wi in ways]
+        lat, lon = node_coords(b, chain.from_iterable(node_lists))
+        counts = np.fromiter(map(len, node_lists), dtype=np.int64, count=len(ways)) - 1
         first = np.concatenate([[0], np.cumsum(counts + 1)[:-1]]).astype(np.int64)
         # segment i of a way runs from its node i to node i + 1
         self.way = np.repeat(np.asarray(ways, dtype=np.int64), counts)
@@ -67,16 +79,16 @@ class SegmentIndex:
 
     def near(self, lat: np.ndarray, lon: np.ndarray, radius_m: float) -> list[list[Snap]]:
         """For each point, the snaps onto segments within ``radius_m``, nearest first."""
-        out: list[list[Snap]] = [[] for _ in range(len(lat))]
+        none: list[list[Snap]] = [[] for _ in range(len(lat))]
         if self.tree is None or not len(lat):
-            return out
+            return none
         # the query in degrees is generous (longitude degrees shrink with latitude): the exact
         # distance is computed below in a local metric frame
         deg = radius_m / M_PER_DEG / max(math.cos(math.radians(float(np.max(np.abs(lat))))), 0.2)
         pts = shapely.points(lon, lat)
         qi, si = self.tree.query(pts, predicate="dwithin", distance=deg)
         if not len(qi):
-            return out
+            return none
         plat, plon = lat[qi], lon[qi]
         kx = np.cos(np.radians(plat)) * M_PER_DEG
         ax = (self.a[si, 0] - plon) * kx
@@ -92,15 +104,16 @@ class SegmentIndex:
         heading = np.arctan2(dy, dx)
         slat = self.a[si, 1] + t * (self.b[si, 1] - self.a[si, 1])
         slon = self.a[si, 0] + t * (self.b[si, 0] - self.a[si, 0])
+        # nearest first for each point (ties: the lower segment)
         order = np.lexsort((si, dist, qi))
-        for k in order:
-            if dist[k] > radius_m:
-                continue
-            s = int(si[k])
-            out[int(qi[k])].append(Snap(int(self.way[s]), int(self.seg[s]), float(t[k]),
-                                        float(dist[k]), float(slat[k]), float(slon[k]),
-                                        float(heading[k])))
-        return out
+        order = order[dist[order] <= radius_m]
+        seg = si[order]
+        snaps = list(map(Snap, self.way[seg].tolist(), self.seg[seg].tolist(),
+                         t[order].tolist(), dist[order].tolist(), slat[order].tolist(),
+                         slon[order].tolist(), heading[order].tolist()))
+        # the snaps of point q are the run bounds[q]:bounds[q + 1] of the sorted ones
+        bounds = np.searchsorted(qi[order], np.arange(len(lat) + 1)).tolist()
+        return [snaps[lo:hi] for lo, hi in pairwise(bounds)]
 
 
 def local_heading(b: OsmXmlWriter, frm: int, to: int) -> float:
@@ -125,28 +138,28 @@ def insert_points(b: OsmXmlWriter, snaps: list[Snap], *, snap_to_vertex_m: float
     the resulting node.
     """
     result: list[int] = [0] * len(snaps)
-    by_way: dict[int, list[int]] = {}
+    # the vertices at either end of each snap's segment, and how far the snap is from them
+    ends = [b.ways[s.way].nodes[s.seg: s.seg + 2] for s in snaps]
+    lat = np.fromiter(map(attrgetter("lat"), snaps), dtype=float, count=len(snaps))
+    lon = np.fromiter(map(attrgetter("lon"), snaps), dtype=float, count=len(snaps))
+    du = haversine_m(lat, lon, *node_coords(b, (u for u, _ in ends)))
+    dv = haversine_m(lat, lon, *node_coords(b, (v for _, v in ends)))
+    near_vertex = np.minimum(du, dv) <= snap_to_vertex_m
+    # the others are inserted: by way, segment, then position along it
+    inserts: dict[int, dict[int, list[tuple[float, int]]]] = {}
     for k, s in enumerate(snaps):
-        by_way.setdefault(s.way, []).append(k)
-    for wi in sorted(by_way):
+        if near_vertex[k]:
+            result[k] = ends[k][0] if du[k] <= dv[k] else ends[k][1]
+        else:
+            inserts.setdefault(s.way, {}).setdefault(s.seg, []).append((s.t, k))
+    for wi in sorted(inserts):
         w = b.ways[wi]
-        inserts: dict[int, list[tuple[float, int]]] = {}
-        for k in by_way[wi]:
-            s = snaps[k]
-            u, v = w.nodes[s.seg], w.nodes[s.seg + 1]
-            nu, nv = b.nodes[u], b.nodes[v]
-            du = float(haversine_m(s.lat, s.lon, nu.lat, nu.lon))
-            dv = float(haversine_m(s.lat, s.lon, nv.lat, nv.lon))
-            if min(du, dv) <= snap_to_vertex_m:
-                result[k] = u if du <= dv else v
-                continue
-            inserts.setdefault(s.seg, []).append((s.t, k))
-        if not inserts:
-            continue
         new_nodes: list[int] = []
-        for i, n in enumerate(w.nodes):
-            new_nodes.append(n)
-            for _t, k in sorted(inserts.get(i, [])):
+        done = 0  # w.nodes[:done] are in new_nodes
+        for seg in sorted(inserts[wi]):
+            new_nodes += w.nodes[done: seg + 1]
+            done = seg + 1
+            for _t, k in sorted(inserts[wi][seg]):
                 s = snaps[k]
                 prev = b.nodes[new_nodes[-1]]
                 if float(haversine_m(s.lat, s.lon, prev.lat, prev.lon)) <= 1.0:
@@ -155,7 +168,7 @@ def insert_points(b: OsmXmlWriter, snaps: list[Snap], *, snap_to_vertex_m: float
                 nid = b.add_node(s.lat, s.lon)
                 new_nodes.append(nid)
                 result[k] = nid
-        w.nodes = new_nodes
+        w.nodes = new_nodes + w.nodes[done:]
     if tags:
         for k, nid in enumerate(result):
             if tags[k]:
@@ -166,13 +179,13 @@ def insert_points(b: OsmXmlWriter, snaps: list[Snap], *, snap_to_vertex_m: float
 class LineDistance:
     """Distance (m) from points to a set of lines, in a sinusoidal projection (good locally)."""
 
-    def __init__(self, lines: list[np.ndarray]) -> None:
+    def __init__(self, lines: Sequence[Sequence[Sequence[float]]]) -> None:
         lines = [c for c in lines if len(c) >= 2]
         if not lines:
             self.tree = None
             return
-        xy = self._xy(np.concatenate([np.asarray(c, dtype=float)[:, :2] for c in lines]))
-        which = np.repeat(np.arange(len(lines)), [len(c) for c in lines])
+        xy = self._xy(np.array(list(chain.from_iterable(lines)), dtype=float))
+        which = np.repeat(np.arange(len(lines)), list(map(len, lines)))
         self.tree = STRtree(shapely.linestrings(xy, indices=which))
 
     @staticmethod
