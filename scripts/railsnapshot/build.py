@@ -21,6 +21,8 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import compress, count, repeat
+from operator import attrgetter, eq, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,9 @@ def load_recipe(path: Path = RECIPE) -> dict[str, Any]:
 
 
 def _ways_of(b: OsmXmlWriter, country: str) -> list[int]:
-    return [i for i, w in enumerate(b.ways) if w.tags.get("country") == country]
+    """Indices of the ways of one country (by map and compress: 40,000 ways, a dozen times)."""
+    countries = map(methodcaller("get", "country"), map(attrgetter("tags"), b.ways))
+    return list(compress(count(), map(eq, countries, repeat(country))))
 
 
 @contextmanager

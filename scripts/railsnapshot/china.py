@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -13,6 +13,8 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from railsnapshot.geometry import (
@@ -20,11 +22,20 @@ from railsnapshot.geometry import (
     LineDistance,
     SegmentIndex,
     Snap,
+    bearings,
+    column,
+    first_of_each,
+    flatten,
     haversine_m,
+    headings,
     insert_points,
     line_angle,
-    local_heading,
+    loose_ends,
+    node_coords,
+    node_use,
+    segment_ends,
     segment_error,
+    segment_length_m,
 )
 from simulator.network.osmxml import OsmXmlWriter
 
@@ -54,7 +65,7 @@ def load(shared: Path, rc: dict[str, Any]
                 continue
             name = p.get("name") or ""
             flagged = p.get("is_hsr") or p.get("rail_type") == "hsr"
-            if any(m in name for m in rc["hsr_name_marks"]) or (
+            if any(map(name.__contains__, rc["hsr_name_marks"])) or (
                     flagged and name not in rc["conventional_flagged_hsr"]):
                 other["hsr"][int(p["osm_id"])] = coords
                 continue
@@ -106,22 +117,15 @@ def add_ways(b: OsmXmlWriter, ways: list[dict[str, Any]], rc: dict[str, Any],
     return added
 
 
-def _usage(b: OsmXmlWriter, ways: list[int]) -> Counter[int]:
-    return Counter(chain.from_iterable(b.ways[wi].nodes for wi in ways))
-
-
 def _dangling_ends(b: OsmXmlWriter, ways: list[int]) -> list[tuple[int, int, int]]:
     """(way index, end node, its neighbour on the way) for way ends no other way touches."""
-    use = _usage(b, ways)
-    out = []
+    use = node_use(b, ways)
+    ends = []
     for wi in ways:
-        w = b.ways[wi]
-        if len(w.nodes) < 2:  # collapsed by a merge: dropped when written
-            continue
-        for end, nb in ((w.nodes[0], w.nodes[1]), (w.nodes[-1], w.nodes[-2])):
-            if use[end] == 1:
-                out.append((wi, end, nb))
-    return out
+        nodes = b.ways[wi].nodes
+        if len(nodes) >= 2:  # (a way collapsed by a merge is dropped when written)
+            ends += [(wi, nodes[0], nodes[1]), (wi, nodes[-1], nodes[-2])]
+    return [e for e in ends if use[e[1]] == 1]
 
 
 def merge_ends(b: OsmXmlWriter, ways: list[int], radius_m: float, report: list[str]) -> None:
@@ -133,22 +137,16 @@ def merge_ends(b: OsmXmlWriter, ways: list[int], radius_m: float, report: list[s
     """
     ends = sorted({n for wi in ways for n in (b.ways[wi].nodes[0], b.ways[wi].nodes[-1])},
                   key=abs)
-    lat = np.array([b.nodes[n].lat for n in ends])
-    lon = np.array([b.nodes[n].lon for n in ends])
+    lat, lon = node_coords(b, ends)
     xy = np.column_stack([lon * np.cos(np.radians(lat)), lat]) * M_PER_DEG
-    parent = list(range(len(ends)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in sorted(cKDTree(xy).query_pairs(radius_m)):
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    mapping = {ends[i]: ends[root(i)] for i in range(len(ends)) if root(i) != i}
+    close = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
+    n = len(ends)
+    _, group = connected_components(
+        coo_matrix((np.ones(len(close)), (close[:, 0], close[:, 1])), shape=(n, n)))
+    # each group of ends becomes its first end (the lowest id)
+    first = np.full(group.max(initial=0) + 1, n)
+    np.minimum.at(first, group, np.arange(n))
+    mapping = {ends[i]: ends[j] for i, j in enumerate(first[group].tolist()) if j != i}
     for wi in ways:
         w = b.ways[wi]
         if w.nodes[0] in mapping or w.nodes[-1] in mapping:
@@ -168,31 +166,20 @@ def snap_junctions(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m
     line that ends on a bridge over another line meets it at a steep angle and is left alone.
     """
     ends = _dangling_ends(b, ways)
-    index = SegmentIndex(b, ways)
-    lat = np.array([b.nodes[e].lat for _, e, _ in ends])
-    lon = np.array([b.nodes[e].lon for _, e, _ in ends])
-    found = index.near(lat, lon, topo["junction_radius_m"])
-    chosen: list[Snap] = []
-    which: list[tuple[int, int]] = []
-    refused = 0
-    for (wi, end, nb), snaps in zip(ends, found, strict=True):
-        heading = local_heading(b, nb, end)
-        seg_len = float(haversine_m(b.nodes[nb].lat, b.nodes[nb].lon,
-                                    b.nodes[end].lat, b.nodes[end].lon))
-        err_end = segment_error(seg_len, tol_m)
-        for s in snaps:
-            if s.way == wi:
-                continue
-            w = b.ways[s.way]
-            u, v = b.nodes[w.nodes[s.seg]], b.nodes[w.nodes[s.seg + 1]]
-            err_t = segment_error(float(haversine_m(u.lat, u.lon, v.lat, v.lon)), tol_m)
-            limit = math.radians(topo["switch_angle_deg"]) + err_end + err_t
-            if float(line_angle(heading, s.heading)) <= limit:
-                chosen.append(s)
-                which.append((wi, end))
-                break
-        else:
-            refused += any(s.way != wi for s in snaps)
+    end_ids, nb_ids = [e for _, e, _ in ends], [nb for _, _, nb in ends]
+    found = SegmentIndex(b, ways).near(*node_coords(b, end_ids), topo["junction_radius_m"])
+    end_heading = headings(b, nb_ids, end_ids)
+    end_err = segment_error(haversine_m(*node_coords(b, nb_ids), *node_coords(b, end_ids)), tol_m)
+    # every end against the track of other ways near it, all at once
+    point, snaps = flatten([[s for s in f if s.way != wi]
+                            for (wi, _, _), f in zip(ends, found, strict=True)])
+    track_err = segment_error(segment_length_m(b, snaps), tol_m)
+    limit = math.radians(topo["switch_angle_deg"]) + end_err[point] + track_err
+    picked = first_of_each(point, line_angle(end_heading[point], column(snaps, "heading"))
+                           <= limit).tolist()
+    chosen = [snaps[k] for k in picked]
+    which = [ends[point[k]][:2] for k in picked]
+    refused = len(set(point.tolist())) - len(picked)  # ends near other track, none passing
     targets = insert_points(b, chosen, snap_to_vertex_m=topo["snap_to_vertex_m"])
     # merge each end into its target; two ends that pick each other end up as one node
     parent: dict[int, int] = {}
@@ -208,7 +195,7 @@ def snap_junctions(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m
             parent[r_end] = r_target
     for wi in ways:
         w = b.ways[wi]
-        if any(n in parent for n in w.nodes):
+        if not parent.keys().isdisjoint(w.nodes):
             w.nodes = [root(n) for n in w.nodes]
             w.nodes = [n for i, n in enumerate(w.nodes) if i == 0 or n != w.nodes[i - 1]]
     report.append(f"China: {len(chosen)} way ends joined to the track they meet; {refused} "
@@ -226,34 +213,26 @@ def close_gaps(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m: fl
     Each join is a ``source=connector`` way.
     """
     ends = _dangling_ends(b, ways)
-    index = SegmentIndex(b, ways)
-    lat = np.array([b.nodes[e].lat for _, e, _ in ends])
-    lon = np.array([b.nodes[e].lon for _, e, _ in ends])
-    found = index.near(lat, lon, topo["gap_radius_m"])
-    chosen: list[Snap] = []
-    which: list[int] = []
-    ahead = math.radians(topo["gap_ahead_deg"])
-    for (wi, end, nb), snaps in zip(ends, found, strict=True):
-        heading = local_heading(b, nb, end)
-        e = b.nodes[end]
-        neighbours = set(b.ways[wi].nodes)
-        for s in snaps:
-            if s.way == wi or s.dist_m < 1.0:
-                continue
-            w = b.ways[s.way]
-            if w.nodes[s.seg] in neighbours and w.nodes[s.seg + 1] in neighbours:
-                continue
-            kx = math.cos(math.radians(e.lat))
-            bearing = math.atan2(s.lat - e.lat, (s.lon - e.lon) * kx)
-            off = abs((bearing - heading + math.pi) % (2 * math.pi) - math.pi)
-            if off > ahead:
-                continue
-            limit = math.radians(topo["switch_angle_deg"]) + segment_error(s.dist_m, tol_m)
-            if float(line_angle(bearing, s.heading)) > limit:
-                continue
-            chosen.append(s)
-            which.append(end)
-            break
+    end_ids, nb_ids = [e for _, e, _ in ends], [nb for _, _, nb in ends]
+    end_lat, end_lon = node_coords(b, end_ids)
+    found = SegmentIndex(b, ways).near(end_lat, end_lon, topo["gap_radius_m"])
+    end_heading = headings(b, nb_ids, end_ids)
+    # the candidates: track of another way at least 1 m away, not between two nodes of the
+    # end's own way (a parallel stretch); then all ends at once
+    candidates = []
+    for (wi, _, _), f in zip(ends, found, strict=True):
+        own = set(b.ways[wi].nodes)
+        candidates.append([s for s, (u, v) in zip(f, segment_ends(b, f), strict=True)
+                           if s.way != wi and s.dist_m >= 1.0 and not (u in own and v in own)])
+    point, snaps = flatten(candidates)
+    bearing = bearings(end_lat[point], end_lon[point], column(snaps, "lat"), column(snaps, "lon"))
+    off = np.abs((bearing - end_heading[point] + math.pi) % (2 * math.pi) - math.pi)
+    dist = column(snaps, "dist_m")
+    limit = math.radians(topo["switch_angle_deg"]) + segment_error(dist, tol_m)
+    picked = first_of_each(point, (off <= math.radians(topo["gap_ahead_deg"]))
+                           & (line_angle(bearing, column(snaps, "heading")) <= limit)).tolist()
+    chosen = [snaps[k] for k in picked]
+    which = [end_ids[point[k]] for k in picked]
     targets = insert_points(b, chosen, snap_to_vertex_m=topo["snap_to_vertex_m"])
     longest = 0.0
     for end, target, s in zip(which, targets, chosen, strict=True):
@@ -300,20 +279,19 @@ def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[Coord
     names = sorted(best, key=lambda n: (n not in first, n))
     # the station stands on every track parallel to its own within station_parallel_m (the
     # other track of a double-track line, a parallel line through the station): one node on all
+    point, near = flatten([found[best[name][1]] for name in names])
+    own = np.searchsorted(point, point)  # the station's own track: its nearest snap
+    dist, heading = column(near, "dist_m"), column(near, "heading")
+    parallel = (dist <= dist[own] + topo["station_parallel_m"]) & (
+        line_angle(heading, heading[own]) <= math.radians(topo["station_parallel_deg"]))
     snaps: list[Snap] = []
     owner: list[int] = []
-    for k, name in enumerate(names):
-        own = found[best[name][1]]
-        snaps.append(own[0])
-        owner.append(k)
-        ways_done = {own[0].way}
-        for s in own[1:]:
-            if (s.way not in ways_done and s.dist_m <= own[0].dist_m + topo["station_parallel_m"]
-                    and float(line_angle(s.heading, own[0].heading))
-                    <= math.radians(topo["station_parallel_deg"])):
-                snaps.append(s)
-                owner.append(k)
-                ways_done.add(s.way)
+    ways_done: set[tuple[int, int]] = set()
+    for k, s in itertools.compress(zip(point.tolist(), near, strict=True), parallel):
+        if (k, s.way) not in ways_done:  # one node on each way (the own track's first)
+            snaps.append(s)
+            owner.append(k)
+            ways_done.add((k, s.way))
     nodes = insert_points(b, snaps, snap_to_vertex_m=topo["snap_to_vertex_m"])
     main: dict[int, int] = {}
     merge: dict[int, int] = {}
@@ -325,7 +303,7 @@ def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[Coord
             merge[nid] = main[k]
     for wi in ways:
         w = b.ways[wi]
-        if any(n in merge for n in w.nodes):
+        if not merge.keys().isdisjoint(w.nodes):
             nodes_ = [merge.get(n, n) for n in w.nodes]
             w.nodes = [n for i, n in enumerate(nodes_) if i == 0 or n != nodes_[i - 1]]
     placed: dict[str, int] = {}
@@ -360,15 +338,13 @@ def bridge_station(b: OsmXmlWriter, ways: list[int], st: dict[str, Any], name: s
     to the nearest such point at least 90° away from the first, seen from the station: the
     station becomes a through station of the line.
     """
-    use: Counter[int] = _usage(b, ways)
-    cands = sorted({n for wi in ways for n in b.ways[wi].nodes
-                    if b.ways[wi].tags.get("name") == spec["line"]
-                    or (use[n] == 1 and n in (b.ways[wi].nodes[0], b.ways[wi].nodes[-1]))},
-                   key=abs)
+    on_line = chain.from_iterable(b.ways[wi].nodes for wi in ways
+                                  if b.ways[wi].tags.get("name") == spec["line"])
+    cands = sorted({*on_line, *loose_ends(b, ways)}, key=abs)
     lat0, lon0 = st["lat"], st["lon"]
-    d = haversine_m(lat0, lon0, np.array([b.nodes[n].lat for n in cands]),
-                    np.array([b.nodes[n].lon for n in cands]))
-    order = [int(k) for k in np.argsort(d, kind="stable") if d[k] <= spec["max_km"] * 1000]
+    d = haversine_m(lat0, lon0, *node_coords(b, cands))
+    order = np.argsort(d, kind="stable")
+    order = order[d[order] <= spec["max_km"] * 1000].tolist()
     if not order:
         msg = f"station {name}: no track of {spec['line']} within {spec['max_km']} km"
         raise ValueError(msg)
@@ -404,16 +380,20 @@ def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
     line whose vertices all lie within 1 km of the path (the other track of a double-track line)
     gets the same scale.
     """
-    g = nx.Graph()
     way_of_index = {b.ways[wi].id: wi for wi in ways}
     line_ways: dict[str, list[int]] = defaultdict(list)
     for wi in ways:
-        w = b.ways[wi]
-        line_ways[w.tags.get("name", "")].append(wi)
-        for u, v in itertools.pairwise(w.nodes):
-            nu, nv = b.nodes[u], b.nodes[v]
-            g.add_edge(u, v, length=float(haversine_m(nu.lat, nu.lon, nv.lat, nv.lon)),
-                       way=w.id, name=w.tags.get("name", ""))
+        line_ways[b.ways[wi].tags.get("name", "")].append(wi)
+    # each step along a way is an edge (a step two ways share: the later way's)
+    node_lists = [b.ways[wi].nodes for wi in ways]
+    frm = list(chain.from_iterable(nodes[:-1] for nodes in node_lists))
+    to = list(chain.from_iterable(nodes[1:] for nodes in node_lists))
+    length = haversine_m(*node_coords(b, frm), *node_coords(b, to)).tolist()
+    way = chain.from_iterable(itertools.repeat(b.ways[wi], len(b.ways[wi].nodes) - 1)
+                              for wi in ways)
+    g = nx.Graph()
+    g.add_edges_from(zip(frm, to, ({"length": x, "way": w.id, "name": w.tags.get("name", "")}
+                                   for x, w in zip(length, way, strict=True)), strict=True))
     for c in chainage:
         line, a, b_name = c["line"], c["from"], c["to"]
         ends = [station_nodes[a], station_nodes[b_name]]
@@ -424,14 +404,14 @@ def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
         published = abs(c["km_to"] - c["km_from"])
         scale = published * 1000 / geo
         on_path = {g.edges[u, v]["way"] for u, v in itertools.pairwise(path)}
-        pts = np.array([(b.nodes[n].lon, b.nodes[n].lat) for n in path])
-        k = math.cos(math.radians(float(pts[:, 1].mean())))
-        tree = cKDTree(np.column_stack([pts[:, 0] * k, pts[:, 1]]))
+        lat, lon = node_coords(b, path)
+        k = math.cos(math.radians(float(lat.mean())))
+        tree = cKDTree(np.column_stack([lon * k, lat]))
         for wid in sorted(on_path | {b.ways[wi].id for wi in line_ways.get(line, [])}):
             w = b.ways[way_of_index[wid]]
             if wid not in on_path:
-                q = np.array([(b.nodes[n].lon * k, b.nodes[n].lat) for n in w.nodes])
-                if tree.query(q)[0].max() * M_PER_DEG >= 1000:
+                w_lat, w_lon = node_coords(b, w.nodes)
+                if tree.query(np.column_stack([w_lon * k, w_lat]))[0].max() * M_PER_DEG >= 1000:
                     continue
             if "trainsim:length_scale" not in w.tags:
                 w.tags["trainsim:length_scale"] = f"{scale:.4f}"

@@ -1,8 +1,10 @@
-"""Geometry helpers of the snapshot build: distances, a segment index, snapping onto track."""
+"""Geometry helpers of the snapshot build: distances, a segment index, snapping onto track, and
+which nodes the ways share."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, pairwise
@@ -36,6 +38,17 @@ def node_coords(b: OsmXmlWriter, ids: Iterable[int]) -> tuple[np.ndarray, np.nda
     lat = np.fromiter(map(attrgetter("lat"), nodes), dtype=float, count=len(nodes))
     lon = np.fromiter(map(attrgetter("lon"), nodes), dtype=float, count=len(nodes))
     return lat, lon
+
+
+def node_use(b: OsmXmlWriter, ways: list[int]) -> Counter[int]:
+    """How many times each node comes in the ways."""
+    return Counter(chain.from_iterable(b.ways[wi].nodes for wi in ways))
+
+
+def loose_ends(b: OsmXmlWriter, ways: list[int]) -> list[int]:
+    """The way ends no other way touches (nor the way itself elsewhere), in way order."""
+    use = node_use(b, ways)
+    return [n for wi in ways for n in (b.ways[wi].nodes[0], b.ways[wi].nodes[-1]) if use[n] == 1]
 
 
 def line_angle(a: Any, b: Any) -> Any:
@@ -116,18 +129,55 @@ class SegmentIndex:
         return [snaps[lo:hi] for lo, hi in pairwise(bounds)]
 
 
-def local_heading(b: OsmXmlWriter, frm: int, to: int) -> float:
-    """Heading from node ``frm`` to node ``to`` in the local metric frame (radians)."""
-    p, q = b.nodes[frm], b.nodes[to]
-    kx = math.cos(math.radians(p.lat))
-    return math.atan2(q.lat - p.lat, (q.lon - p.lon) * kx)
+def headings(b: OsmXmlWriter, frm: list[int], to: list[int]) -> np.ndarray:
+    """Heading from each node of ``frm`` to its node of ``to`` in the local metric frame
+    (radians, east = 0, north = pi/2)."""
+    lat, lon = node_coords(b, frm)
+    to_lat, to_lon = node_coords(b, to)
+    return bearings(lat, lon, to_lat, to_lon)
 
 
-def segment_error(length_m: float, tolerance_m: float) -> float:
+def bearings(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.ndarray
+             ) -> np.ndarray:
+    """Heading from each point to another, as :func:`headings` (radians)."""
+    return np.arctan2(to_lat - lat, (to_lon - lon) * np.cos(np.radians(lat)))
+
+
+def segment_error(length_m: Any, tolerance_m: float) -> Any:
     """How far (radians) a simplified segment may be off the track (the router's rule)."""
     if tolerance_m <= 0:
-        return 0.0
-    return min(math.atan(2 * tolerance_m / max(length_m, 1.0)), math.radians(30.0))
+        return np.zeros_like(length_m, dtype=float)
+    return np.minimum(np.arctan(2 * tolerance_m / np.maximum(length_m, 1.0)), math.radians(30.0))
+
+
+def column(snaps: list[Snap], name: str) -> np.ndarray:
+    """One field of each snap, as an array."""
+    return np.fromiter(map(attrgetter(name), snaps), dtype=float, count=len(snaps))
+
+
+def flatten(found: list[list[Snap]]) -> tuple[np.ndarray, list[Snap]]:
+    """The snaps of all points as one list, and the point each belongs to (nearest first)."""
+    point = np.repeat(np.arange(len(found)), list(map(len, found)))
+    return point, list(chain.from_iterable(found))
+
+
+def first_of_each(point: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Positions of the first ``ok`` snap of each point that has one (as :func:`flatten`
+    orders them: the nearest that passes), in the order of the points."""
+    passing = np.flatnonzero(ok)
+    _, first = np.unique(point[passing], return_index=True)
+    return passing[first]
+
+
+def segment_ends(b: OsmXmlWriter, snaps: list[Snap]) -> list[list[int]]:
+    """The two nodes of each snap's segment."""
+    return [b.ways[s.way].nodes[s.seg: s.seg + 2] for s in snaps]
+
+
+def segment_length_m(b: OsmXmlWriter, snaps: list[Snap]) -> np.ndarray:
+    """Length of each snap's segment."""
+    ends = segment_ends(b, snaps)
+    return haversine_m(*node_coords(b, (u for u, _ in ends)), *node_coords(b, (v for _, v in ends)))
 
 
 def insert_points(b: OsmXmlWriter, snaps: list[Snap], *, snap_to_vertex_m: float,
@@ -139,9 +189,8 @@ def insert_points(b: OsmXmlWriter, snaps: list[Snap], *, snap_to_vertex_m: float
     """
     result: list[int] = [0] * len(snaps)
     # the vertices at either end of each snap's segment, and how far the snap is from them
-    ends = [b.ways[s.way].nodes[s.seg: s.seg + 2] for s in snaps]
-    lat = np.fromiter(map(attrgetter("lat"), snaps), dtype=float, count=len(snaps))
-    lon = np.fromiter(map(attrgetter("lon"), snaps), dtype=float, count=len(snaps))
+    ends = segment_ends(b, snaps)
+    lat, lon = column(snaps, "lat"), column(snaps, "lon")
     du = haversine_m(lat, lon, *node_coords(b, (u for u, _ in ends)))
     dv = haversine_m(lat, lon, *node_coords(b, (v for _, v in ends)))
     near_vertex = np.minimum(du, dv) <= snap_to_vertex_m

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ def add_traces(b: OsmXmlWriter, shared: Path, rc: dict[str, Any], topo: dict[str
     for t in rc["traces"]:
         data = json.loads((folder / t["file"]).read_text(encoding="utf-8"))
         coords = data["features"][0]["geometry"]["coordinates"]
-        ids = [b.add_node(c[1], c[0], {"ele": f"{c[2]:g}"} if len(c) > 2 else None)
-               for c in coords]
+        ids = b.add_nodes(list(map(itemgetter(1), coords)), list(map(itemgetter(0), coords)),
+                          [{"ele": f"{c[2]:g}"} if len(c) > 2 else {} for c in coords])
         tags = {"railway": "rail", "gauge": "1520", "usage": "main", "country": "RU",
                 "name": t["name"], "name:en": t["name_en"], "source": rc["source_tag"]}
         if t.get("electrified"):

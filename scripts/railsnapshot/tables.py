@@ -9,7 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from railsnapshot.geometry import SegmentIndex, haversine_m, insert_points
+from railsnapshot.geometry import (
+    SegmentIndex,
+    haversine_m,
+    insert_points,
+    loose_ends,
+    node_coords,
+)
 from simulator.network.osmxml import OsmXmlWriter
 
 #: a table point this far from the network node it joins keeps its own node and a connector
@@ -130,15 +136,9 @@ def insert_derived(rws: list[dict[str, str]], d: dict[str, Any]) -> list[dict[st
 def join_node(b: OsmXmlWriter, ways: list[int], lat: float, lon: float) -> tuple[int, float]:
     """The network node a table end joins: a line end within PREFER_END_M, else the nearest
     point of the track (a vertex is inserted there). Returns the node and its distance."""
-    use: dict[int, int] = {}
-    for wi in ways:
-        for n in b.ways[wi].nodes:
-            use[n] = use.get(n, 0) + 1
-    ends = [n for wi in ways for n in (b.ways[wi].nodes[0], b.ways[wi].nodes[-1])
-            if use[n] == 1]
+    ends = loose_ends(b, ways)
     if ends:
-        d = haversine_m(lat, lon, np.array([b.nodes[n].lat for n in ends]),
-                        np.array([b.nodes[n].lon for n in ends]))
+        d = haversine_m(lat, lon, *node_coords(b, ends))
         k = int(np.argmin(d))
         if d[k] <= PREFER_END_M:
             return ends[k], float(d[k])
