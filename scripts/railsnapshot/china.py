@@ -404,15 +404,19 @@ def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
         published = abs(c["km_to"] - c["km_from"])
         scale = published * 1000 / geo
         on_path = {g.edges[u, v]["way"] for u, v in itertools.pairwise(path)}
-        lat, lon = node_coords(b, path)
-        k = math.cos(math.radians(float(lat.mean())))
-        tree = cKDTree(np.column_stack([lon * k, lat]))
-        for wid in sorted(on_path | {b.ways[wi].id for wi in line_ways.get(line, [])}):
+        path_lat, path_lon = node_coords(b, path)
+        k = math.cos(math.radians(float(path_lat.mean())))
+        tree = cKDTree(np.column_stack([path_lon * k, path_lat]))
+        # the line's other ways whose vertices are all within 1 km of the path
+        others = [wi for wi in line_ways.get(line, []) if b.ways[wi].id not in on_path]
+        node_lists = [b.ways[wi].nodes for wi in others]
+        lat, lon = node_coords(b, chain.from_iterable(node_lists))
+        off = tree.query(np.column_stack([lon * k, lat]))[0]
+        farthest = np.maximum.reduceat(off, np.cumsum([0, *map(len, node_lists)])[:-1])
+        along = {b.ways[wi].id for wi, f in zip(others, farthest * M_PER_DEG, strict=True)
+                 if f < 1000}
+        for wid in sorted(on_path | along):
             w = b.ways[way_of_index[wid]]
-            if wid not in on_path:
-                w_lat, w_lon = node_coords(b, w.nodes)
-                if tree.query(np.column_stack([w_lon * k, w_lat]))[0].max() * M_PER_DEG >= 1000:
-                    continue
             if "trainsim:length_scale" not in w.tags:
                 w.tags["trainsim:length_scale"] = f"{scale:.4f}"
                 w.tags["trainsim:length_source"] = c["source"]
