@@ -32,7 +32,7 @@ _ND = '    <nd ref="{}"/>\n'
 _TAG = "    <tag k={} v={}/>\n"
 
 
-@dataclass
+@dataclass(slots=True)
 class OsmNode:
     """A node: position (WGS84 degrees) and tags."""
 
@@ -41,7 +41,7 @@ class OsmNode:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class OsmWay:
     """A way: its id, node ids in order, and tags."""
 
@@ -148,10 +148,10 @@ class OsmXmlWriter:
 
 def _tag_lines(tags: dict[str, str]) -> str:
     """The ``<tag>`` elements of a node or way, sorted by key."""
-    return _tag_elements(tuple(sorted(tags.items())))
+    return _tag_elements(tuple(tags.items()))
 
 
 @lru_cache(maxsize=1 << 14)
 def _tag_elements(items: tuple[tuple[str, str], ...]) -> str:
     # cached: the ways of one line (and many nodes) carry the very same tags
-    return "".join(_TAG.format(_quoteattr(k), _quoteattr(v)) for k, v in items)
+    return "".join(_TAG.format(_quoteattr(k), _quoteattr(v)) for k, v in sorted(items))
