@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain, groupby, repeat
@@ -25,8 +25,9 @@ __all__ = ["OsmNode", "OsmWay", "OsmXmlWriter"]
 #: tag keys and values repeat (a network has a few thousand distinct ones in 100,000s of tags)
 _quoteattr = lru_cache(maxsize=1 << 16)(quoteattr)
 
-_NODE = '  <node id="{}" lat="{}" lon="{}"/>\n'
-_TAGGED_NODE = '  <node id="{}" lat="{}" lon="{}">\n{}  </node>\n'
+#: a node element without tags and with tags (``_NODE[bool(tag_lines)]``)
+_NODE = ('  <node id="{}" lat="{}" lon="{}"/>\n',
+         '  <node id="{}" lat="{}" lon="{}">\n{}  </node>\n')
 _WAY = '  <way id="{}">\n{}{}  </way>\n'
 _ND = '    <nd ref="{}"/>\n'
 _TAG = "    <tag k={} v={}/>\n"
@@ -132,23 +133,25 @@ class OsmXmlWriter:
         used = self.way_node_ids()
         # ids kept from OSM (positive) first, ascending; then the new ones: -1, -2, …
         ids = sorted(filter((0).__le__, used)) + sorted(filter((0).__gt__, used), reverse=True)
-        nodes = [
-            _TAGGED_NODE.format(nid, n.lat, n.lon, _tag_lines(n.tags)) if n.tags
-            else _NODE.format(nid, n.lat, n.lon)
-            for nid, n in zip(ids, map(self.nodes.__getitem__, ids), strict=True)
-        ]
-        ways = [_WAY.format(w.id, "".join(map(_ND.format, w.nodes)), _tag_lines(w.tags))
-                for w in self.ways]
+        nodes = list(map(self.nodes.__getitem__, ids))
+        # the node elements are made by map and str.format alone, no Python code per node (a
+        # network has 100,000s); a template ignores the tag lines it has no place for
+        node_tags = list(_tag_lines(map(attrgetter("tags"), nodes)))
+        nodes_xml = map(str.format, map(_NODE.__getitem__, map(bool, node_tags)), ids,
+                        map(attrgetter("lat"), nodes), map(attrgetter("lon"), nodes), node_tags)
+        ways_xml = [_WAY.format(w.id, "".join(map(_ND.format, w.nodes)), tags)
+                    for w, tags in zip(self.ways, _tag_lines(map(attrgetter("tags"), self.ways)),
+                                       strict=True)]
         return "".join([
             "<?xml version='1.0' encoding='UTF-8'?>\n",
             f"<osm version=\"0.6\" generator={_quoteattr(self.generator)}>\n",
-            *nodes, *ways, "</osm>\n",
+            *nodes_xml, *ways_xml, "</osm>\n",
         ])
 
 
-def _tag_lines(tags: dict[str, str]) -> str:
-    """The ``<tag>`` elements of a node or way, sorted by key."""
-    return _tag_elements(tuple(tags.items()))
+def _tag_lines(tags: Iterable[dict[str, str]]) -> Iterator[str]:
+    """The ``<tag>`` elements of each node or way, sorted by key."""
+    return map(_tag_elements, map(tuple, map(dict.items, tags)))
 
 
 @lru_cache(maxsize=1 << 14)
