@@ -36,6 +36,8 @@ from railsnapshot.geometry import (
     segment_ends,
     segment_error,
     segment_length_m,
+    way_ends,
+    way_nodes,
 )
 from simulator.network.osmxml import OsmXmlWriter
 
@@ -121,8 +123,7 @@ def _dangling_ends(b: OsmXmlWriter, ways: list[int]) -> list[tuple[int, int, int
     """(way index, end node, its neighbour on the way) for way ends no other way touches."""
     use = node_use(b, ways)
     ends = []
-    for wi in ways:
-        nodes = b.ways[wi].nodes
+    for wi, nodes in zip(ways, way_nodes(b, ways), strict=True):
         if len(nodes) >= 2:  # (a way collapsed by a merge is dropped when written)
             ends += [(wi, nodes[0], nodes[1]), (wi, nodes[-1], nodes[-2])]
     return [e for e in ends if use[e[1]] == 1]
@@ -135,8 +136,7 @@ def merge_ends(b: OsmXmlWriter, ways: list[int], radius_m: float, report: list[s
     at one OSM node end a few metres apart. Ends (kept exactly by the simplification) that close
     are the same OSM node; they are merged (single linkage), keeping the lowest id's position.
     """
-    ends = sorted({n for wi in ways for n in (b.ways[wi].nodes[0], b.ways[wi].nodes[-1])},
-                  key=abs)
+    ends = sorted(set(way_ends(b, ways)), key=abs)
     lat, lon = node_coords(b, ends)
     xy = np.column_stack([lon * np.cos(np.radians(lat)), lat]) * M_PER_DEG
     close = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
@@ -385,7 +385,7 @@ def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
     for wi in ways:
         line_ways[b.ways[wi].tags.get("name", "")].append(wi)
     # each step along a way is an edge (a step two ways share: the later way's)
-    node_lists = [b.ways[wi].nodes for wi in ways]
+    node_lists = list(way_nodes(b, ways))
     frm = list(chain.from_iterable(nodes[:-1] for nodes in node_lists))
     to = list(chain.from_iterable(nodes[1:] for nodes in node_lists))
     length = haversine_m(*node_coords(b, frm), *node_coords(b, to)).tolist()
@@ -409,7 +409,7 @@ def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
         tree = cKDTree(np.column_stack([path_lon * k, path_lat]))
         # the line's other ways whose vertices are all within 1 km of the path
         others = [wi for wi in line_ways.get(line, []) if b.ways[wi].id not in on_path]
-        node_lists = [b.ways[wi].nodes for wi in others]
+        node_lists = list(way_nodes(b, others))
         lat, lon = node_coords(b, chain.from_iterable(node_lists))
         off = tree.query(np.column_stack([lon * k, lat]))[0]
         farthest = np.maximum.reduceat(off, np.cumsum([0, *map(len, node_lists)])[:-1])

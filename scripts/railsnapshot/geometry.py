@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, pairwise
-from operator import attrgetter
+from itertools import chain, compress, pairwise
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -40,15 +40,25 @@ def node_coords(b: OsmXmlWriter, ids: Iterable[int]) -> tuple[np.ndarray, np.nda
     return lat, lon
 
 
+def way_nodes(b: OsmXmlWriter, ways: Iterable[int]) -> Iterator[list[int]]:
+    """The node lists of some ways (by map: no Python code runs per way)."""
+    return map(attrgetter("nodes"), map(b.ways.__getitem__, ways))
+
+
+def way_ends(b: OsmXmlWriter, ways: Iterable[int]) -> list[int]:
+    """The first and the last node of each way, in way order."""
+    return list(chain.from_iterable(map(itemgetter(0, -1), way_nodes(b, ways))))
+
+
 def node_use(b: OsmXmlWriter, ways: list[int]) -> Counter[int]:
     """How many times each node comes in the ways."""
-    return Counter(chain.from_iterable(b.ways[wi].nodes for wi in ways))
+    return Counter(chain.from_iterable(way_nodes(b, ways)))
 
 
 def loose_ends(b: OsmXmlWriter, ways: list[int]) -> list[int]:
     """The way ends no other way touches (nor the way itself elsewhere), in way order."""
-    use = node_use(b, ways)
-    return [n for wi in ways for n in (b.ways[wi].nodes[0], b.ways[wi].nodes[-1]) if use[n] == 1]
+    ends = way_ends(b, ways)
+    return list(compress(ends, map((1).__eq__, map(node_use(b, ways).__getitem__, ends))))
 
 
 def line_angle(a: Any, b: Any) -> Any:
@@ -74,7 +84,7 @@ class SegmentIndex:
     """The segments of some ways of a writer, for nearest-track queries in metres."""
 
     def __init__(self, b: OsmXmlWriter, ways: list[int]) -> None:
-        node_lists = [b.ways[wi].nodes for wi in ways]
+        node_lists = list(way_nodes(b, ways))
         lat, lon = node_coords(b, chain.from_iterable(node_lists))
         counts = np.fromiter(map(len, node_lists), dtype=np.int64, count=len(ways)) - 1
         first = np.concatenate([[0], np.cumsum(counts + 1)[:-1]]).astype(np.int64)
