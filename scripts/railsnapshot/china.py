@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import operator
 from collections import defaultdict
-from itertools import chain
+from itertools import chain, compress
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from railsnapshot.geometry import (
     Snap,
     bearings,
     column,
+    drop_repeats,
     first_of_each,
     flatten,
     haversine_m,
@@ -122,11 +124,15 @@ def add_ways(b: OsmXmlWriter, ways: list[dict[str, Any]], rc: dict[str, Any],
 def _dangling_ends(b: OsmXmlWriter, ways: list[int]) -> list[tuple[int, int, int]]:
     """(way index, end node, its neighbour on the way) for way ends no other way touches."""
     use = node_use(b, ways)
-    ends = []
-    for wi, nodes in zip(ways, way_nodes(b, ways), strict=True):
-        if len(nodes) >= 2:  # (a way collapsed by a merge is dropped when written)
-            ends += [(wi, nodes[0], nodes[1]), (wi, nodes[-1], nodes[-2])]
-    return [e for e in ends if use[e[1]] == 1]
+    # by map, zip and compress over the 40,000 ways (one that a merge collapsed to one node is
+    # dropped when written: it has no end here, but its node counts as used)
+    kept = list(compress(ways, map((2).__le__, map(len, way_nodes(b, ways)))))
+    node_lists = list(way_nodes(b, kept))
+    heads = zip(kept, map(itemgetter(0), node_lists), map(itemgetter(1), node_lists), strict=True)
+    tails = zip(kept, map(itemgetter(-1), node_lists), map(itemgetter(-2), node_lists),
+                strict=True)
+    ends = list(chain.from_iterable(zip(heads, tails, strict=True)))
+    return list(compress(ends, map((1).__eq__, map(use.__getitem__, map(itemgetter(1), ends)))))
 
 
 def merge_ends(b: OsmXmlWriter, ways: list[int], radius_m: float, report: list[str]) -> None:
@@ -140,18 +146,17 @@ def merge_ends(b: OsmXmlWriter, ways: list[int], radius_m: float, report: list[s
     lat, lon = node_coords(b, ends)
     xy = np.column_stack([lon * np.cos(np.radians(lat)), lat]) * M_PER_DEG
     close = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
-    n = len(ends)
-    _, group = connected_components(
-        coo_matrix((np.ones(len(close)), (close[:, 0], close[:, 1])), shape=(n, n)))
+    n_ends = len(ends)
+    _, group = connected_components(coo_matrix(
+        (np.ones(len(close)), (close[:, 0], close[:, 1])), shape=(n_ends, n_ends)))
     # each group of ends becomes its first end (the lowest id)
-    first = np.full(group.max(initial=0) + 1, n)
-    np.minimum.at(first, group, np.arange(n))
+    first = np.full(group.max(initial=0) + 1, n_ends)
+    np.minimum.at(first, group, np.arange(n_ends))
     mapping = {ends[i]: ends[j] for i, j in enumerate(first[group].tolist()) if j != i}
-    for wi in ways:
+    moved = map(mapping.keys().isdisjoint, map(itemgetter(0, -1), way_nodes(b, ways)))
+    for wi in itertools.compress(ways, map(operator.not_, moved)):  # an end of the way moved
         w = b.ways[wi]
-        if w.nodes[0] in mapping or w.nodes[-1] in mapping:
-            nodes = [mapping.get(n, n) for n in w.nodes]
-            w.nodes = [n for i, n in enumerate(nodes) if i == 0 or n != nodes[i - 1]]
+        w.nodes = drop_repeats(list(map(mapping.get, w.nodes, w.nodes)))
     report.append(f"China: {len(mapping)} way ends merged into a way end within {radius_m:g} m")
 
 
@@ -196,8 +201,7 @@ def snap_junctions(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m
     for wi in ways:
         w = b.ways[wi]
         if not parent.keys().isdisjoint(w.nodes):
-            w.nodes = [root(n) for n in w.nodes]
-            w.nodes = [n for i, n in enumerate(w.nodes) if i == 0 or n != w.nodes[i - 1]]
+            w.nodes = drop_repeats([root(n) for n in w.nodes])
     report.append(f"China: {len(chosen)} way ends joined to the track they meet; {refused} "
                   f"left alone (steeper than a switch: lines crossing on bridges)")
 
@@ -304,8 +308,7 @@ def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[Coord
     for wi in ways:
         w = b.ways[wi]
         if not merge.keys().isdisjoint(w.nodes):
-            nodes_ = [merge.get(n, n) for n in w.nodes]
-            w.nodes = [n for i, n in enumerate(nodes_) if i == 0 or n != nodes_[i - 1]]
+            w.nodes = drop_repeats(list(map(merge.get, w.nodes, w.nodes)))
     placed: dict[str, int] = {}
     for k, name in enumerate(names):
         nid = merge.get(main[k], main[k])
@@ -389,8 +392,8 @@ def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
     frm = list(chain.from_iterable(nodes[:-1] for nodes in node_lists))
     to = list(chain.from_iterable(nodes[1:] for nodes in node_lists))
     length = haversine_m(*node_coords(b, frm), *node_coords(b, to)).tolist()
-    way = chain.from_iterable(itertools.repeat(b.ways[wi], len(b.ways[wi].nodes) - 1)
-                              for wi in ways)
+    steps = map(operator.sub, map(len, node_lists), itertools.repeat(1))
+    way = chain.from_iterable(map(itertools.repeat, map(b.ways.__getitem__, ways), steps))
     g = nx.Graph()
     g.add_edges_from(zip(frm, to, ({"length": x, "way": w.id, "name": w.tags.get("name", "")}
                                    for x, w in zip(length, way, strict=True)), strict=True))

@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress, pairwise
+from itertools import chain, compress, groupby, pairwise
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -43,6 +43,11 @@ def node_coords(b: OsmXmlWriter, ids: Iterable[int]) -> tuple[np.ndarray, np.nda
 def way_nodes(b: OsmXmlWriter, ways: Iterable[int]) -> Iterator[list[int]]:
     """The node lists of some ways (by map: no Python code runs per way)."""
     return map(attrgetter("nodes"), map(b.ways.__getitem__, ways))
+
+
+def drop_repeats(nodes: list[int]) -> list[int]:
+    """The node list with one node of each run of equal nodes (a way's steps of length 0)."""
+    return list(map(itemgetter(0), groupby(nodes)))
 
 
 def way_ends(b: OsmXmlWriter, ways: Iterable[int]) -> list[int]:
