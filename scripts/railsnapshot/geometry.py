@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain, compress, groupby, pairwise
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -88,6 +89,9 @@ class Snap:
 class SegmentIndex:
     """The segments of some ways of a writer, for nearest-track queries in metres."""
 
+    #: a query of up to this many point-segment pairs measures them all: cheaper than a tree
+    BRUTE_FORCE_PAIRS = 200_000
+
     def __init__(self, b: OsmXmlWriter, ways: list[int]) -> None:
         node_lists = list(way_nodes(b, ways))
         lat, lon = node_coords(b, chain.from_iterable(node_lists))
@@ -100,23 +104,27 @@ class SegmentIndex:
         start = np.repeat(first, counts) + self.seg
         self.a = np.column_stack([lon[start], lat[start]])
         self.b = np.column_stack([lon[start + 1], lat[start + 1]])
+
+    @cached_property
+    def _tree(self) -> STRtree:
         coords = np.stack([self.a, self.b], axis=1).reshape(-1, 2)
-        lines = shapely.from_ragged_array(shapely.GeometryType.LINESTRING, coords,
-                                          (np.arange(len(self.a) + 1) * 2,))
-        self.tree = STRtree(lines) if len(self.a) else None
+        return STRtree(shapely.from_ragged_array(shapely.GeometryType.LINESTRING, coords,
+                                                 (np.arange(len(self.a) + 1) * 2,)))
 
     def near(self, lat: np.ndarray, lon: np.ndarray, radius_m: float) -> list[list[Snap]]:
         """For each point, the snaps onto segments within ``radius_m``, nearest first."""
         none: list[list[Snap]] = [[] for _ in range(len(lat))]
-        if self.tree is None or not len(lat):
+        if not len(self.a) or not len(lat):
             return none
-        # the query in degrees is generous (longitude degrees shrink with latitude): the exact
-        # distance is computed below in a local metric frame
-        deg = radius_m / M_PER_DEG / max(math.cos(math.radians(float(np.max(np.abs(lat))))), 0.2)
-        pts = shapely.points(lon, lat)
-        qi, si = self.tree.query(pts, predicate="dwithin", distance=deg)
-        if not len(qi):
-            return none
+        # the candidates: every pair for a small query, else the tree's, whose query in degrees
+        # is generous (longitude degrees shrink with latitude); either way the exact distance is
+        # computed below in a local metric frame
+        if len(lat) * len(self.a) <= self.BRUTE_FORCE_PAIRS:
+            qi, si = np.divmod(np.arange(len(lat) * len(self.a)), len(self.a))
+        else:
+            deg = radius_m / M_PER_DEG / max(math.cos(math.radians(float(np.max(np.abs(lat))))),
+                                             0.2)
+            qi, si = self._tree.query(shapely.points(lon, lat), predicate="dwithin", distance=deg)
         plat, plon = lat[qi], lon[qi]
         kx = np.cos(np.radians(plat)) * M_PER_DEG
         ax = (self.a[si, 0] - plon) * kx
