@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
-import operator
 from collections import defaultdict
-from itertools import chain, compress
-from operator import itemgetter
+from itertools import chain, compress, pairwise, repeat
+from operator import itemgetter, not_, sub
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,6 @@ from railsnapshot.geometry import (
     first_of_each,
     flatten,
     haversine_m,
-    headings,
     insert_points,
     line_angle,
     loose_ends,
@@ -91,7 +88,7 @@ def add_ways(b: OsmXmlWriter, ways: list[dict[str, Any]], rc: dict[str, Any],
     lon, lat = list(map(itemgetter(0), coords)), list(map(itemgetter(1), coords))
     # vertices with one position (rounded to 1e-6 degrees) are one node, made where that
     # position first comes (as adding them one by one would): its id and unrounded coordinates
-    six = itertools.repeat(6)
+    six = repeat(6)
     keys = list(zip(map(round, lat, six), map(round, lon, six), strict=True))
     first_vertex = dict(zip(reversed(keys), reversed(coords), strict=True))  # the first stays
     new_keys = list(dict.fromkeys(keys))  # in the order they first come
@@ -154,9 +151,9 @@ def merge_ends(b: OsmXmlWriter, ways: list[int], radius_m: float, report: list[s
     np.minimum.at(first, group, np.arange(n_ends))
     mapping = {ends[i]: ends[j] for i, j in enumerate(first[group].tolist()) if j != i}
     moved = map(mapping.keys().isdisjoint, map(itemgetter(0, -1), way_nodes(b, ways)))
-    for wi in itertools.compress(ways, map(operator.not_, moved)):  # an end of the way moved
+    for wi in compress(ways, map(not_, moved)):  # an end of the way moved
         w = b.ways[wi]
-        w.nodes = drop_repeats(list(map(mapping.get, w.nodes, w.nodes)))
+        w.nodes = drop_repeats(map(mapping.get, w.nodes, w.nodes))
     report.append(f"China: {len(mapping)} way ends merged into a way end within {radius_m:g} m")
 
 
@@ -171,10 +168,11 @@ def snap_junctions(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m
     line that ends on a bridge over another line meets it at a steep angle and is left alone.
     """
     ends = _dangling_ends(b, ways)
-    end_ids, nb_ids = [e for _, e, _ in ends], [nb for _, _, nb in ends]
-    found = SegmentIndex(b, ways).near(*node_coords(b, end_ids), topo["junction_radius_m"])
-    end_heading = headings(b, nb_ids, end_ids)
-    end_err = segment_error(haversine_m(*node_coords(b, nb_ids), *node_coords(b, end_ids)), tol_m)
+    end_lat, end_lon = node_coords(b, [e for _, e, _ in ends])
+    nb_lat, nb_lon = node_coords(b, [nb for _, _, nb in ends])
+    found = SegmentIndex(b, ways).near(end_lat, end_lon, topo["junction_radius_m"])
+    end_heading = bearings(nb_lat, nb_lon, end_lat, end_lon)
+    end_err = segment_error(haversine_m(nb_lat, nb_lon, end_lat, end_lon), tol_m)
     # every end against the track of other ways near it, all at once
     point, snaps = flatten([[s for s in f if s.way != wi]
                             for (wi, _, _), f in zip(ends, found, strict=True)])
@@ -184,7 +182,7 @@ def snap_junctions(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m
                            <= limit).tolist()
     chosen = [snaps[k] for k in picked]
     which = [ends[point[k]][:2] for k in picked]
-    refused = len(set(point.tolist())) - len(picked)  # ends near other track, none passing
+    refused = len(np.unique(point)) - len(picked)  # ends near other track, none passing
     targets = insert_points(b, chosen, snap_to_vertex_m=topo["snap_to_vertex_m"])
     # merge each end into its target; two ends that pick each other end up as one node
     parent: dict[int, int] = {}
@@ -201,7 +199,7 @@ def snap_junctions(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m
     for wi in ways:
         w = b.ways[wi]
         if not parent.keys().isdisjoint(w.nodes):
-            w.nodes = drop_repeats([root(n) for n in w.nodes])
+            w.nodes = drop_repeats(map(root, w.nodes))
     report.append(f"China: {len(chosen)} way ends joined to the track they meet; {refused} "
                   f"left alone (steeper than a switch: lines crossing on bridges)")
 
@@ -217,10 +215,10 @@ def close_gaps(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m: fl
     Each join is a ``source=connector`` way.
     """
     ends = _dangling_ends(b, ways)
-    end_ids, nb_ids = [e for _, e, _ in ends], [nb for _, _, nb in ends]
-    end_lat, end_lon = node_coords(b, end_ids)
+    end_lat, end_lon = node_coords(b, [e for _, e, _ in ends])
+    nb_lat, nb_lon = node_coords(b, [nb for _, _, nb in ends])
     found = SegmentIndex(b, ways).near(end_lat, end_lon, topo["gap_radius_m"])
-    end_heading = headings(b, nb_ids, end_ids)
+    end_heading = bearings(nb_lat, nb_lon, end_lat, end_lon)
     # the candidates: track of another way at least 1 m away, not between two nodes of the
     # end's own way (a parallel stretch); then all ends at once
     candidates = []
@@ -236,7 +234,7 @@ def close_gaps(b: OsmXmlWriter, ways: list[int], topo: dict[str, Any], tol_m: fl
     picked = first_of_each(point, (off <= math.radians(topo["gap_ahead_deg"]))
                            & (line_angle(bearing, column(snaps, "heading")) <= limit)).tolist()
     chosen = [snaps[k] for k in picked]
-    which = [end_ids[point[k]] for k in picked]
+    which = [ends[point[k]][1] for k in picked]
     targets = insert_points(b, chosen, snap_to_vertex_m=topo["snap_to_vertex_m"])
     longest = 0.0
     for end, target, s in zip(which, targets, chosen, strict=True):
@@ -271,10 +269,10 @@ def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[Coord
     d_metro = LineDistance(other["metro"]).distance(lat, lon, radius)
     best: dict[str, tuple[float, int]] = {}
     skipped = {"hsr": 0, "metro": 0}
-    for k, (st, snaps) in enumerate(zip(stations, found, strict=True)):
-        if not snaps:
+    for k, (st, on_track) in enumerate(zip(stations, found, strict=True)):
+        if not on_track:
             continue
-        d = snaps[0].dist_m
+        d = on_track[0].dist_m
         if d > topo["other_station_margin_m"] and min(d_metro[k], d_hsr[k]) < d:
             skipped["metro" if d_metro[k] < d_hsr[k] else "hsr"] += 1
             continue
@@ -291,7 +289,7 @@ def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[Coord
     snaps: list[Snap] = []
     owner: list[int] = []
     ways_done: set[tuple[int, int]] = set()
-    for k, s in itertools.compress(zip(point.tolist(), near, strict=True), parallel):
+    for k, s in compress(zip(point.tolist(), near, strict=True), parallel):
         if (k, s.way) not in ways_done:  # one node on each way (the own track's first)
             snaps.append(s)
             owner.append(k)
@@ -308,7 +306,7 @@ def place_stations(b: OsmXmlWriter, ways: list[int], other: dict[str, list[Coord
     for wi in ways:
         w = b.ways[wi]
         if not merge.keys().isdisjoint(w.nodes):
-            w.nodes = drop_repeats(list(map(merge.get, w.nodes, w.nodes)))
+            w.nodes = drop_repeats(map(merge.get, w.nodes, w.nodes))
     placed: dict[str, int] = {}
     for k, name in enumerate(names):
         nid = merge.get(main[k], main[k])
@@ -392,8 +390,8 @@ def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
     frm = list(chain.from_iterable(nodes[:-1] for nodes in node_lists))
     to = list(chain.from_iterable(nodes[1:] for nodes in node_lists))
     length = haversine_m(*node_coords(b, frm), *node_coords(b, to)).tolist()
-    steps = map(operator.sub, map(len, node_lists), itertools.repeat(1))
-    way = chain.from_iterable(map(itertools.repeat, map(b.ways.__getitem__, ways), steps))
+    steps = map(sub, map(len, node_lists), repeat(1))
+    way = chain.from_iterable(map(repeat, map(b.ways.__getitem__, ways), steps))
     g = nx.Graph()
     g.add_edges_from(zip(frm, to, ({"length": x, "way": w.id, "name": w.tags.get("name", "")}
                                    for x, w in zip(length, way, strict=True)), strict=True))
@@ -403,10 +401,10 @@ def calibrate(b: OsmXmlWriter, ways: list[int], station_nodes: dict[str, int],
         path = nx.shortest_path(
             g, ends[0], ends[1],
             weight=lambda u, v, d, line=line: d["length"] * (1.0 if d["name"] == line else 3.0))
-        geo = sum(g.edges[u, v]["length"] for u, v in itertools.pairwise(path))
+        geo = sum(g.edges[u, v]["length"] for u, v in pairwise(path))
         published = abs(c["km_to"] - c["km_from"])
         scale = published * 1000 / geo
-        on_path = {g.edges[u, v]["way"] for u, v in itertools.pairwise(path)}
+        on_path = {g.edges[u, v]["way"] for u, v in pairwise(path)}
         path_lat, path_lon = node_coords(b, path)
         k = math.cos(math.radians(float(path_lat.mean())))
         tree = cKDTree(np.column_stack([path_lon * k, path_lat]))

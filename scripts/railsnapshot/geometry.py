@@ -46,7 +46,7 @@ def way_nodes(b: OsmXmlWriter, ways: Iterable[int]) -> Iterator[list[int]]:
     return map(attrgetter("nodes"), map(b.ways.__getitem__, ways))
 
 
-def drop_repeats(nodes: list[int]) -> list[int]:
+def drop_repeats(nodes: Iterable[int]) -> list[int]:
     """The node list with one node of each run of equal nodes (a way's steps of length 0)."""
     return list(map(itemgetter(0), groupby(nodes)))
 
@@ -113,9 +113,8 @@ class SegmentIndex:
 
     def near(self, lat: np.ndarray, lon: np.ndarray, radius_m: float) -> list[list[Snap]]:
         """For each point, the snaps onto segments within ``radius_m``, nearest first."""
-        none: list[list[Snap]] = [[] for _ in range(len(lat))]
         if not len(self.a) or not len(lat):
-            return none
+            return [[] for _ in range(len(lat))]
         # the candidates: every pair for a small query, else the tree's, whose query in degrees
         # is generous (longitude degrees shrink with latitude); either way the exact distance is
         # computed below in a local metric frame
@@ -152,17 +151,10 @@ class SegmentIndex:
         return [snaps[lo:hi] for lo, hi in pairwise(bounds)]
 
 
-def headings(b: OsmXmlWriter, frm: list[int], to: list[int]) -> np.ndarray:
-    """Heading from each node of ``frm`` to its node of ``to`` in the local metric frame
-    (radians, east = 0, north = pi/2)."""
-    lat, lon = node_coords(b, frm)
-    to_lat, to_lon = node_coords(b, to)
-    return bearings(lat, lon, to_lat, to_lon)
-
-
 def bearings(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.ndarray
              ) -> np.ndarray:
-    """Heading from each point to another, as :func:`headings` (radians)."""
+    """Heading from each point to its point of ``to_*`` in the local metric frame (radians,
+    east = 0, north = pi/2)."""
     return np.arctan2(to_lat - lat, (to_lon - lon) * np.cos(np.radians(lat)))
 
 
@@ -256,7 +248,8 @@ class LineDistance:
         if not lines:
             self.tree = None
             return
-        xy = self._xy(np.array(list(chain.from_iterable(lines)), dtype=float))
+        xy = self._xy(np.array(list(map(itemgetter(0, 1), chain.from_iterable(lines))),
+                               dtype=float))
         which = np.repeat(np.arange(len(lines)), list(map(len, lines)))
         self.tree = STRtree(shapely.linestrings(xy, indices=which))
 
