@@ -341,6 +341,18 @@ def test_osm_writer_is_deterministic(tmp_path: Path) -> None:
     assert load_network(tmp_path / "c.osm.gz", cache=False).stations.find("Gamma")
 
 
+def test_osm_writer_adds_nodes_in_bulk_as_one_by_one() -> None:
+    lat, lon = [42.123456789, 42.5, 43], [130.987654321, 130.5, 131]
+    tags = [{"ele": "12"}, {}, {"railway": "station", "name": "X"}]
+    one, bulk = OsmXmlWriter(), OsmXmlWriter()
+    ids = [one.add_node(la, lo, t) for la, lo, t in zip(lat, lon, tags, strict=True)]
+    ids += [one.add_node(la, lo) for la, lo in zip(lat, lon, strict=True)]
+    assert bulk.add_nodes(lat, lon, tags) + bulk.add_nodes(lat, lon) == ids
+    assert bulk.nodes == one.nodes  # rounded alike (integers stay integers), tags copied
+    tags[0]["ele"] = "13"
+    assert bulk.nodes[ids[0]].tags == {"ele": "12"}
+
+
 @pytest.mark.slow
 def test_rebuilt_snapshot_is_the_bundled_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
