@@ -198,7 +198,8 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
     if color_by == "speed":
         segs = gpd.GeoDataFrame(
             [{"speed": s.speed_limit or np.nan, "approximate": s.approximate,
-              "geometry": shapely.LineString(s.coords)} for s in route.segments
+              "geometry": shapely.LineString(np.asarray(s.coords, dtype=float))}
+             for s in route.segments
              if len(s.coords) > 1], crs="EPSG:4326").to_crs(crs)
         segs.plot(ax=ax, color="white", linewidth=5, zorder=3)
         known = segs[segs["speed"].notna()]
