@@ -1,5 +1,7 @@
 # Two entry points: `make demo` and `make test`. Both create .venv when missing.
-PYTHON ?= python3
+# the interpreter of .venv: Python 3.12/3.13 where the machine has one (the test suite's coverage
+# is then nearly free, through sys.monitoring), else python3; `make PYTHON=python3.11 test` works
+PYTHON ?= $(shell scripts/find_python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

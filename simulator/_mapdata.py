@@ -134,7 +134,9 @@ def route_lines(route: Route, *, tolerance_deg: float = 0.0002) -> list[RouteLin
         if key is None or len(run) < 2:
             return
         line = out.setdefault(key, RouteLine(key[0], key[1], key[2], [], []))
-        xy = np.asarray(shapely.simplify(shapely.LineString(run), tolerance_deg).coords)
+        # from an array: a list of tuples costs shapely a Python call per coordinate
+        xy = np.asarray(shapely.simplify(shapely.LineString(np.asarray(run, dtype=float)),
+                                         tolerance_deg).coords)
         line.parts.append(xy)
         line.km_ranges.append((start, end))
 

@@ -52,7 +52,7 @@ from simulator._mapdata import (
     short_cause,
     zone_label,
 )
-from simulator.plots import literal_text
+from simulator.plots import figure, literal_text
 from simulator.reports import Analysis
 from simulator.routing import MarkKind, Route
 
@@ -167,8 +167,7 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
           "geometry": shapely.MultiLineString([p for p in ln.parts if len(p) > 1])}
          for ln in lines], crs="EPSG:4326").to_crs(crs)
     xmin, ymin, xmax, ymax = geo.total_bounds
-    fig = Figure(figsize=(7.5, 8.2), dpi=160)
-    canvas = FigureCanvasAgg(fig)  # the label placement measures text with its renderer
+    fig = figure((7.5, 8.2), dpi=160)  # the label placement measures text on its canvas
     # room below the map for the credits, the scale bar (and the speed colour bar)
     bottom = 0.15 if color_by == "speed" else 0.085
     ax = fig.add_axes((0.02, bottom, 0.96, 0.91 - bottom))
@@ -199,7 +198,8 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
     if color_by == "speed":
         segs = gpd.GeoDataFrame(
             [{"speed": s.speed_limit or np.nan, "approximate": s.approximate,
-              "geometry": shapely.LineString(s.coords)} for s in route.segments
+              "geometry": shapely.LineString(np.asarray(s.coords, dtype=float))}
+             for s in route.segments
              if len(s.coords) > 1], crs="EPSG:4326").to_crs(crs)
         segs.plot(ax=ax, color="white", linewidth=5, zorder=3)
         known = segs[segs["speed"].notna()]
@@ -253,7 +253,8 @@ def route_figure(route: Route, *, color_by: str = "country", title: str = "") ->
                             "shrinkB": 0})
     ax.text(0.975, -0.035, "N", transform=ax.transAxes, ha="center", va="bottom",
             fontsize=9, weight="bold")
-    renderer = canvas.get_renderer()
+    assert isinstance(fig.canvas, FigureCanvasAgg)
+    renderer = fig.canvas.get_renderer()
     inset.apply_aspect()  # its final place: an equal-aspect inset shrinks inside its box
     inset_box = inset.get_tightbbox(renderer)
     assert inset_box is not None

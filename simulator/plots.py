@@ -16,6 +16,7 @@ import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -24,8 +25,8 @@ from simulator._io import atomic_path
 from simulator.reports import Analysis, LegComparison
 from simulator.routing import MarkKind
 
-__all__ = ["TIME_DISTANCE_SIZE", "comparison", "comparison_size", "literal_text", "new_axes",
-           "save", "save_figure", "subplots", "time_distance"]
+__all__ = ["TIME_DISTANCE_SIZE", "comparison", "comparison_size", "figure", "literal_text",
+           "new_axes", "save", "save_figure", "subplots", "time_distance"]
 
 #: figure size of the time–distance chart, inches
 TIME_DISTANCE_SIZE = (11.0, 6.5)
@@ -49,17 +50,36 @@ def literal_text(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _CanvasDrawnOnSave(FigureCanvasAgg):
+    """An Agg canvas that draws when the figure is saved or drawn, not when a layer is added.
+
+    geopandas' ``plot`` asks for a redraw after every layer (``canvas.draw_idle()``, meant for
+    an interactive window); an Agg canvas does it at once, so a map of seven layers was drawn
+    seven times before being saved.
+    """
+
+    def draw_idle(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def figure(figsize: tuple[float, float], *, dpi: float = DPI) -> Figure:
+    """A figure that pyplot does not manage, on an Agg canvas (text can be measured on it)."""
+    fig = Figure(figsize=figsize, dpi=dpi)
+    _CanvasDrawnOnSave(fig)
+    return fig
+
+
 @literal_text
 def new_axes(size: tuple[float, float]) -> Axes:
     """Axes on a new figure of ``size`` inches that pyplot does not manage."""
-    return Figure(figsize=size, dpi=DPI).subplots()
+    return figure(size).subplots()
 
 
 @literal_text
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
              dpi: float = DPI, **kwargs: Any) -> tuple[Figure, Any]:
     """A figure that pyplot does not manage and its axes (``pyplot.subplots``' arguments)."""
-    fig = Figure(figsize=figsize, dpi=dpi)
+    fig = figure(figsize, dpi=dpi)
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 

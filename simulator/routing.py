@@ -178,7 +178,8 @@ class Route:
 
         In a notebook, ``route.to_geodataframe().explore(column="country")`` maps it.
         """
-        geometry = [shapely.LineString(s.coords) if len(s.coords) > 1
+        # from arrays: a sequence of tuples costs shapely a Python call per coordinate
+        geometry = [shapely.LineString(np.asarray(s.coords, dtype=float)) if len(s.coords) > 1
                     else shapely.Point(s.coords[0]) for s in self.segments]
         return gpd.GeoDataFrame(self.table(), geometry=geometry, crs="EPSG:4326")
 

@@ -29,9 +29,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.hookimpl(wrapper=True, trylast=True)  # inside pytest-cov's own wrapper
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """Tests marked ``no_cover`` run untraced (on their own thread; threads they start are
-    still traced). pytest-cov pauses coverage for them, but on an xdist worker its pause does
-    not reach the thread that runs the tests (the tracer was started on another thread), and a
-    statistical test through traced loops takes three times as long. A test is marked only
+    still traced). pytest-cov pauses coverage for them, but with Python 3.11's tracer, on an
+    xdist worker, its pause does not reach the thread that runs the tests (the tracer was
+    started on another thread), and a statistical test through traced loops takes three times
+    as long. (On 3.12+ coverage uses sys.monitoring, which the pause does turn off: there is
+    no tracer here then.) A test is marked only
     where every line it runs is covered by another test (``scripts/coverage_overlap.py``
     checks it from coverage's per-test contexts) that does not depend on the machine's number
     of CPUs."""

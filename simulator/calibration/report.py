@@ -250,8 +250,7 @@ def plot_posterior(cal: Calibration, path: Path) -> None:
         ax.axis("off")
     np.ravel(axes)[0].legend(fontsize=7)
     fig.suptitle("Calibrated operating parameters: posterior (blue) over prior (grey)")
-    fig.tight_layout()
-    plots.save_figure(fig, path)
+    plots.save_figure(fig, path)  # lays it out
 
 
 @plots.literal_text

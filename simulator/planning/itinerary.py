@@ -353,9 +353,9 @@ def _route(scenario: Scenario, network: RailNetwork) -> Route:
         lat = np.array([c[1] for s in before for c in s.coords])
         km_at = np.array([s.km_start for s in before for _ in s.coords])
         dist = np.hypot((lon - st.lon) * math.cos(math.radians(st.lat)), lat - st.lat) * 111.2
-        if len(dist) and dist.min() < PASSED_KM:
+        if len(dist) and np.min(dist) < PASSED_KM:
             msg = (f"stops in an impossible order: '{names[k]}' lies between '{names[k - 2]}' "
-                   f"and '{names[k - 1]}' (passed near km {km_at[dist.argmin()]:,.0f}); the "
+                   f"and '{names[k - 1]}' (passed near km {km_at[np.argmin(dist)]:,.0f}); the "
                    f"route would come back to it, {route.length_km:,.0f} km in all; list it "
                    f"before '{names[k - 1]}'")
             raise scenario.error(("route", "stops", k, "at"), msg)
