@@ -22,14 +22,15 @@ margin real timetables add to the technical running time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from simulator.rolling_stock import Consist, Locomotive
 
-__all__ = ["G", "SpeedProfile", "TrainDynamics", "speed_profile"]
+__all__ = ["G", "SpeedProfile", "TrainDynamics", "speed_profile", "speed_profiles"]
 
 G = 9.81
 KMH = 1 / 3.6
@@ -100,6 +101,9 @@ class TrainDynamics:
 
     def balancing_speed(self, *, grade: float = 0.0) -> float:
         """The speed at which full power just balances resistance (capped at the maximum)."""
+        return _balancing_speed(self, grade)
+
+    def _balancing_speed(self, grade: float) -> float:
         v = np.linspace(0.0, self.max_speed_ms, 4001)
         positive = self.acceleration(v, grade) > 0
         if positive.all():
@@ -110,7 +114,14 @@ class TrainDynamics:
 
     def acceleration_table(self, v_top: float, *, steps: int = 2000
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Speed grid with the distance S(v) and time T(v) to reach it from rest on level track."""
+        """Speed grid with the distance S(v) and time T(v) to reach it from rest on level track.
+
+        The arrays are shared between calls with the same arguments: do not modify them.
+        """
+        return _acceleration_table(self, v_top, steps)
+
+    def _acceleration_table(self, v_top: float, steps: int
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         v_top = min(v_top, self.balancing_speed())
         v = np.linspace(0.0, max(v_top, 1e-3), steps)
         a = np.maximum(self.acceleration(v), 1e-9)
@@ -131,6 +142,21 @@ class TrainDynamics:
         brake = v / b - (v * v / (2 * b)) / v
         accel = float(t[-1]) - float(s[-1]) / v
         return brake + accel
+
+
+# a plan computes profiles of one train at dozens of caps, each needing the same few tables
+@functools.lru_cache(maxsize=256)
+def _balancing_speed(dyn: TrainDynamics, grade: float) -> float:
+    return dyn._balancing_speed(grade)
+
+
+@functools.lru_cache(maxsize=256)
+def _acceleration_table(dyn: TrainDynamics, v_top: float, steps: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    tables = dyn._acceleration_table(v_top, steps)
+    for a in tables:
+        a.flags.writeable = False
+    return tables
 
 
 @dataclass(frozen=True)
@@ -160,34 +186,64 @@ def _grid(length_m: float, dx: float, stops_m: Sequence[float]) -> np.ndarray:
     return np.unique(x)
 
 
-def _section(x: np.ndarray, vl: np.ndarray, grade: np.ndarray, dyn: TrainDynamics) -> np.ndarray:
-    """Speeds at points ``x`` of one traction section (it starts and ends at rest)."""
+@dataclass(frozen=True)
+class _Span:
+    """One traction section of a route: what its speed profile needs that no limit changes."""
+
+    i0: int  # its points are x[i0:i1]
+    i1: int
+    dyn: TrainDynamics
+    dx: np.ndarray  # per step
+    grade: np.ndarray  # per step
+    graded: bool
+    run_m: np.ndarray  # distance from the section's start, summed step by step
+    balancing_cap: np.ndarray | None  # per point, on grades: the balancing speeds either side
+    braking: np.ndarray  # 2 × the braking capability summed step by step (v² units)
+
+    @classmethod
+    def of(cls, x: np.ndarray, i0: int, i1: int, grade: np.ndarray,
+           dyn: TrainDynamics) -> _Span:
+        dx = np.diff(x[i0:i1])
+        graded = bool(np.any(grade))
+        cap = None
+        if graded:
+            v_bal = np.full_like(dx, np.inf)
+            for g in np.unique(grade[grade != 0]):
+                v_bal[grade == g] = dyn.balancing_speed(grade=float(g))
+            cap = np.minimum(np.concatenate([[np.inf], v_bal]),
+                             np.concatenate([v_bal, [np.inf]]))
+        # an up-grade helps braking, a down-grade works against it
+        b_eff = np.maximum(dyn.braking_mps2 + G * grade / dyn.rotating_mass_factor, 0.05)
+        return cls(i0=i0, i1=i1, dyn=dyn, dx=dx, grade=grade, graded=graded,
+                   run_m=np.concatenate([[0.0], np.cumsum(np.ones_like(dx) * dx)]),
+                   balancing_cap=cap,
+                   braking=2 * np.concatenate([[0.0], np.cumsum(b_eff * dx)]))
+
+
+def _section(span: _Span, vl: np.ndarray) -> np.ndarray:
+    """Speeds at the points of one traction section (it starts and ends at rest), under the
+    limit ``vl`` at those points."""
+    dyn = span.dyn
     v_top = min(float(vl.max()), dyn.max_speed_ms)
     vg, sg, _ = dyn.acceleration_table(v_top)
     vl = np.minimum(vl, vg[-1])
-    dx = np.diff(x)
-    ratio = np.ones_like(dx)
-    if np.any(grade):
+    big_x = span.run_m
+    if span.graded:
+        assert span.balancing_cap is not None
         # on a grade the train cannot run faster than its balancing speed there: cap the limit
         # (entering from a higher speed it is held to that speed before the grade, a slightly
         # pessimistic simplification), and stretch each metre of acceleration by a(v, i)/a(v, 0)
-        v_bal = np.full_like(dx, np.inf)
-        for g in np.unique(grade[grade != 0]):
-            v_bal[grade == g] = dyn.balancing_speed(grade=float(g))
-        cap = np.minimum(np.concatenate([[np.inf], v_bal]), np.concatenate([v_bal, [np.inf]]))
-        vl = np.minimum(vl, np.maximum(cap, CRAWL_MS))
+        vl = np.minimum(vl, np.maximum(span.balancing_cap, CRAWL_MS))
         v_ref = np.maximum(0.5 * np.minimum(vl[1:], vl[:-1]), CRAWL_MS)
         a0 = np.maximum(dyn.acceleration(v_ref), 1e-9)
-        ratio = np.clip(dyn.acceleration(v_ref, grade) / a0, 1e-3, None)
+        ratio = np.clip(dyn.acceleration(v_ref, span.grade) / a0, 1e-3, None)
+        big_x = np.concatenate([[0.0], np.cumsum(ratio * span.dx)])
     s_lim = np.interp(vl, vg, sg)
     # acceleration envelope in S-space
-    big_x = np.concatenate([[0.0], np.cumsum(ratio * dx)])
     s_acc = np.minimum.accumulate(s_lim - big_x) + big_x
     v_acc = np.interp(s_acc, sg, vg)
-    # braking envelope; an up-grade helps braking, a down-grade works against it
-    b_eff = np.maximum(dyn.braking_mps2 + G * grade / dyn.rotating_mass_factor, 0.05)
-    big_y = np.concatenate([[0.0], np.cumsum(b_eff * dx)])
-    v2 = np.minimum.accumulate((vl**2 + 2 * big_y)[::-1])[::-1] - 2 * big_y
+    # braking envelope
+    v2 = np.minimum.accumulate((vl**2 + span.braking)[::-1])[::-1] - span.braking
     return np.minimum(np.minimum(v_acc, np.sqrt(np.maximum(v2, 0.0))), vl)
 
 
@@ -222,29 +278,54 @@ def speed_profile(
     supplement
         Running-time supplement as a fraction (0.06 = 6 %).
     """
+    return speed_profiles(length_m, sections, n_cells=len(limit_at), stops_m=stops_m,
+                          grade_at=grade_at, dx=dx, supplement=supplement)(limit_at)
+
+
+def speed_profiles(
+    length_m: float,
+    sections: Sequence[tuple[float, TrainDynamics]],
+    *,
+    n_cells: int,
+    stops_m: Sequence[float] = (),
+    grade_at: np.ndarray | None = None,
+    dx: float = 100.0,
+    supplement: float = 0.0,
+) -> Callable[[np.ndarray], SpeedProfile]:
+    """:func:`speed_profile` of one train on one route for any speed limits (``n_cells`` of
+    them): what depends only on the route (its points, cells, grades and stops) is worked out
+    once, for a plan that needs profiles at dozens of caps. The profiles share their ``x_m``."""
     if not sections or sections[0][0] > 0:
         msg = "the first traction section must start at the origin"
         raise ValueError(msg)
     starts = [float(s) for s, _ in sections]
     x = _grid(length_m, dx, [*stops_m, *starts])
-    n_cells = len(limit_at)
+    x.flags.writeable = False
     cell = np.minimum((x / dx).astype(int), n_cells - 1)
     prev_cell = np.minimum(np.maximum(np.ceil(x / dx).astype(int) - 1, 0), n_cells - 1)
-    # the limit at a point is the lower of the cells on either side: a drop is met at its start
-    vl = np.minimum(limit_at[cell], limit_at[prev_cell]).astype(float)
     grade_cells = np.zeros(n_cells) if grade_at is None else np.asarray(grade_at, dtype=float)
     mids = 0.5 * (x[1:] + x[:-1])
     grade_mid = grade_cells[np.minimum((mids / dx).astype(int), n_cells - 1)]
     rest = np.isin(x, np.asarray([*stops_m, *starts, 0.0, length_m], dtype=float))
-    v = np.zeros_like(x)
     bounds = [*starts, length_m]
+    spans = []
     for (start, dyn), end in zip(sections, bounds[1:], strict=True):
-        i0 = int(np.searchsorted(x, start))
-        i1 = int(np.searchsorted(x, end)) + 1
-        vl_sec = np.minimum(vl[i0:i1], dyn.max_speed_ms)
-        vl_sec[rest[i0:i1]] = 0.0
-        v[i0:i1] = _section(x[i0:i1], vl_sec, grade_mid[i0:i1 - 1], dyn)
-    vsum = v[1:] + v[:-1]
-    dt = np.where(vsum > 0, 2 * np.diff(x) / np.maximum(vsum, 1e-9), 0.0)
-    t = np.concatenate([[0.0], np.cumsum(dt)]) * (1.0 + supplement)
-    return SpeedProfile(x_m=x, v_ms=v, t_s=t, limit_ms=vl)
+        i0, i1 = int(np.searchsorted(x, start)), int(np.searchsorted(x, end)) + 1
+        spans.append(_Span.of(x, i0, i1, grade_mid[i0:i1 - 1], dyn))
+    two_dx = 2 * np.diff(x)
+
+    def profile(limit_at: np.ndarray) -> SpeedProfile:
+        # the limit at a point is the lower of the cells on either side: a drop is met at its
+        # start
+        vl = np.minimum(limit_at[cell], limit_at[prev_cell]).astype(float)
+        v = np.zeros_like(x)
+        for span in spans:
+            vl_sec = np.minimum(vl[span.i0:span.i1], span.dyn.max_speed_ms)
+            vl_sec[rest[span.i0:span.i1]] = 0.0
+            v[span.i0:span.i1] = _section(span, vl_sec)
+        vsum = v[1:] + v[:-1]
+        dt = np.where(vsum > 0, two_dx / np.maximum(vsum, 1e-9), 0.0)
+        t = np.concatenate([[0.0], np.cumsum(dt)]) * (1.0 + supplement)
+        return SpeedProfile(x_m=x, v_ms=v, t_s=t, limit_ms=vl)
+
+    return profile

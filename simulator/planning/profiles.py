@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.physics import KMH, SpeedProfile, speed_profile
+from simulator.physics import KMH, SpeedProfile, speed_profiles
 from simulator.planning.itinerary import Itinerary, MarkKind
 from simulator.planning.traction import Traction
 from simulator.scenario import CapRule, OperatingDefaults, first_rule
@@ -124,14 +124,15 @@ def compute_profiles(itinerary: Itinerary, traction: Traction, rules: OperatingD
     delta_day = np.zeros((n_rules, len(grid), len(knots)))
     delta_night = np.zeros_like(delta_day) if night is not day else delta_day
     dt_day, dt_night = np.diff(day.t_s), np.diff(night.t_s)
+    inside = [step_rule == r for r in range(n_rules)]
     for g, cap in enumerate(grid):
         gd, gn = profiles(np.full(n_rules, cap))
+        change_day = np.diff(gd.t_s) - dt_day
+        change_night = change_day if night is day else np.diff(gn.t_s) - dt_night
         for r in range(n_rules):
-            inside = step_rule == r
-            delta_day[r, g] = _cum_at(x, np.where(inside, np.diff(gd.t_s) - dt_day, 0.0), knots_m)
+            delta_day[r, g] = _cum_at(x, np.where(inside[r], change_day, 0.0), knots_m)
             if night is not day:
-                delta_night[r, g] = _cum_at(x, np.where(inside, np.diff(gn.t_s) - dt_night, 0.0),
-                                            knots_m)
+                delta_night[r, g] = _cum_at(x, np.where(inside[r], change_night, 0.0), knots_m)
     return SpeedProfiles(
         day=day, night=night, cap_rules=cap_rules, grid_kmh=grid, knots_km=knots,
         cum_day_s=day.time_at(knots_m), cum_night_s=night.time_at(knots_m),
@@ -175,8 +176,12 @@ def _profile_maker(itinerary: Itinerary, traction: Traction, rules: OperatingDef
             seg_night[j] = night_rule.speed_factor or 1.0
     sections = [(sec.start_km * 1000, sec.dynamics) for sec in traction.sections]
     rest_m = sorted({h.km * 1000 for h in traction.halts})
-    stations = [m.km for m in itinerary.marks_of(MarkKind.STATION)]
-    supplement = rules.supplement.value
+    profile = speed_profiles(length_m, sections, n_cells=n_cells, stops_m=rest_m, dx=DX_M,
+                             supplement=rules.supplement.value)
+    passing = rules.station_passing
+    in_zone = None if passing is None else _station_zones(
+        n_cells, [m.km for m in itinerary.marks_of(MarkKind.STATION)], passing.zone_m,
+        traction.train_length_m)
 
     def profiles(caps: np.ndarray) -> tuple[SpeedProfile, SpeedProfile]:
         """Day and night profiles with cap ``caps[r]`` on the stretches of cap rule r."""
@@ -184,16 +189,12 @@ def _profile_maker(itinerary: Itinerary, traction: Traction, rules: OperatingDef
         limit = np.minimum(seg_limit, cap)
         limit[~np.isfinite(limit)] = max_speed_kmh
         cells = limit[cell_seg] * KMH
-        if rules.station_passing is not None:
-            _station_zones(cells, stations, rules.station_passing.kmh,
-                           rules.station_passing.zone_m, traction.train_length_m)
-        day = speed_profile(length_m, cells, sections, stops_m=rest_m, dx=DX_M,
-                            supplement=supplement)
+        if passing is not None:
+            cells[in_zone] = np.minimum(cells[in_zone], passing.kmh * KMH)
+        day = profile(cells)
         if np.all(seg_night == 1):
             return day, day
-        night = speed_profile(length_m, cells * seg_night[cell_seg], sections, stops_m=rest_m,
-                              dx=DX_M, supplement=supplement)
-        return day, night
+        return day, profile(cells * seg_night[cell_seg])
 
     return profiles
 
@@ -203,10 +204,13 @@ def _cum_at(x: np.ndarray, step: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.interp(at, x, np.concatenate([[0.0], np.cumsum(step)]))
 
 
-def _station_zones(limit: np.ndarray, stations_km: list[float], kmh: float, zone_m: float,
-                   train_m: float) -> None:
-    """Hold the limit to the station speed while any part of the train is in a station zone."""
+def _station_zones(n_cells: int, stations_km: list[float], zone_m: float,
+                   train_m: float) -> np.ndarray:
+    """The cells where the station speed holds: while any part of the train is in a station
+    zone."""
+    in_zone = np.zeros(n_cells, dtype=bool)
     for km in stations_km:
         z0 = int(max(km * 1000 - zone_m / 2, 0) // DX_M)
         z1 = math.ceil((km * 1000 + zone_m / 2 + train_m) / DX_M)
-        limit[z0:z1] = np.minimum(limit[z0:z1], kmh * KMH)
+        in_zone[z0:z1] = True
+    return in_zone
