@@ -4,6 +4,8 @@ noise stream, and the times at the route points read off where each leader left 
 
 from __future__ import annotations
 
+from itertools import islice
+
 import numpy as np
 
 from simulator.parameters import ParameterKind, ParameterTable, uniform_rows
@@ -128,9 +130,8 @@ class Batch:
             km_l += [rule.km_at(lam), rule.km_at(np.array(extra_lam))]
             dur_l += [dur[r_idx, e_idx], np.array(extra_dur)]
             rule_l += [np.full(len(r_idx) + len(extra_rows), d)]
-        out: list[list[tuple[float, float, float, float, int]]] = [[] for _ in range(n)]
         if not rows_l:
-            return out
+            return [[] for _ in range(n)]
         rows = np.concatenate(rows_l).astype(int)
         km = np.concatenate(km_l)
         keep = km > self.x0[rows] + EPS_KM
@@ -141,12 +142,10 @@ class Batch:
         cd = plan.cum_at(km, rows, self.g0, self.w1)
         cn = plan.cum_at(km, rows, self.g0, self.w1, night=True) if plan.night_slows else cd
         order = np.lexsort((km, rows))
-        for r, x, c1, c2, s, d in zip(rows[order].tolist(), km[order].tolist(),
-                                      cd[order].tolist(), cn[order].tolist(),
-                                      dwell[order].tolist(), rule_ix[order].tolist(),
-                                      strict=True):
-            out[r].append((x, c1, c2, s, d))
-        return out
+        # every stop as a tuple, then each row's run of them: no Python code per stop
+        stops = iter(zip(km[order].tolist(), cd[order].tolist(), cn[order].tolist(),
+                         dwell[order].tolist(), rule_ix[order].tolist(), strict=True))
+        return [list(islice(stops, count)) for count in np.bincount(rows, minlength=n).tolist()]
 
     def knots(self, r: int) -> tuple[np.ndarray, np.ndarray]:
         """Cumulative running time (day, night) at every knot for replication ``r``."""

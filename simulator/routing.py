@@ -868,7 +868,7 @@ def _build_route(network: RailNetwork, router: RailRouter, edges: list[int], gau
             gauges=frozenset(d.get("gauges") or ()), electrified=d.get("electrified"),
             speed_limit=d.get("speed_limit"), source=src,
             approximate=bool(d.get("trainsim:geometry")) or "station-table" in src,
-            coords=tuple((float(x), float(y)) for x, y in coords),
+            coords=tuple(map(tuple, coords.tolist())),  # Python floats, without a Python loop
         ))
         km += float(d["length"]) / 1000
         nd = g.nodes[v]
