@@ -4,6 +4,7 @@ commands run in-process reuse it)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Generator
@@ -71,6 +72,25 @@ def network(_isolated_cache: None) -> RailNetwork:
     from simulator import load_network
 
     return load_network()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _long_lived_heap_frozen(network: RailNetwork) -> None:
+    """The garbage collector, tuned for a long session of short tests.
+
+    What lives for the whole session (the imported modules, the bundled network and its
+    router) goes to the permanent generation, which no collection scans again; and
+    collections are rarer (every 200,000 net allocations of containers instead of 700; a full
+    one after 50 × 50 of those): each full collection scanned everything again, about 16 times
+    per worker, 4 s of each worker's 33 s (gc.callbacks, timed). Figures and frames are
+    still freed as they were, only in fewer, larger collections.
+    """
+    from simulator.routing import router_for
+
+    router_for(network)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 50)
 
 
 @pytest.fixture(scope="session")
