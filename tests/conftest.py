@@ -48,6 +48,16 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         sys.settrace(tracer)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Everything left goes to the garbage collector's permanent generation once the session
+    is over (after pytest's own last collection, which reports unraisable exceptions): the
+    interpreter's exit then does not collect the whole heap again, which took each worker
+    0.6–1 s at the end of every run (a process holding the network: 0.60 s to exit, 0.06 s
+    frozen)."""
+    gc.freeze()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests first, dealt alternately to the front of each half of the list (xdist's
     worksteal gives each of two workers one half, in order): the run then ends on short tests
