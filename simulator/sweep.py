@@ -41,7 +41,6 @@ import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 from pydantic import ValidationError
-from scipy.stats import qmc
 
 from simulator import plots
 from simulator._io import atomic_path, write_csv
@@ -179,6 +178,8 @@ def design_points(variations: Sequence[Variation], *, method: str = "grid",
     if not samples or not 1 <= samples <= MAX_POINTS:
         msg = f"--design lhs needs --samples N, 1 to {MAX_POINTS}"
         raise VariationError(msg)
+
+    from scipy.stats import qmc  # a third of a second to import: only here
 
     u = qmc.LatinHypercube(d=len(variations), seed=seed).random(samples)
     points = []

@@ -23,6 +23,7 @@ LAZY = {
     "matplotlib.pyplot": "only for charts drawn interactively (files use figures of their own)",
     "SALib": "most of a second; only for Sobol sensitivity analyses",
     "pyabc": "only to fit a calibration (trainsim calibrate)",
+    "scipy.stats": "a third of a second of every command's start (qmc); only for --design lhs",
 }
 
 
