@@ -39,6 +39,7 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from simulator._gc import cyclic_gc_paused
 from simulator._io import atomic_path
 from simulator.errors import RouteNotFoundError, RouteRefusedError
 from simulator.network.graph import RailNetwork, edge_arrays, edge_coords
@@ -262,6 +263,7 @@ class RailRouter:
         (the network cache keeps them); computed from the geometry when not given.
     """
 
+    @cyclic_gc_paused()  # arrays and lists for every edge and node, all kept
     def __init__(self, graph: nx.MultiDiGraph, arrays: dict[str, np.ndarray] | None = None
                  ) -> None:
         arrays = arrays if arrays else edge_arrays(graph)

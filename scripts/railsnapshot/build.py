@@ -17,10 +17,7 @@ difference; OSM-derived stretches with published chainage at both ends get a
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import compress, count, repeat
 from operator import attrgetter, eq, methodcaller
 from pathlib import Path
@@ -31,6 +28,7 @@ import yaml
 
 from railsnapshot import china, russia, tables
 from railsnapshot.geometry import SegmentIndex, insert_points
+from simulator._gc import cyclic_gc_paused
 from simulator.network.osmxml import OsmXmlWriter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,24 +53,7 @@ def _ways_of(b: OsmXmlWriter, country: str) -> list[int]:
     return list(compress(count(), map(eq, countries, repeat(country))))
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (reference counting still frees memory).
-
-    The build makes millions of small objects (nodes, tags, coordinates) that all live until it
-    ends: each full collection walked all of them, freed next to nothing, and took about half
-    of the build's time.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@_cyclic_gc_paused()
+@cyclic_gc_paused()
 def build_snapshot(shared: Path, out_path: Path, recipe: dict[str, Any] | None = None
                    ) -> list[str]:
     """Build the whole snapshot and write it; return a report (one line per step)."""

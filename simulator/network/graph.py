@@ -22,6 +22,7 @@ import networkx as nx
 import numpy as np
 
 from simulator import settings
+from simulator._gc import cyclic_gc_paused
 from simulator.errors import DataFileError, NetworkError
 from simulator.network._cache import CACHE_VERSION, CacheError, read_cache, write_cache
 from simulator.network.stations import StationIndex, read_aliases
@@ -244,6 +245,7 @@ _LOADED: OrderedDict[tuple[object, ...], RailNetwork] = OrderedDict()
 KEEP_LOADED = 4
 
 
+@cyclic_gc_paused()  # a million objects that live on: collections would free nothing
 def load_network(
     path: Path | str | None = None, *, cache: bool = True, cache_dir: Path | None = None
 ) -> RailNetwork:
