@@ -26,6 +26,13 @@ DATA = Path(__file__).parent / "data"
 # charts drawn through pyplot (the API's plot_* methods without axes) need no display
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+#: the garbage collector tuned for a long session of short tests: collections every 200,000
+#: net allocations of containers instead of 700, a full one after 50 × 50 of those. Each full
+#: collection scanned the whole heap again, about 16 times per worker, 4 s of each worker's 33 s
+#: (timed with gc.callbacks); figures and frames are still freed, in fewer, larger collections
+GC_THRESHOLDS = (200_000, 50, 50)
+gc.set_threshold(*GC_THRESHOLDS)
+
 
 @pytest.hookimpl(wrapper=True, trylast=True)  # inside pytest-cov's own wrapper
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
@@ -58,17 +65,47 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     gc.freeze()
 
 
+#: session fixtures that simulate and write a whole run: their tests share a worker
+SHARED_RUNS = ("vladivostok_run", "logistics_run")
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected: the halves are of what runs
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first, dealt alternately to the front of each half of the list (xdist's
-    worksteal gives each of two workers one half, in order): the run then ends on short tests
-    on both workers instead of one worker finishing a long test alone."""
-    slow = [item for item in items if item.get_closest_marker("slow")]
-    if not slow:
-        return
-    fast = [item for item in items if not item.get_closest_marker("slow")]
-    first, second = slow[0::2], slow[1::2]
-    cut = len(items) // 2 - len(first)
-    items[:] = first + fast[:cut] + second + fast[cut:]
+    """Order the tests for xdist's worksteal, which gives each of two workers one half of the
+    list, in order (and lets a worker that ran dry take tests from the end of the other's).
+
+    The slow tests go first, spread over both halves, so that the run ends on short tests on
+    both workers instead of one worker finishing a long test alone. Tests that share a costly
+    first use in a process go to the front of one half together: those marked with the same
+    ``xdist_group`` (pyabc and Dask take 1.3 s to import) and those of one costly session
+    fixture (:data:`SHARED_RUNS`).
+    """
+    halves: tuple[list[pytest.Item], list[pytest.Item]] = ([], [])
+    groups: dict[str, list[pytest.Item]] = {}
+    alone: list[pytest.Item] = []
+    rest: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("xdist_group")
+        shared = [f for f in SHARED_RUNS if f in getattr(item, "fixturenames", ())]
+        if marker is not None or shared:
+            groups.setdefault(str(marker.args[0]) if marker else shared[0], []).append(item)
+        elif item.get_closest_marker("slow"):
+            alone.append(item)
+        else:
+            rest.append(item)
+
+    def slow_count(tests: list[pytest.Item]) -> int:
+        return sum(1 for t in tests if t.get_closest_marker("slow"))
+
+    # the groups whole, the larger first, then the other slow tests one by one, each to the
+    # half with fewer slow tests so far
+    units = sorted(groups.values(), key=slow_count, reverse=True) + [[t] for t in alone]
+    for unit in units:
+        min(halves, key=slow_count).extend(unit)
+    for half in halves:  # its slow tests first, then the rest of its groups
+        half.sort(key=lambda t: not t.get_closest_marker("slow"))
+    cut = max(len(items) // 2 - len(halves[0]), 0)
+    items[:] = halves[0] + rest[:cut] + halves[1] + rest[cut:]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -86,21 +123,14 @@ def network(_isolated_cache: None) -> RailNetwork:
 
 @pytest.fixture(scope="session", autouse=True)
 def _long_lived_heap_frozen(network: RailNetwork) -> None:
-    """The garbage collector, tuned for a long session of short tests.
-
-    What lives for the whole session (the imported modules, the bundled network and its
-    router) goes to the permanent generation, which no collection scans again; and
-    collections are rarer (every 200,000 net allocations of containers instead of 700; a full
-    one after 50 × 50 of those): each full collection scanned everything again, about 16 times
-    per worker, 4 s of each worker's 33 s (gc.callbacks, timed). Figures and frames are
-    still freed as they were, only in fewer, larger collections.
-    """
+    """What lives for the whole session (the imported modules, the bundled network and its
+    router) goes to the garbage collector's permanent generation, which no collection scans
+    again (see GC_THRESHOLDS)."""
     from simulator.routing import router_for
 
     router_for(network)
     gc.collect()
     gc.freeze()
-    gc.set_threshold(200_000, 50, 50)
 
 
 @pytest.fixture(scope="session")

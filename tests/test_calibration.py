@@ -164,6 +164,7 @@ def test_the_press_method(network) -> None:
         vla.legs[0].km / v * np.median([leg.mid_h / (leg.km / v) for leg in vos.legs]), rel=0.05)
 
 
+@pytest.mark.xdist_group("pyabc-dask")  # see conftest
 @pytest.mark.slow
 def test_calibrate_command_small(tmp_path: Path, network, capsys: pytest.CaptureFixture[str]
                                  ) -> None:
@@ -250,6 +251,7 @@ def test_a_candidate_is_kept_only_beyond_noise() -> None:
     assert improvement(sharp, wide) == 0.0
 
 
+@pytest.mark.xdist_group("pyabc-dask")  # see conftest
 @pytest.mark.slow
 def test_fits_on_processes_and_dask_give_the_same_result(network) -> None:
     """A fit is determined by its seed: the same samples again in this process, on a pool of

@@ -146,6 +146,7 @@ def _check_refusal(err: str, path: Path) -> None:
     assert "field '" in err, f"does not name the field: {err!r}"
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("network")  # the network cache is built once, before the examples
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           derandomize=os.environ.get("TRAINSIM_FUZZ_RANDOM") is None,

@@ -475,6 +475,7 @@ def test_sweep_and_sensitivity_commands(network, tmp_path: Path,
     assert "a power of two ≥ 2 (64, 256, 1024, …), got 100" in capsys.readouterr().err
 
 
+@pytest.mark.xdist_group("pyabc-dask")  # see conftest
 def test_sweep_and_sensitivity_on_dask_give_the_local_numbers(tmp_path: Path) -> None:
     from distributed import LocalCluster
 

@@ -111,6 +111,7 @@ def test_distributions_draw_by_inverse_cdf() -> None:
     assert np.all(Distribution.fixed(3.0).ppf(u) == 3.0)
 
 
+@pytest.mark.xdist_group("pyabc-dask")  # see conftest
 def test_dask_cluster_gives_the_same_numbers(prep: Prepared) -> None:
     from distributed import LocalCluster
 
@@ -126,6 +127,7 @@ def test_dask_cluster_gives_the_same_numbers(prep: Prepared) -> None:
     assert np.array_equal(local.halt_end_s, remote.halt_end_s)
 
 
+@pytest.mark.xdist_group("pyabc-dask")  # see conftest
 def test_unreachable_scheduler_is_one_clear_error(prep: Prepared,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import simulator.montecarlo
