@@ -26,7 +26,6 @@ import matplotlib
 import matplotlib.patheffects as pe
 import numpy as np
 import shapely
-import xyzservices.providers as xyz
 from branca.element import Element, MacroElement
 from jinja2 import Template
 from matplotlib.axes import Axes
@@ -560,6 +559,7 @@ def _inline_assets() -> str:
 def _tiles() -> list[dict[str, Any]]:
     """Online tile layers: the light basemap first (the default), then OpenStreetMap, then the
     OpenRailwayMap overlay. URLs and credits come from xyzservices."""
+    import xyzservices.providers as xyz  # its catalogue takes a tenth of a second to load
     def layer(p: Any, *, max_native: int | None = None, url: str | None = None) -> dict[str, Any]:
         options: dict[str, Any] = {"attribution": p.html_attribution, "maxZoom": 19}
         if max_native or p.get("max_zoom"):

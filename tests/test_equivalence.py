@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import ks_2samp
 
 from simulator.montecarlo import MonteCarloResult, run_monte_carlo
 from simulator.planning import Itinerary, MarkKind, Prepared, plan_journey
@@ -66,6 +65,8 @@ def test_the_reference_covers_the_five_flagship_scenarios() -> None:
 @pytest.mark.no_cover
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_same_distributions_as_the_chunked_engine(name: str) -> None:
+    from scipy.stats import ks_2samp  # a quarter of a second: not for every worker's collection
+
     ref = np.load(DATA / f"{name}.npz")
     prep = frozen(name)
     mc = run_monte_carlo(prep.plan, N, seed=20240601, workers=1)

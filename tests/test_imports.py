@@ -24,6 +24,7 @@ LAZY = {
     "SALib": "most of a second; only for Sobol sensitivity analyses",
     "pyabc": "only to fit a calibration (trainsim calibrate)",
     "scipy.stats": "a third of a second of every command's start (qmc); only for --design lhs",
+    "xyzservices": "a tenth of a second (its catalogue of providers); only to write map.html",
 }
 
 
