@@ -926,9 +926,13 @@ def survey(network: RailNetwork, origins: Sequence[Station], destinations: Seque
     n_e = len(router.edges)
     is_station = np.asarray([d.get("railway") == "station" for _, d in g.nodes(data=True)])
     out: list[PairOutcome] = []
+    country_of = {s.node: str(g.nodes[s.node].get("country") or "?")
+                  for s in (*origins, *destinations)}
+    code_of = {c: router.country_list.index(c) if c in router.country_list else -1
+               for c in country_of.values()}
     for a in origins:
         gauge = int(gauge_of(a))
-        ca = str(g.nodes[a.node].get("country") or "?")
+        ca = country_of[a.node]
         wide = _Query((gauge,), frozenset(), float(max_angle_deg), None)
         usable = router.usable(wide)[0]
         seeds = {e: float(router.length[e]) for e in router.out[router.node_index[a.node]]
@@ -950,11 +954,12 @@ def survey(network: RailNetwork, origins: Sequence[Station], destinations: Seque
             if b.node == a.node:
                 continue
             j = router.node_index[b.node]
-            allowed = frozenset({ca, str(g.nodes[b.node].get("country") or "?")})
+            cb = country_of[b.node]
+            allowed = frozenset({ca, cb})
             res = _best_path(router, run(wide), j)
-            allowed_codes = [router.country_list.index(c) for c in allowed
-                             if c in router.country_list]
-            if res is not None and not np.isin(router.country[res[1]], allowed_codes).all():
+            crossed = router.country[res[1]] if res is not None else None
+            if crossed is not None and not np.all((crossed == code_of[ca])
+                                                  | (crossed == code_of[cb])):
                 res = _best_path(router, run(_Query((gauge,), frozenset(), wide.max_angle_deg,
                                                     allowed)), j)
                 if res is None:
