@@ -8,7 +8,7 @@ cluster (``scheduler=``). Only the leader's times at the route points and halts 
 (:class:`MonteCarloResult`), so memory grows with the replications only by what the outputs need.
 
 Local worker processes stop with the run: when it fails or is interrupted (Ctrl-C, or SIGTERM,
-which the command line turns into an exit), the pool is terminated; a worker whose parent dies
+which the command line turns into an exit), they are terminated; a worker whose parent dies
 without cleaning up exits by itself within a fifth of a second (:mod:`simulator._workers`).
 """
 
@@ -19,12 +19,12 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import get_all_start_methods
 from typing import Any
 
 import numpy as np
 
-from simulator._workers import ending, init_worker
+from simulator._workers import init_worker, run_in_processes
 from simulator.errors import NoConnectionError
 from simulator.journey import BatchTimes, StartState, draw_parameters, simulate_batch
 from simulator.parameters import ParameterTable
@@ -278,14 +278,12 @@ def _in_pool(workers: int, plan: JourneyPlan, work: Callable[[Any], tuple[int, B
     ``take(lo, times)`` each result as it comes."""
     global _PLAN
     fork = "fork" in get_all_start_methods()
-    ctx = get_context("fork" if fork else "spawn")
     _PLAN = plan  # forked workers inherit it; spawned ones get it pickled once
-    pool = ctx.Pool(workers, initializer=_init_worker,
-                    initargs=(None if fork else plan, os.getpid()))
     try:
-        with ending(pool):
-            for lo, times in pool.imap_unordered(work, jobs):
-                take(lo, times)
+        run_in_processes(work, jobs, lambda _, result: take(*result), workers=workers,
+                         start="fork" if fork else "spawn",
+                         initializer=_init_worker,
+                         initargs=(None if fork else plan, os.getpid()))
     finally:
         _PLAN = None
 

@@ -17,6 +17,7 @@ import pytest
 from synthetic import FIXED, journey
 
 from simulator import cli
+from simulator._workers import WorkerDiedError, run_in_processes
 from simulator.journey import StartState, draw_parameters, simulate_batch
 from simulator.montecarlo import MIN_BATCH, run_monte_carlo, simulate_rows
 from simulator.parameters import Distribution, ParameterKind, ParameterTable
@@ -168,6 +169,44 @@ def test_pools_end_cleanly_when_sigterm_has_a_handler(prep: Prepared) -> None:
     assert not hung and child.exitcode == 0, "a pool hung when its run failed"
     # the plan travels to spawned workers and Dask workers pickled
     assert pickle.loads(pickle.dumps(prep.plan)).n_points == prep.plan.n_points
+
+
+def _square_or_fail(x: int) -> int:
+    if x == 3:
+        raise ValueError("three")
+    if x == 4:
+        os.kill(os.getpid(), signal.SIGKILL)  # a worker killed (out of memory, say)
+    if x == 5:
+        raise _Unpicklable()
+    return x * x
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("no pickling")
+
+
+def test_worker_processes_run_jobs_and_end_with_any_failure() -> None:
+    """run_in_processes: every result, with its job's index; a job's exception raised here as
+    it was; a worker that dies, one clear error; and whatever happens no worker outlives the
+    call (each has a pipe of its own: nothing a killed worker held is needed again)."""
+    before = set(multiprocessing.active_children())
+    got: dict[int, int] = {}
+    run_in_processes(_square_or_fail, [0, 1, 2, 6, 7], got.__setitem__, workers=2)
+    assert got == {0: 0, 1: 1, 2: 4, 3: 36, 4: 49}
+    with pytest.raises(ValueError, match="three"):
+        run_in_processes(_square_or_fail, [1, 2, 3, 6], lambda i, r: None, workers=2)
+    with pytest.raises(WorkerDiedError, match="ended without its result"):
+        run_in_processes(_square_or_fail, [1, 4, 2], lambda i, r: None, workers=2)
+    with pytest.raises(RuntimeError, match="in a worker process: _Unpicklable"):
+        run_in_processes(_square_or_fail, [5], lambda i, r: None, workers=1)
+
+    def stop(i: int, r: int) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while results come in
+
+    with pytest.raises(KeyboardInterrupt):
+        run_in_processes(_square_or_fail, list(range(20)), stop, workers=2)
+    assert set(multiprocessing.active_children()) <= before
 
 
 def test_rows_split_over_processes_run_as_in_one(flagship: Callable[[str], Prepared]) -> None:

@@ -28,12 +28,13 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing import get_context
+from functools import partial
+from multiprocessing import get_all_start_methods
 from typing import Any
 
 import numpy as np
 
-from simulator._workers import ending, init_worker
+from simulator._workers import init_worker, run_in_processes
 from simulator.calibration.dataset import Trip
 from simulator.calibration.posterior import CalibratedParameter, Calibration, Mode, Prior
 from simulator.errors import NoConnectionError
@@ -407,15 +408,31 @@ def run_fits(trips: list[Trip], jobs: Sequence[FitJob], settings: FitSettings, *
         return out
 
     _TRIPS = trips
-    pool = get_context("fork").Pool(min(workers, len(jobs)), initializer=init_worker,
-                                    initargs=(os.getpid(),))
+    done: dict[int, FitResult] = {}
+    reported = [0]  # jobs reported so far: in the jobs' order, as they were given
+
+    def take(i: int, result: FitResult) -> None:
+        done[i] = result
+        while reported[0] in done:
+            job = jobs[reported[0]]
+            out[job.name] = done.pop(reported[0])
+            reported[0] += 1
+            if progress:
+                progress(job, out[job.name])
+
+    fork = "fork" in get_all_start_methods()
     try:
-        with ending(pool):
-            results = [(job, pool.apply_async(_run_job, (job, settings))) for job in jobs]
-            for job, res in results:
-                out[job.name] = res.get()
-                if progress:
-                    progress(job, out[job.name])
+        # forked workers inherit the trips; spawned ones get them pickled once
+        run_in_processes(partial(_run_job, settings=settings), jobs, take, workers=workers,
+                         start="fork" if fork else "spawn", initializer=_init_worker,
+                         initargs=(None if fork else trips, os.getpid()))
     finally:
         _TRIPS = []
     return out
+
+
+def _init_worker(trips: list[Trip] | None, parent: int) -> None:
+    global _TRIPS
+    if trips is not None:
+        _TRIPS = trips
+    init_worker(parent)
