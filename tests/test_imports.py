@@ -7,6 +7,7 @@ few heavy libraries that most commands never need, each named here with the reas
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import networkx as nx
@@ -43,6 +44,7 @@ def _imported(node: ast.AST) -> set[str]:
     return set()
 
 
+@functools.cache  # two tests read the same trees
 def _trees() -> dict[str, ast.Module]:
     return {_module(p): ast.parse(p.read_text(encoding="utf-8"))
             for p in sorted(PACKAGE.rglob("*.py"))}
