@@ -6,9 +6,11 @@
 root="${PYENV_ROOT:-$HOME/.pyenv}"
 for candidate in python3.12 python3.13 "$root"/versions/3.12*/bin/python3 \
                  "$root"/versions/3.13*/bin/python3; do
-    # a pyenv shim for a version that is not selected exists but fails: run it to be sure
-    if "$candidate" -c 'import sys, venv; sys.exit(sys.version_info[:2] not in ((3, 12), (3, 13)))' \
-            >/dev/null 2>&1; then
+    # run it to be sure: a pyenv shim for a version that is not selected exists but fails, and
+    # a build without ensurepip (Debian's python3.X without python3.X-venv), ssl, sqlite3 or bz2
+    # cannot make or run the environment
+    if "$candidate" -c 'import sys, venv, ensurepip, ssl, sqlite3, bz2
+sys.exit(sys.version_info[:2] not in ((3, 12), (3, 13)))' >/dev/null 2>&1; then
         echo "$candidate"
         exit 0
     fi

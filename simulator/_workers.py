@@ -17,10 +17,10 @@ parent's signal handlers, and the command line turns SIGTERM into an exit of the
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.connection import Connection, wait
@@ -46,14 +46,25 @@ def run_in_processes(work: Callable[[J], R], jobs: Sequence[J],
 
     The workers end with the call: after the last job, or, when anything raises (a job, a
     ``take``, Ctrl-C, SIGTERM turned into an exception), at once, terminated; the exception
-    goes on. A job's exception is raised here as it was raised in the worker. Workers are
-    forked (they inherit what the parent holds) unless ``start`` is ``"spawn"`` or the
-    platform cannot fork.
+    goes on. A job's exception is raised here as it was raised in the worker, with the
+    worker's traceback in a note. Workers are forked (they inherit what the parent holds)
+    unless ``start`` is ``"spawn"`` or the platform cannot fork.
+
+    Raises
+    ------
+    ValueError
+        ``workers`` is less than 1.
+    WorkerDiedError
+        A worker ended before it sent the result of its job (killed, out of memory).
     """
+    if workers < 1:
+        msg = f"workers must be at least 1, got {workers}"
+        raise ValueError(msg)
     context = (get_context("fork") if start == "fork" and "fork" in get_all_start_methods()
                else get_context("spawn"))
     procs: list[Any] = []
     links: list[Connection] = []
+    failed = True
     try:
         for _ in range(min(workers, len(jobs))):
             here, there = context.Pipe()
@@ -63,15 +74,27 @@ def run_in_processes(work: Callable[[J], R], jobs: Sequence[J],
             there.close()
             procs.append(proc)
             links.append(here)
+        worker_of = dict(zip(links, procs, strict=True))
         queue = iter(enumerate(jobs))
         running: dict[Connection, int] = {}
 
+        def died(link: Connection, job: int | None) -> WorkerDiedError:
+            proc = worker_of[link]
+            proc.join(1)  # its exit code, where it has one already
+            what = "before its first job" if job is None else f"without the result of job {job}"
+            msg = (f"a worker process ended {what} (exit code {proc.exitcode}; -9: killed, "
+                   "often for want of memory)")
+            return WorkerDiedError(msg)
+
         def hand_out(link: Connection) -> None:
             nxt = next(queue, None)
-            if nxt is None:
-                link.send(None)  # no more: the worker ends
-            else:
-                link.send(nxt)
+            try:
+                link.send(nxt)  # None: no more, the worker ends
+            except OSError:
+                if nxt is not None:
+                    raise died(link, nxt[0]) from None
+                return  # it had sent its last result: the run lacks nothing
+            if nxt is not None:
                 running[link] = nxt[0]
 
         for link in links:
@@ -82,23 +105,28 @@ def run_in_processes(work: Callable[[J], R], jobs: Sequence[J],
                 link = ready
                 try:
                     ok, value = link.recv()
-                except EOFError:
-                    msg = f"a worker process ended without its result (job {running[link]})"
-                    raise WorkerDiedError(msg) from None
+                except (EOFError, OSError):
+                    raise died(link, running[link]) from None
+                except Exception as exc:  # a reply that pickled but does not unpickle here
+                    msg = f"the reply of a worker process could not be read: {exc!r}"
+                    raise RuntimeError(msg) from exc
                 i = running.pop(link)
                 if not ok:
                     raise value
                 hand_out(link)
                 take(i, value)
-        for proc in procs:
-            proc.join()
-    except BaseException:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.join()
-        raise
+        failed = False
     finally:
+        for proc in procs:
+            if failed:
+                proc.terminate()
+            # a worker that does not end (a thread of a job's library that keeps it alive) is
+            # killed rather than waited for
+            proc.join(5)
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join()
+            proc.close()
         for link in links:
             link.close()
 
@@ -116,13 +144,15 @@ def _serve(link: Connection, work: Callable[[Any], Any],
         if item is None:
             return
         try:
-            reply = (True, work(item[1]))
-        except Exception as exc:  # raised again in the parent
+            reply: tuple[bool, Any] = (True, work(item[1]))
+        except Exception as exc:  # raised again in the parent, with where it happened here
+            exc.add_note("in a worker process:\n" + "".join(traceback.format_exception(exc)))
             reply = (False, exc)
         try:
             link.send(reply)
-        except (TypeError, AttributeError, pickle.PicklingError):  # an exception that won't pickle
-            link.send((False, RuntimeError(f"in a worker process: {reply[1]!r}")))
+        except Exception as exc:
+            what = "the result of a job" if reply[0] else f"an exception ({reply[1]!r})"
+            link.send((False, RuntimeError(f"a worker process could not send {what}: {exc!r}")))
 
 
 def init_worker(parent: int) -> None:

@@ -152,6 +152,8 @@ def run_monte_carlo(plan: JourneyPlan, n: int | None = None, *, seed: int = 0,
     ------
     NoConnectionError
         The scheduler cannot be reached.
+    ValueError
+        No replications, or ``workers`` below 1.
     """
     if params is not None:
         n = len(params)
@@ -160,6 +162,9 @@ def run_monte_carlo(plan: JourneyPlan, n: int | None = None, *, seed: int = 0,
         raise ValueError(msg)
     if workers is None:
         workers = min(len(os.sched_getaffinity(0)), 8)
+    elif workers < 1:
+        msg = f"workers must be at least 1, got {workers}"
+        raise ValueError(msg)
     size = min(batch_size, max(MIN_BATCH, math.ceil(n / max(workers, 1))))
     tasks = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
     pilot = pilot and plan.has_pilot
@@ -227,6 +232,9 @@ def simulate_rows(plan: JourneyPlan, params: ParameterTable, *, start: StartStat
     n = len(params)
     if workers is None:
         workers = min(len(os.sched_getaffinity(0)), 8)
+    elif workers < 1:
+        msg = f"workers must be at least 1, got {workers}"
+        raise ValueError(msg)
     size = max(MIN_BATCH, math.ceil(n / max(workers, 1)))
     blocks = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
     if workers == 1 or len(blocks) < 2:

@@ -181,6 +181,10 @@ def _square_or_fail(x: int) -> int:
     return x * x
 
 
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 class _Unpicklable(Exception):
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("no pickling")
@@ -196,10 +200,18 @@ def test_worker_processes_run_jobs_and_end_with_any_failure() -> None:
     assert got == {0: 0, 1: 1, 2: 4, 3: 36, 4: 49}
     with pytest.raises(ValueError, match="three"):
         run_in_processes(_square_or_fail, [1, 2, 3, 6], lambda i, r: None, workers=2)
-    with pytest.raises(WorkerDiedError, match="ended without its result"):
+    with pytest.raises(ValueError, match="three") as raised:
+        run_in_processes(_square_or_fail, [3], lambda i, r: None, workers=1)
+    assert "in a worker process" in raised.value.__notes__[0]  # where it happened there
+    with pytest.raises(WorkerDiedError, match=r"without the result of job 1 \(exit code -9"):
         run_in_processes(_square_or_fail, [1, 4, 2], lambda i, r: None, workers=2)
-    with pytest.raises(RuntimeError, match="in a worker process: _Unpicklable"):
+    with pytest.raises(WorkerDiedError, match="exit code -9"):  # killed while it started
+        run_in_processes(_square_or_fail, [1, 2], lambda i, r: None, workers=2,
+                         initializer=_die)
+    with pytest.raises(RuntimeError, match="could not send an exception"):
         run_in_processes(_square_or_fail, [5], lambda i, r: None, workers=1)
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+        run_in_processes(_square_or_fail, [1], lambda i, r: None, workers=0)
 
     def stop(i: int, r: int) -> None:
         raise KeyboardInterrupt  # Ctrl-C while results come in
