@@ -160,11 +160,7 @@ def run_monte_carlo(plan: JourneyPlan, n: int | None = None, *, seed: int = 0,
     if n is None or n < 1:
         msg = "give n ≥ 1 replications (or a parameter table)"
         raise ValueError(msg)
-    if workers is None:
-        workers = min(len(os.sched_getaffinity(0)), 8)
-    elif workers < 1:
-        msg = f"workers must be at least 1, got {workers}"
-        raise ValueError(msg)
+    workers = _local_workers(workers)
     size = min(batch_size, max(MIN_BATCH, math.ceil(n / max(workers, 1))))
     tasks = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
     pilot = pilot and plan.has_pilot
@@ -230,11 +226,7 @@ def simulate_rows(plan: JourneyPlan, params: ParameterTable, *, start: StartStat
     run in this process.
     """
     n = len(params)
-    if workers is None:
-        workers = min(len(os.sched_getaffinity(0)), 8)
-    elif workers < 1:
-        msg = f"workers must be at least 1, got {workers}"
-        raise ValueError(msg)
+    workers = _local_workers(workers)
     size = max(MIN_BATCH, math.ceil(n / max(workers, 1)))
     blocks = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
     if workers == 1 or len(blocks) < 2:
@@ -252,6 +244,16 @@ def simulate_rows(plan: JourneyPlan, params: ParameterTable, *, start: StartStat
         halt_end_s=np.concatenate([b.halt_end_s for b in done]),
         pilot_s=None if any(p is None for p in pilots) else np.concatenate(
             [p for p in pilots if p is not None]))
+
+
+def _local_workers(workers: int | None) -> int:
+    """``workers`` checked, or by default the CPUs available, at most 8."""
+    if workers is None:
+        return min(len(os.sched_getaffinity(0)), 8)
+    if workers < 1:
+        msg = f"workers must be at least 1, got {workers}"
+        raise ValueError(msg)
+    return workers
 
 
 def _start_rows(start: StartState | None, lo: int, hi: int) -> StartState | None:

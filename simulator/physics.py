@@ -103,15 +103,6 @@ class TrainDynamics:
         """The speed at which full power just balances resistance (capped at the maximum)."""
         return _balancing_speed(self, grade)
 
-    def _balancing_speed(self, grade: float) -> float:
-        v = np.linspace(0.0, self.max_speed_ms, 4001)
-        positive = self.acceleration(v, grade) > 0
-        if positive.all():
-            return self.max_speed_ms
-        if not positive[0]:
-            return 0.0
-        return float(v[np.argmin(positive)] - v[1])
-
     def acceleration_table(self, v_top: float, *, steps: int = 2000
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Speed grid with the distance S(v) and time T(v) to reach it from rest on level track.
@@ -119,18 +110,6 @@ class TrainDynamics:
         The arrays are shared between calls with the same arguments: do not modify them.
         """
         return _acceleration_table(self, v_top, steps)
-
-    def _acceleration_table(self, v_top: float, steps: int
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        v_top = min(v_top, self.balancing_speed())
-        v = np.linspace(0.0, max(v_top, 1e-3), steps)
-        a = np.maximum(self.acceleration(v), 1e-9)
-        mid_v = 0.5 * (v[1:] + v[:-1])
-        mid_a = 0.5 * (a[1:] + a[:-1])
-        dv = np.diff(v)
-        s = np.concatenate([[0.0], np.cumsum(mid_v / mid_a * dv)])
-        t = np.concatenate([[0.0], np.cumsum(dv / mid_a)])
-        return v, s, t
 
     def stop_loss_s(self, v: float) -> float:
         """Time lost by an unplanned stop from speed ``v`` (braking and restarting, level)."""
@@ -147,16 +126,29 @@ class TrainDynamics:
 # a plan computes profiles of one train at dozens of caps, each needing the same few tables
 @functools.lru_cache(maxsize=256)
 def _balancing_speed(dyn: TrainDynamics, grade: float) -> float:
-    return dyn._balancing_speed(grade)
+    v = np.linspace(0.0, dyn.max_speed_ms, 4001)
+    positive = dyn.acceleration(v, grade) > 0
+    if positive.all():
+        return dyn.max_speed_ms
+    if not positive[0]:
+        return 0.0
+    return float(v[np.argmin(positive)] - v[1])
 
 
 @functools.lru_cache(maxsize=256)
 def _acceleration_table(dyn: TrainDynamics, v_top: float, steps: int
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tables = dyn._acceleration_table(v_top, steps)
-    for a in tables:
-        a.flags.writeable = False
-    return tables
+    v_top = min(v_top, dyn.balancing_speed())
+    v = np.linspace(0.0, max(v_top, 1e-3), steps)
+    a = np.maximum(dyn.acceleration(v), 1e-9)
+    mid_v = 0.5 * (v[1:] + v[:-1])
+    mid_a = 0.5 * (a[1:] + a[:-1])
+    dv = np.diff(v)
+    s = np.concatenate([[0.0], np.cumsum(mid_v / mid_a * dv)])
+    t = np.concatenate([[0.0], np.cumsum(dv / mid_a)])
+    for table in (v, s, t):
+        table.flags.writeable = False  # shared by every caller
+    return v, s, t
 
 
 @dataclass(frozen=True)
@@ -215,7 +207,7 @@ class _Span:
         # an up-grade helps braking, a down-grade works against it
         b_eff = np.maximum(dyn.braking_mps2 + G * grade / dyn.rotating_mass_factor, 0.05)
         return cls(i0=i0, i1=i1, dyn=dyn, dx=dx, grade=grade, graded=graded,
-                   run_m=np.concatenate([[0.0], np.cumsum(np.ones_like(dx) * dx)]),
+                   run_m=np.concatenate([[0.0], np.cumsum(dx)]),
                    balancing_cap=cap,
                    braking=2 * np.concatenate([[0.0], np.cumsum(b_eff * dx)]))
 
