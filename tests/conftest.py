@@ -41,10 +41,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     xdist worker, its pause does not reach the thread that runs the tests (the tracer was
     started on another thread), and a statistical test through traced loops takes three times
     as long. (On 3.12+ coverage uses sys.monitoring, which the pause does turn off: there is
-    no tracer here then.) A test is marked only
-    where every line it runs is covered by another test (``scripts/coverage_overlap.py``
-    checks it from coverage's per-test contexts) that does not depend on the machine's number
-    of CPUs."""
+    no tracer here then.) A test is marked only where every line it runs is covered by
+    another test (``scripts/coverage_overlap.py`` checks it from coverage's per-test
+    contexts) that does not depend on the machine's number of CPUs."""
     tracer = sys.gettrace()
     if tracer is None or item.get_closest_marker("no_cover") is None:
         return (yield)
